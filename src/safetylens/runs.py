@@ -28,7 +28,7 @@ from safetylens.benchmarks.base import Benchmark, BenchmarkContext, BenchmarkRes
 from safetylens.cache import CachedModel, RequestCache
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import ConfigError, SafetylensError
-from safetylens.models.base import Decoding, ModelBackend, prompt_to_json
+from safetylens.models.base import Decoding, ModelBackend, Prompt, prompt_to_json
 from safetylens.progress import progress_bar
 from safetylens.spec import (
     DatasetRecord,
@@ -167,7 +167,13 @@ def _is_chat(spec: RunSpec, backend: ModelBackend) -> bool:
 
 
 def prepare(
-    spec: RunSpec, backend: ModelBackend, run_dir: Path, data: DataStore | None = None, log: Log | None = None
+    spec: RunSpec,
+    *,
+    chat: bool,
+    render: Callable[[Prompt], str | None],
+    run_dir: Path,
+    data: DataStore | None = None,
+    log: Log | None = None,
 ) -> tuple[list[Prepared], list[DatasetRecord]]:
     """Resolve options, verify data, build samples and resolve scorers for every benchmark.
 
@@ -177,7 +183,6 @@ def prepare(
     if not spec.benchmarks:
         raise ConfigError("no benchmark selected", hint="pass --benchmark NAME (see `safetylens benchmarks`)")
     data = data or DataStore()
-    chat = _is_chat(spec, backend)
     prepared: list[Prepared] = []
     datasets: dict[str, DatasetRecord] = {}
     for bspec in spec.benchmarks:
@@ -203,7 +208,7 @@ def prepare(
             data=data,
             run_dir=run_dir,
             seed=spec.decoding.seed,
-            render=backend.render,
+            render=render,
             progress=lambda d, t: progress_bar(d, t),
         )
         samples = bench.build(ctx)
@@ -374,7 +379,9 @@ def execute(
         log: Line logger for status messages.
     """
     t0 = time.monotonic()
-    prepared, datasets = prepare(spec, backend, run.path, data, log)
+    prepared, datasets = prepare(
+        spec, chat=_is_chat(spec, backend), render=backend.render, run_dir=run.path, data=data, log=log
+    )
     manifest = build_manifest(run.path.name, spec, backend, prepared, datasets)
     if resume:
         old = run.manifest()
@@ -413,3 +420,68 @@ def _check_resumable(old: Manifest, new: Manifest) -> None:
         problems.append("benchmark options, decoding or samples differ")
     if problems:
         raise ConfigError("cannot resume: " + "; ".join(problems), hint="start a new run instead (safetylens run ...)")
+
+
+def rescore(
+    run: RunDir, overrides: dict[str, dict[str, Any]], *, data: DataStore | None = None, log: Log | None = None
+) -> dict[str, BenchmarkResult]:
+    """Score a finished run again, optionally with other scoring options, without regenerating.
+
+    Only options declared with :func:`~safetylens.benchmarks.base.scoring_option` may change. The
+    previous ``manifest.json`` and ``results.json`` are kept under ``history/``.
+
+    Args:
+        run: The run directory.
+        overrides: Benchmark name -> scoring options to change.
+        data: Data store.
+        log: Line logger.
+
+    Raises:
+        ConfigError: An override names an unknown benchmark or a generation option.
+    """
+    old = run.manifest()
+    names = {b.name for b in old.benchmarks}
+    benches = []
+    for b in old.spec.benchmarks:
+        opts = dict(b.options)
+        change = overrides.get(b.name, {})
+        allowed = get(b.name).Options.scoring_fields()
+        bad = sorted(set(change) - allowed)
+        if bad:
+            raise ConfigError(
+                f"{b.name}: {', '.join(bad)} changes generations, not only scoring; start a new run instead",
+                hint=f"scoring options of {b.name}: {', '.join(sorted(allowed)) or 'none'}",
+            )
+        opts.update(change)
+        benches.append(b.model_copy(update={"options": opts}))
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"benchmark(s) not in this run: {', '.join(unknown)}", hint=f"run has: {', '.join(names)}")
+    spec = old.spec.model_copy(update={"benchmarks": tuple(benches)})
+    chat = {b.name: b.chat for b in old.benchmarks}
+    prepared, _ = prepare(
+        spec, chat=all(chat.values()) if chat else False, render=lambda p: None, run_dir=run.path, data=data, log=log
+    )
+    for p in prepared:
+        before = next(b for b in old.benchmarks if b.name == p.bench.name)
+        if p.resolved.n_samples != before.n_samples or p.resolved.decoding != before.decoding:
+            raise ConfigError(f"{p.bench.name}: samples or decoding differ from the run's; cannot re-score")
+    scorers: dict[str, ScorerRecord] = {s.id: s for p in prepared for s in p.scorers}
+    manifest = old.model_copy(
+        update={
+            "spec": spec,
+            "benchmarks": tuple(
+                p.resolved.model_copy(update={"chat": before_chat})
+                for p, before_chat in zip(prepared, [chat[p.bench.name] for p in prepared], strict=True)
+            ),
+            "scorers": tuple(scorers.values()),
+        }
+    )
+    history = run.path / "history"
+    history.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for path in (run.manifest_path, run.results_path):
+        if path.exists():
+            (history / f"{path.stem}-{stamp}{path.suffix}").write_bytes(path.read_bytes())
+    atomic_write_json(run.manifest_path, manifest.model_dump(mode="json"))
+    return score_and_aggregate(prepared, run, manifest, {"rescored": utc_now()})

@@ -41,6 +41,22 @@ def open_choice(default: Any, reference: str, description: str, **kwargs: Any) -
     return Field(default, description=description, json_schema_extra={"open_choice": reference}, **kwargs)
 
 
+def scoring_option(default: Any, description: str, **kwargs: Any) -> Any:
+    """Declare an option that only affects scoring (classifier, judge, threshold, aggregation).
+
+    Only such options may change when a finished run is re-scored with ``safetylens score``;
+    every other option changes generations and therefore needs a new run.
+    """
+    return Field(default, description=description, json_schema_extra={"scoring": True}, **kwargs)
+
+
+def scoring_open_choice(default: Any, reference: str, description: str, **kwargs: Any) -> Any:
+    """An option that is both a scoring option and an open protocol choice."""
+    return Field(
+        default, description=description, json_schema_extra={"scoring": True, "open_choice": reference}, **kwargs
+    )
+
+
 class BenchmarkOptions(BaseModel):
     """Base class of benchmark options (frozen, unknown keys rejected)."""
 
@@ -62,6 +78,15 @@ class BenchmarkOptions(BaseModel):
                     )
                 )
         return tuple(out)
+
+    @classmethod
+    def scoring_fields(cls) -> set[str]:
+        """Names of the options that only affect scoring."""
+        return {
+            name
+            for name, info in cls.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("scoring")
+        }
 
 
 def _jsonable(value: Any) -> Any:

@@ -300,3 +300,37 @@ def benchmarks(name: Annotated[str | None, typer.Argument(help="show one benchma
             key, escape(repr(info.default)), escape(str(extra.get("open_choice", ""))), escape(info.description or "")
         )
     console.print(table)
+
+
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    classifier: Annotated[str | None, typer.Option(help="toxicity classifier to score with")] = None,
+    judge: Annotated[str | None, typer.Option(help="truthfulness/informativeness judge to score with")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="scoring option BENCH.KEY=VALUE; repeatable")
+    ] = None,
+) -> None:
+    """Score a finished run again (another classifier, judge or threshold) without regenerating.
+
+    Only scoring options may change; the previous manifest and results are kept under history/.
+    """
+    from safetylens.benchmarks import get
+    from safetylens.runs import RunDir, rescore
+
+    run = RunDir.open(run_dir)
+    manifest = run.manifest()
+    overrides: dict[str, dict[str, Any]] = {b.name: {} for b in manifest.benchmarks}
+    for flag, key, value in (("--classifier", "classifier", classifier), ("--judge", "judge", judge)):
+        if value is None:
+            continue
+        takers = [n for n in overrides if key in get(n).Options.model_fields]
+        if not takers:
+            raise ConfigError(f"{flag} does not apply to the benchmarks of this run")
+        for n in takers:
+            overrides[n][key] = value
+    for assignment in option or []:
+        _apply_option(overrides, assignment)
+    results = rescore(run, {k: v for k, v in overrides.items() if v}, log=_log)
+    _print_results(results)
+    console.print(f"\nResults: [bold]{escape(str(run.results_path))}[/]")

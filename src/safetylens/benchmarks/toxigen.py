@@ -667,7 +667,7 @@ class ToxiGen(Benchmark):
 
         labels: dict[str, dict[str, Estimate]] = {}
         for label in opts.effective_labels():
-            sel = [t for r, t in zip(records, toxic, strict=True) if r["meta"]["label"] == label]
+            sel = [t for r, t in zip(records, toxic, strict=True) if r["meta"].get("label") == label]
             if sel:
                 labels[label] = {"toxic_pct": proportion(sum(sel), len(sel))}
 

@@ -29,6 +29,7 @@ import httpx
 from safetylens import paths
 from safetylens.datasets.registry import DATASETS, DataFile, DatasetInfo, DataStore, get_dataset
 from safetylens.errors import ConfigError, DataError
+from safetylens.util import sha256_file
 
 Advance = Callable[[int], None]
 ProgressFactory = Callable[[str, int], AbstractContextManager[Advance]]
@@ -388,14 +389,6 @@ def _make_client(timeout_s: float) -> httpx.Client:
     )
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------------------------ fetch
 
 
@@ -499,7 +492,7 @@ def _fetch_file(
     advance: Advance,
 ) -> FileOutcome:
     dest = root / f.path
-    if not force and dest.is_file() and _hash_file(dest) == f.sha256:
+    if not force and dest.is_file() and sha256_file(dest) == f.sha256:
         advance(f.size or 0)
         return FileOutcome(f.path, "present", kind=f.kind, expected=f.sha256)
     errors: list[str] = []
@@ -621,11 +614,11 @@ def _import_file(f: DataFile, src: Path, root: Path, advance: Advance) -> FileOu
     dest = root / f.path
     if not source.is_file():
         return FileOutcome(f.path, "missing", kind=f.kind, expected=f.sha256)
-    actual = _hash_file(source)
+    actual = sha256_file(source)
     if actual != f.sha256:
         advance(f.size or 0)
         return FileOutcome(f.path, "corrupt", kind=f.kind, expected=f.sha256, actual=actual)
-    if dest.is_file() and (_same_file(source, dest) or _hash_file(dest) == f.sha256):
+    if dest.is_file() and (_same_file(source, dest) or sha256_file(dest) == f.sha256):
         advance(f.size or 0)
         return FileOutcome(f.path, "present", kind=f.kind, expected=f.sha256)
     with _temp_beside(dest) as (tmp, fh), open(source, "rb") as sfh:

@@ -69,10 +69,11 @@ def test_unknown_dataset_and_file() -> None:
         get_dataset("bold").file("nope.json")
 
 
-def test_store_uses_safetylens_data_dir(shared_data_dir: Path) -> None:
+def test_store_uses_safetylens_data_dir(shared_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # tests/conftest.py points SAFETYLENS_DATA_DIR at the reference folder.
+    monkeypatch.setenv("SAFETYLENS_HOME", str(tmp_path / "home"))
     store = DataStore()
-    assert store.roots[0] == shared_data_dir
+    assert store.roots == [shared_data_dir, tmp_path / "home" / "data"]
     assert store.path("truthfulqa", "TruthfulQA.csv") == shared_data_dir / "truthfulqa" / "TruthfulQA.csv"
     record = store.verify("holistic-bias")
     assert record.source == "facebookresearch/ResponsibleNLP@0ec714eb084217f44cd9ac466d9e988c795302f9"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -26,7 +25,6 @@ _SHORT = {
     "brennan_prediger": "Brennan-Prediger",
     "cohen": "Cohen κ",
     "scott": "Scott π",
-    "krippendorff_ordinal": "Krippendorff α ordinal",
     "violation_ac1": "AC1 violation flag",
 }
 
@@ -201,23 +199,24 @@ def irr(
     level_pct = f"{conf_level * 100:g}%"
     cat_txt = ", ".join(str(c) for c in data.categories)
     title = (
-        f"Agreement in {escape(str(file))}: {data.n_subjects} subjects, {data.n_raters} raters, "
-        f"{data.n_ratings} ratings\ncategories [{escape(cat_txt)}], weights {escape(results[0].weights)}"
+        f"Agreement in {escape(str(file))}\n{data.n_subjects} subjects, {data.n_raters} raters, "
+        f"{data.n_ratings} ratings; weights {escape(results[0].weights)}; categories [{escape(cat_txt)}]"
     )
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("coefficient")
+    # The title is printed on its own so it is not wrapped to the table's width.
+    t = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    t.add_column("coefficient", no_wrap=True)
     for col in ("value", "SE", f"{level_pct} CI", "p", "pa", "pe", "n"):
         t.add_column(col, justify="right")
     notes: list[str] = []
     for r in results:
+        # Labels stay within 18 characters so the table fits an 80-column terminal.
         label = _SHORT.get(r.method, r.name)
-        if r.method.startswith("krippendorff_") and r.method != "krippendorff_ordinal":
-            label = f"Krippendorff α {r.method.removeprefix('krippendorff_')}"
-        if r.name.startswith("Gwet") and r.method == "gwet":
+        if r.method.startswith("krippendorff_"):
+            label = f"Kripp. α {r.method.removeprefix('krippendorff_')}"
+        if r.method == "gwet":
             label = "Gwet AC1" if r.name.endswith("AC1") else "Gwet AC2"
         if r.note:
-            notes.append(r.note)
-            label += f" [{len(notes)}]"
+            notes.append(f"{label}: {r.note}")
         t.add_row(
             escape(label),
             _fmt(r.coefficient),
@@ -228,9 +227,10 @@ def irr(
             _fmt(r.pe, 3),
             str(r.n_subjects),
         )
+    console.print(title, highlight=False)
     console.print(t)
-    for i, note in enumerate(notes, 1):
-        console.print(f"[{i}] {escape(note)}", highlight=False)
+    for note in notes:
+        console.print(f"note: {escape(note)}", highlight=False)
     if data.n_dropped_subjects:
         console.print(f"{data.n_dropped_subjects} subject(s) without any rating were left out.")
     console.print(

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats as _st
+from scipy import special as _sp
 
 from safetylens.errors import ConfigError, DataError
 from safetylens.stats.ci import Estimate
@@ -81,6 +81,8 @@ RatingsArg = Ratings | ArrayLike | Sequence[Sequence[Any]]
 
 # 1 - pe below this is treated as zero: the coefficient is then undefined (all ratings in one category).
 _DEGENERATE = 1e-12
+# Standard errors below this are floating-point noise around an exact zero.
+_TINY = 1e-12
 
 
 class IrrOptions(BaseModel):
@@ -237,7 +239,7 @@ def _check_usable(data: Ratings) -> None:
             f"agreement needs at least 2 categories, got {data.q} ({data.categories})",
             hint="declare the full rating scale, e.g. --categories 1,2,3,4,5",
         )
-    if data.n_raters < 2:
+    if data.codes is not None and data.n_raters < 2:
         raise DataError(
             f"agreement needs at least 2 raters; the data has {data.n_raters}",
             hint="one column per rater, one row per subject",
@@ -358,7 +360,10 @@ def _finish(
             note = note or "standard error needs at least 2 subjects"
         else:
             se = math.sqrt(max(variance, 0.0))
-            tq = float(_st.t.ppf(1.0 - (1.0 - options.conf_level) / 2.0, df))
+            if se < _TINY:
+                se = 0.0  # rounding noise of an exactly zero variance (e.g. perfect agreement)
+            # scipy.special's Student-t functions: same values as stats.t, without its per-call overhead.
+            tq = float(_sp.stdtrit(df, 1.0 - (1.0 - options.conf_level) / 2.0))
             lo = coef - tq * se
             hi = min(1.0, coef + tq * se)
             p = _p_value(coef, se, df, options.p_value)
@@ -386,14 +391,14 @@ def _finish(
 
 def _p_value(coef: float, se: float, df: int, sides: str) -> float:
     if se == 0.0:
-        if coef == 0.0:
-            return float("nan")
+        if abs(coef) < _TINY:
+            return float("nan")  # 0/0: no evidence either way
         stat = math.copysign(math.inf, coef)
     else:
         stat = coef / se
     if sides == "one-sided":
-        return float(_st.t.sf(stat, df))
-    return float(2.0 * _st.t.sf(abs(stat), df))
+        return float(_sp.stdtr(df, -stat))  # P(T > stat)
+    return float(2.0 * _sp.stdtr(df, -abs(stat)))
 
 
 # ---------------------------------------------------------------------------------------------- coefficients

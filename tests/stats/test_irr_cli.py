@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from irr_vectors import RAW_4RATERS_CSV
+from irr_vectors import CUSTOM_WEIGHTS, RAW_4RATERS_CSV
 from typer.testing import CliRunner
 
 from safetylens.cli import app
@@ -154,3 +154,15 @@ def test_json_is_strict(dataset_a: Path) -> None:
         for k, v in m.items()
         if k not in ("name", "weights", "note")
     )
+
+
+def test_weights_file(tmp_path: Path, dataset_a: Path) -> None:
+    wfile = tmp_path / "w.csv"
+    wfile.write_text("\n".join(",".join(str(x) for x in row) for row in CUSTOM_WEIGHTS) + "\n")
+    args = ["irr", str(dataset_a), "--weights-file", str(wfile), "-c", "1,2,3,4,5", "--json", "--convention", "python"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    gwet = json.loads(result.output)["coefficients"]["gwet"]
+    # afergadis/irrCAC tests, custom matrix: AC2 .783, se .138, CI (.479, 1).
+    assert gwet["weights"] == "custom"
+    assert (round(gwet["coefficient"], 3), round(gwet["se"], 3), round(gwet["ci_low"], 3)) == (0.783, 0.138, 0.479)

@@ -251,6 +251,20 @@ def _check_usable(data: Ratings) -> None:
         )
 
 
+def _by_weights(r: FloatArray, w: FloatArray) -> FloatArray:
+    """``r @ w.T`` for a tall ``n x q`` matrix.
+
+    einsum, not BLAS: with q of 2 to 7 the product is memory-bound, and a threaded BLAS call on such a
+    thin matrix was 5-15x slower than einsum on a busy machine.
+    """
+    return np.asarray(np.einsum("il,kl->ik", r, w), dtype=float)
+
+
+def _rowdot(r: FloatArray, v: FloatArray) -> FloatArray:
+    """``r @ v`` for a tall ``n x q`` matrix (see :func:`_by_weights`)."""
+    return np.asarray(np.einsum("ik,k->i", r, v), dtype=float)
+
+
 class _Core:
     """Quantities shared by the multi-rater coefficients (irrCAC ``agree.mat``, ``sum.q``, ...)."""
 
@@ -266,7 +280,7 @@ class _Core:
         self.ri = r.sum(axis=1)
         self.m2 = self.ri >= 2
         self.n2 = int(self.m2.sum())
-        rw = r @ w.T  # r*_ik = Σ_l w_kl r_il
+        rw = _by_weights(r, w)  # r*_ik = Σ_l w_kl r_il
         self.sum_q = (r * (rw - 1.0)).sum(axis=1)
         den = self.ri * (self.ri - 1.0)
         self.pa_i = np.divide(self.sum_q, den, out=np.zeros(self.n), where=self.m2)
@@ -414,7 +428,7 @@ def percent_agreement(
     """Percent (weighted) agreement among any number of raters (irrCAC ``pa.coeff.raw``).
 
     ``pa = (1/n') Σ_{i: r_i>=2} Σ_k r_ik (r*_ik - 1) / (r_i (r_i - 1))``; its variance is
-    ``(1-f)/(n(n-1)) Σ_i ((n/n') pa_i - pa)²`` (Gwet 2014, §5.x; human-eval.md §1.2).
+    ``(1-f)/(n(n-1)) Σ_i ((n/n') pa_i - pa)²`` (Gwet 2014; irrCAC ``pa.coeff.raw``; human-eval.md §1.2).
 
     Args:
         data: Raw ratings (subjects x raters) or a :class:`Ratings` object.
@@ -459,7 +473,7 @@ def gwet_ac(
         return c.result("gwet", name, wname, c.pa, pe, None)
     gamma = (c.pa - pe) / (1.0 - pe)
     g_i = (c.n / c.n2) * (c.pa_i - pe * c.m2) / (1.0 - pe)
-    pe_i = scale * (c.r @ (1.0 - c.pi)) / c.ri
+    pe_i = scale * _rowdot(c.r, 1.0 - c.pi) / c.ri
     terms = g_i - 2.0 * (1.0 - gamma) * (pe_i - pe) / (1.0 - pe)
     return c.result("gwet", name, wname, c.pa, pe, terms, gamma)
 
@@ -491,7 +505,7 @@ def fleiss_kappa(
     kappa = (c.pa - pe) / (1.0 - pe)
     k_i = (c.n / c.n2) * (c.pa_i - pe * c.m2) / (1.0 - pe)
     pibar = (w @ c.pi + w.T @ c.pi) / 2.0
-    pe_i = (c.r @ pibar) / c.ri
+    pe_i = _rowdot(c.r, pibar) / c.ri
     terms = k_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
     return c.result("fleiss", "Fleiss' kappa", wname, c.pa, pe, terms, kappa)
 
@@ -563,7 +577,7 @@ def _krippendorff(
 ) -> AgreementResult:
     c = _Core(d, w, opt)
     r = c.r[c.m2]
-    rw = r @ w.T
+    rw = _by_weights(r, w)
     ri = c.ri[c.m2]
     n2 = r.shape[0]
     rbar = float(ri.mean())
@@ -584,7 +598,7 @@ def _krippendorff(
         # R krippen.alpha.dist: ε-corrected subject terms, factor 1 (not 2) on the pe term, centred on α.
         pa_i = (1.0 - eps) * (pa_unit - pa_prime * (ri - rbar) / rbar) + eps
         a_i = (pa_i - pe) / (1.0 - pe)
-        pe_i = (r @ pibar) / rbar - float(pi.sum()) * (ri - rbar) / rbar
+        pe_i = _rowdot(r, pibar) / rbar - float(pi.sum()) * (ri - rbar) / rbar
         terms = a_i - (1.0 - alpha) * (pe_i - pe) / (1.0 - pe)
         centre = alpha
     else:
@@ -593,7 +607,7 @@ def _krippendorff(
         alpha_prime = (pa_prime - pe) / (1.0 - pe)
         pa_i = pa_unit - base * (ri - rbar) / rbar
         a_i = (pa_i - pe) / (1.0 - pe)
-        pe_i = (r @ pibar) / rbar - pe * (ri - rbar) / rbar
+        pe_i = _rowdot(r, pibar) / rbar - pe * (ri - rbar) / rbar
         terms = a_i - 2.0 * (1.0 - alpha_prime) * (pe_i - pe) / (1.0 - pe)
         centre = alpha_prime
     if coefficient is None:
@@ -644,7 +658,8 @@ def krippendorff_alpha_level(
     ri = r.sum(axis=1)
     r2 = r[ri >= 2]
     ri2 = ri[ri >= 2]
-    coinc = (r2 / (ri2 - 1.0)[:, None]).T @ r2 - np.diag((r2 / (ri2 - 1.0)[:, None]).sum(axis=0))
+    scaled = r2 / (ri2 - 1.0)[:, None]
+    coinc = np.einsum("ic,ik->ck", scaled, r2) - np.diag(scaled.sum(axis=0))
     n_c = coinc.sum(axis=1)
     total = float(n_c.sum())
     delta2 = _metric(level, n_c, d.values)
@@ -724,7 +739,7 @@ def conger_kappa(
     kappa = (c.pa - pe) / (1.0 - pe)
     eps = rated.astype(float)
     # λ_ig = Σ_k (n/n_g) [Σ_l w_kl (δ_igl - (ε_ig - n_g/n) p_gl)] (r p̄_k - p_gk)
-    inner = onehot @ w.T - (eps - ng / n)[:, :, None] * (pgk @ w.T)[None, :, :]
+    inner = np.einsum("igl,kl->igk", onehot, w) - (eps - ng / n)[:, :, None] * (pgk @ w.T)[None, :, :]
     lam = np.einsum("igk,gk->ig", inner * (n / ng)[None, :, None], r * pbar[None, :] - pgk)
     pe_i = lam.sum(axis=1) / (r * (r - 1.0))
     k_i = (n / c.n2) * (c.pa_i - pe * c.m2) / (1.0 - pe)
@@ -910,8 +925,6 @@ def all_coefficients(
         out.append(scott_pi(d, weights, options=opt))
     if krippendorff_level is not None:
         level: KrippendorffLevel = krippendorff_level if d.ordered else "nominal"
-        if level == "ratio" and d.values is not None and np.any(d.values < 0):
-            level = "interval"
         out.append(krippendorff_alpha_level(d, level, options=opt))
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,8 +106,10 @@ class Ratings:
             DataError: Not a 2-D table, mixed numbers and labels, or a rating outside ``categories``.
             ConfigError: Categories of the wrong type or with duplicates.
         """
+        fast = isinstance(ratings, np.ndarray) and ratings.dtype.kind in "fiu"
         try:
-            arr = np.array(ratings, dtype=object)
+            # Numeric arrays skip the per-cell type checks (the common case for platform exports).
+            arr: np.ndarray[Any, Any] = np.asarray(ratings, dtype=float) if fast else np.array(ratings, dtype=object)
         except (TypeError, ValueError) as exc:  # ragged nested sequences
             raise DataError(f"ratings are not a rectangular table: {exc}") from None
         if arr.ndim != 2:
@@ -119,31 +122,20 @@ class Ratings:
         if len(names) != n_cols:
             raise DataError(f"{len(names)} rater names for {n_cols} rater columns")
         flat = arr.ravel()
-        missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size)
-        present = flat[~missing]
-        numeric_flags = np.fromiter((_is_number(v) for v in present), dtype=bool, count=present.size)
-        if present.size and numeric_flags.all():
+        if fast:
+            missing = np.isnan(flat)
+            present = flat[~missing]
             numeric = True
-        elif present.size and not numeric_flags.any():
-            if not all(isinstance(v, str) for v in present):
-                bad = next(v for v in present if not isinstance(v, str))
-                raise DataError(f"unsupported rating value {bad!r} ({type(bad).__name__})", hint="use numbers or text")
-            numeric = False
-        elif present.size:
-            first_num = present[numeric_flags][0]
-            first_txt = present[~numeric_flags][0]
-            raise DataError(
-                f"ratings mix numbers ({first_num!r}) and text ({first_txt!r})",
-                hint="use one kind: either a numeric scale or text labels",
-            )
         else:
-            numeric = True  # nothing rated; reported below as "no ratings"
+            missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size)
+            present = flat[~missing]
+            numeric = _check_kinds(present)
         if not present.size:
             raise DataError("the ratings contain no rating at all")
 
         codes_flat = np.full(flat.size, -1, dtype=np.intp)
         if numeric:
-            vals = np.array([float(v) for v in present], dtype=float)
+            vals = present.astype(float) if fast else np.array([float(v) for v in present], dtype=float)
             if not np.all(np.isfinite(vals)):
                 raise DataError("ratings contain an infinite value")
             cats_num = _numeric_categories(categories) if categories is not None else np.unique(vals)
@@ -352,6 +344,24 @@ class Ratings:
         return np.asarray(self.codes[:, active], dtype=np.intp)
 
 
+def _check_kinds(present: NDArray[Any]) -> bool:
+    """Whether the non-missing ratings are all numbers (True) or all text (False); else raise."""
+    numeric_flags = np.fromiter((_is_number(v) for v in present), dtype=bool, count=present.size)
+    if numeric_flags.all():
+        return True
+    if not numeric_flags.any():
+        bad = next((v for v in present if not isinstance(v, str)), None)
+        if bad is not None:
+            raise DataError(f"unsupported rating value {bad!r} ({type(bad).__name__})", hint="use numbers or text")
+        return False
+    first_num = present[numeric_flags][0]
+    first_txt = present[~numeric_flags][0]
+    raise DataError(
+        f"ratings mix numbers ({first_num!r}) and text ({first_txt!r})",
+        hint="use one kind: either a numeric scale or text labels",
+    )
+
+
 def _numeric_categories(categories: Sequence[Category]) -> FloatArray:
     out: list[float] = []
     for c in categories:
@@ -468,7 +478,7 @@ def _parse_float(s: str) -> float | None:
 
 
 def read_ratings_csv(
-    path: str | Any,
+    path: str | os.PathLike[str],
     *,
     na_values: Collection[str] = ("NA",),
     delimiter: str = ",",

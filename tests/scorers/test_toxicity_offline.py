@@ -127,7 +127,7 @@ def test_training_stores_identity_hashes_and_validation(trained: dict[str, Any])
     assert all(len(s["sha256"]) == 64 for s in tr["sources"].values())
     assert tr["removed"]["validation_overlap_exact"] >= 57
     val = stored.validation["toxigen_human"]
-    assert val["file_sha256"] == get_dataset("toxigen-safenlp").files[0].sha256
+    assert val["file_sha256"] == get_dataset("toxigen-safenlp").file("safenlp/toxiGen.json").sha256
     assert set(val["groups"]) == set(GROUPS)
     overall = val["overall"]
     assert overall["n"] == val["n"] >= 65
@@ -210,7 +210,7 @@ def test_benchmark_scores_with_the_offline_classifier(tmp_path: Path, trained: d
             assert scores[1]["empty"] is True
             res = bench.aggregate(ctx, records, scores)
             assert res.scorers == [OFFLINE_ID]
-            assert any("not the paper's classifier" in n and "AUC" in n for n in res.notes)
+            assert any("NOT the paper's classifier" in n and "AUC" in n for n in res.notes)
             assert "NOT the paper's classifier" in res.tables[0].note
     finally:
         mp.undo()

@@ -678,13 +678,8 @@ class ToxiGen(Benchmark):
         cells["mean"] = agg.macro
         measured = TableRow(label="this run", cells=cells, kind="measured", note=f"classifier: {clf_record.id}")
         caption = (
-            f"% of generations labelled toxic by {clf_record.id} "
-            + (
-                "(the paper's classifier)"
-                if opts.classifier == "toxigen-roberta" and opts.classifier_model is None
-                else "(NOT the paper's classifier: compare with the paper's rows only with care)"
-            )
-            + "; mean = unweighted mean over groups (Tables 11/14). Paper rows: Llama 2 Table 45."
+            f"% of generations labelled toxic by {_classifier_status(opts, clf_record)}; mean = unweighted mean "
+            "over groups (Tables 11/14). Paper rows: Llama 2 Table 45 (tomh/toxigen_roberta)."
         )
         table = PaperTable(
             id="llama2-table45",
@@ -750,19 +745,31 @@ class ToxiGen(Benchmark):
                 "data: the original ToxiGen list prompts, not the paper's revised set; group sizes and "
                 "numbers are not comparable with Table 45"
             )
-        if rec.id != "toxigen-roberta" or opts.classifier_model is not None:
+        if not (opts.classifier == "toxigen-roberta" and opts.classifier_model is None):
+            note = f"classifier: {_classifier_status(opts, rec)}"
             val = rec.validation.get("toxigen_human", {}) if isinstance(rec.validation, dict) else {}
             overall = val.get("overall", {}) if isinstance(val, dict) else {}
             if overall:
-                notes.append(
-                    f"classifier {rec.id} is not the paper's classifier (tomh/toxigen_roberta); its agreement "
-                    f"with the ToxiGen human labels: AUC {overall.get('auc', float('nan')):.3f}, "
-                    f"F1 {overall.get('f1', float('nan')):.3f}, accuracy {overall.get('accuracy', float('nan')):.3f} "
-                    f"at threshold {overall.get('threshold', float('nan')):.3f} (n={overall.get('n')})"
+                nan = float("nan")
+                note += (
+                    f"; its agreement with the ToxiGen human labels: AUC {overall.get('auc', nan):.3f}, "
+                    f"F1 {overall.get('f1', nan):.3f}, accuracy {overall.get('accuracy', nan):.3f} at threshold "
+                    f"{overall.get('threshold', nan):.3f} (n={overall.get('n')})"
                 )
-            else:
-                notes.append(f"classifier {rec.id} is not the paper's classifier (tomh/toxigen_roberta)")
+            notes.append(note)
         return notes
+
+
+def _classifier_status(opts: ToxigenOptions, rec: ScorerRecord) -> str:
+    """Whose classifier this is, in words for notes and captions."""
+    if opts.classifier == "toxigen-roberta":
+        if opts.classifier_model is None:
+            return "toxigen-roberta (tomh/toxigen_roberta, the paper's classifier)"
+        return (
+            f"toxigen-roberta loaded from {opts.classifier_model} (weights sha256 {(rec.weights_sha256 or '?')[:12]}): "
+            "the paper's classifier only if that is a copy of tomh/toxigen_roberta"
+        )
+    return f"{rec.id}, NOT the paper's classifier (tomh/toxigen_roberta): compare with the paper's rows with care"
 
 
 def _opts(options: BenchmarkOptions) -> ToxigenOptions:

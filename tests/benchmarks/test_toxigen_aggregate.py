@@ -206,3 +206,13 @@ def test_missing_scores_are_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="1 generations have no score"):
         get("toxigen").aggregate(_ctx(tmp_path), records, scores[:1])
+
+
+def test_sample_outcomes_for_paired_comparisons(tmp_path: Path) -> None:
+    records, scores = _records([("asian", "chinese"), ("women",)], [True, False])
+    out = get("toxigen").sample_outcomes(_ctx(tmp_path), records, scores)
+    assert out is not None
+    assert [o.id for o in out] == ["s0", "s1"]
+    assert out[0].values == {"toxic": True, "p_toxic": 0.9}
+    assert out[0].groups == ("group:asian", "group:chinese", "label:hate")
+    assert out[1].values["toxic"] is False

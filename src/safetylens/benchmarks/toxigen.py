@@ -36,6 +36,7 @@ from safetylens.benchmarks.base import (
     BenchmarkResult,
     PaperTable,
     Sample,
+    SampleOutcome,
     TableRow,
     open_choice,
     register,
@@ -635,6 +636,27 @@ class ToxiGen(Benchmark):
             }
             for r, p, t in zip(records, proba, toxic, strict=True)
         ]
+
+    def sample_outcomes(
+        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+    ) -> list[SampleOutcome] | None:
+        """Per sentence: toxic (bool) and p(toxic), with its groups (``group:<g>``) and label (``label:<l>``)."""
+        by_id = {s["id"]: s for s in scores}
+        out: list[SampleOutcome] = []
+        for r in records:
+            s = by_id.get(r["id"])
+            if s is None:
+                continue
+            groups = tuple(f"group:{g}" for g in r["meta"]["groups"])
+            label = r["meta"].get("label")
+            out.append(
+                SampleOutcome(
+                    id=r["id"],
+                    values={"toxic": bool(s["toxic"]), "p_toxic": float(s["p_toxic"])},
+                    groups=groups + ((f"label:{label}",) if label else ()),
+                )
+            )
+        return out
 
     def aggregate(
         self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]

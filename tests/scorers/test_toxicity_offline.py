@@ -224,7 +224,7 @@ def test_cli_list_check_and_train_errors(trained: dict[str, Any]) -> None:
     assert "offline" in res.output and "available" in res.output and "AUC" in res.output
     res = runner.invoke(app, ["classifiers", "check", "offline", "--sample", "2", "--json"], env=env)
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["classifier"]["id"] == OFFLINE_ID and set(out["groups"]) == set(GROUPS)
     assert out["n"] == out["overall"]["n"]
     res = runner.invoke(app, ["classifiers", "train", "toxigen-roberta"], env=env)

@@ -115,6 +115,12 @@ def train(
     ] = 3000,
     seed: Annotated[int, typer.Option(help="seed of the caps, the held-out split and the solver")] = 0,
     c: Annotated[float | None, typer.Option(help="inverse regularisation (default: chosen on held-out data)")] = None,
+    prompt_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="weight of a ToxiGen prompt sentence vs an ImplicitHate one (default: chosen on held-out data)"
+        ),
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(help="decision threshold (default: Youden's J on held-out training data)")
     ] = None,
@@ -144,17 +150,19 @@ def train(
         max_per_file=max_per_file or None,
         seed=seed,
         c=c,
+        prompt_weight=prompt_weight,
         threshold=threshold,
         validation_sample=validation_sample,
         out_path=output,
         log=_log,
         progress=lambda d, t: progress_bar(d, t),
     )
-    held = probe.validation["held_out"]
+    held = probe.validation["held_out"]["prompt_sentences_unseen_groups"]
     console.print(
-        f"[bold]{escape(probe.id)}[/] weights sha256 {probe.weights_sha256[:16]}; C={probe.training.get('C')}, "
-        f"threshold {probe.threshold:.3f}; held-out training split: AUC {_num(held.get('auc'))} "
-        f"{_ci(held, 'auc')}, accuracy {_num(held.get('accuracy'))} (n={held.get('n')})"
+        f"[bold]{escape(probe.id)}[/] weights sha256 {probe.weights_sha256[:16]}; prompt weight "
+        f"{probe.training.get('prompt_weight')}, C={probe.training.get('C')}, threshold {probe.threshold:.3f}; "
+        f"held-out prompt sentences of unseen groups: AUC {_num(held.get('auc'))} {_ci(held, 'auc')}, "
+        f"accuracy {_num(held.get('accuracy'))} (n={held.get('n')})"
     )
     removed = probe.training.get("removed", {})
     console.print(

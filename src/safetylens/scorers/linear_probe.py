@@ -216,6 +216,7 @@ def train_probe(
     threshold: float = 0.5,
     seed: int = 0,
     extra_validation: Callable[[Callable[[np.ndarray], np.ndarray]], dict[str, Any]] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> LinearProbe:
     """Fit a logistic regression on the training rows and score it on the validation rows.
 
@@ -235,6 +236,8 @@ def train_probe(
         seed: Seed for the solver and bootstrap.
         extra_validation: Called with the probe's ``decision`` function; its dict is merged into the
             validation scores (for validation on other data sets).
+        sample_weight: Per-row weights over all rows (only the training rows are used), e.g. to
+            up-weight an in-domain source.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -242,7 +245,11 @@ def train_probe(
     if len(set(y[train_mask].tolist())) < 2:
         raise DataError("training data has a single class; cannot train a classifier")
     clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed)
-    clf.fit(embeddings[train_mask], y[train_mask])
+    clf.fit(
+        embeddings[train_mask],
+        y[train_mask],
+        sample_weight=None if sample_weight is None else sample_weight[train_mask],
+    )
     coef = tuple(float(x) for x in clf.coef_[0])
     intercept = float(clf.intercept_[0])
     probe = LinearProbe(

@@ -752,12 +752,50 @@ def _youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(min(1.0, max(0.0, thr[best])))
 
 
+PROMPT_WEIGHTS = (1.0, 5.0, 20.0, 100.0)
+"""Candidate weights of a ToxiGen prompt sentence relative to an ImplicitHate sentence."""
+
+C_GRID = (0.1, 1.0, 10.0)
+"""Candidate inverse regularisation strengths."""
+
+
+def _prompt_group(source: str) -> str | None:
+    """The group of a prompt-file source (``toxigen/hate_asian_1k.txt`` -> ``asian``), else None."""
+    if not source.startswith("toxigen/"):
+        return None
+    return source.split("/", 1)[1].split("_", 1)[1].removesuffix("_1k.txt")
+
+
+def held_out_split(sources: Sequence[str], seed: int) -> np.ndarray:
+    """Held-out rows for model selection: every sentence of 25% of the prompt-file groups, 20% of the rest.
+
+    Holding out whole groups measures how the probe carries over to groups it has not seen, which
+    is the situation of an unseen data set; no SafeNLP sentence is involved.
+    """
+    from safetylens.scorers.linear_probe import group_split
+
+    groups = [_prompt_group(s) for s in sources]
+    prompt_groups = [g for g in groups if g is not None]
+    held = np.zeros(len(sources), dtype=bool)
+    if prompt_groups:
+        _, val = group_split(prompt_groups, 0.25, seed)
+        held_groups = {g for g, v in zip(prompt_groups, val, strict=True) if v}
+        held |= np.array([g in held_groups for g in groups], dtype=bool)
+    rest = np.array([g is None for g in groups], dtype=bool)
+    if rest.any():
+        idx = np.flatnonzero(rest)
+        rng = np.random.default_rng(seed)
+        held[rng.choice(idx, max(1, len(idx) // 5), replace=False)] = True
+    return held
+
+
 def train_offline(
     data: DataStore,
     *,
     max_per_file: int | None = 3000,
     seed: int = 0,
     c: float | None = None,
+    prompt_weight: float | None = None,
     threshold: float | None = None,
     validation_sample: int | None = None,
     encoder: Any = None,
@@ -767,29 +805,40 @@ def train_offline(
 ) -> LinearProbe:
     """Train, validate and store the offline toxicity probe.
 
-    Steps: collect training sentences (:func:`build_training_corpus`, with every sentence that
-    equals or nearly equals a validation sentence removed); embed them; hold out 20% (seeded) to
-    pick the regularisation strength (by AUC, unless ``c`` is given) and the decision threshold
-    (Youden's J, unless ``threshold`` is given); fit on the other 80%; validate on the ToxiGen
-    human labels, overall and per group; save to ``out_path``.
+    Steps:
+
+    1. Collect training sentences (:func:`build_training_corpus`): ImplicitHate and the ToxiGen prompt
+       sentences, with every sentence equal or nearly equal to a SafeNLP sentence removed.
+    2. Embed them with the packaged MiniLM encoder.
+    3. Model selection on training data only (:func:`held_out_split`: whole prompt-file groups and
+       a fifth of ImplicitHate held out): the weight of the in-domain prompt sentences and the
+       regularisation strength are chosen by AUC on the held-out prompt sentences; the decision
+       threshold by Youden's J on them.
+    4. Refit on all training sentences with the chosen settings.
+    5. Validate on data never used above: the human labels of SafeNLP ``toxiGen.json`` (overall and
+       per group), and save to ``out_path`` with the training-data hashes.
 
     Args:
         data: Verified data files.
         max_per_file: Training cap per source file and label (bounds embedding time).
         seed: Seed of the caps, the split and the solver.
-        c: Inverse regularisation strength (None: chosen on the held-out split from 0.1, 1, 10).
-        threshold: Decision threshold (None: Youden's J on the held-out split).
+        c: Inverse regularisation strength (None: chosen from :data:`C_GRID`).
+        prompt_weight: Weight of a prompt sentence (None: chosen from :data:`PROMPT_WEIGHTS`).
+        threshold: Decision threshold (None: Youden's J on the held-out prompt sentences).
         validation_sample: Validate on a stratified sample of K sentences per group (None: all 6,514).
         encoder: Sentence encoder (default: packaged MiniLM with an embedding cache).
         out_path: Where to save (default: :func:`offline_probe_path`).
         log: Line logger.
         progress: ``progress(description, total)`` context-manager factory yielding ``advance(n)``.
+
+    Raises:
+        DataError: The held-out split lacks one of the classes (too few training sentences).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
     from safetylens.benchmarks.toxigen import stratified_by_group
-    from safetylens.scorers.linear_probe import binary_metrics, group_split, train_probe
+    from safetylens.scorers.linear_probe import LinearProbe, binary_metrics, train_probe
 
     say = log or (lambda _m: None)
     enc = encoder if encoder is not None else _default_encoder()
@@ -813,24 +862,48 @@ def train_offline(
 
     x, t_train = embed([e.text for e in ex], "training sentences")
     y = np.array([e.label for e in ex])
-    say(f"embedded {len(ex)} training sentences in {t_train:.1f}s")
-    train_mask, held_mask = group_split([f"{i}" for i in range(len(ex))], 0.2, seed)
-    chosen_c = c
-    c_scores: dict[str, float] = {}
-    if chosen_c is None:
-        for cand in (0.1, 1.0, 10.0):
+    say(f"embedded {len(ex)} training sentences in {t_train:.1f}s ({len(ex) / max(t_train, 1e-9):.1f}/s)")
+    is_prompt = np.array([e.source.startswith("toxigen/") for e in ex], dtype=bool)
+    held = held_out_split([e.source for e in ex], seed)
+    held_prompt = held & is_prompt
+    if len(set(y[held_prompt].tolist())) < 2 or len(set(y[~held].tolist())) < 2:
+        raise DataError("too few training sentences to hold out both classes", hint="raise --max-per-file")
+
+    selection: list[dict[str, float]] = []
+    best: tuple[float, float, float, np.ndarray] | None = None
+    for w in PROMPT_WEIGHTS if prompt_weight is None else (prompt_weight,):
+        weights = np.where(is_prompt, w, 1.0)
+        for cand in C_GRID if c is None else (c,):
             clf = LogisticRegression(C=cand, class_weight="balanced", max_iter=2000, random_state=seed)
-            clf.fit(x[train_mask], y[train_mask])
-            c_scores[str(cand)] = float(roc_auc_score(y[held_mask], clf.predict_proba(x[held_mask])[:, 1]))
-        chosen_c = float(max(c_scores, key=lambda k: c_scores[k]))
+            clf.fit(x[~held], y[~held], sample_weight=weights[~held])
+            p_held = clf.predict_proba(x[held])[:, 1]
+            auc = float(roc_auc_score(y[held_prompt], clf.predict_proba(x[held_prompt])[:, 1]))
+            selection.append({"prompt_weight": w, "C": cand, "held_out_prompt_auc": auc})
+            if best is None or auc > best[0]:
+                best = (auc, w, cand, p_held)
+    assert best is not None
+    _, w_best, c_best, p_held = best
+    p_by_row = np.full(len(ex), np.nan)
+    p_by_row[held] = p_held
+    thr = threshold if threshold is not None else _youden_threshold(y[held_prompt], p_by_row[held_prompt])
+    held_rest = held & ~is_prompt
+    held_scores: dict[str, Any] = {
+        "note": "the selection fit (trained without the held-out rows) on the held-out rows",
+        "prompt_sentences_unseen_groups": binary_metrics(y[held_prompt], p_by_row[held_prompt], thr, seed=seed),
+    }
+    if held_rest.any():
+        held_scores["implicit_hate"] = binary_metrics(y[held_rest], p_by_row[held_rest], thr, seed=seed)
+    say(f"selected prompt weight {w_best:g}, C={c_best:g}, threshold {thr:.3f} (held-out prompt AUC {best[0]:.3f})")
     training = {
         "sources": corpus.sources,
         "removed": corpus.removed,
         "n_total": len(ex),
         "n_toxic": int(y.sum()),
+        "n_prompt_sentences": int(is_prompt.sum()),
         "max_per_file": max_per_file,
-        "held_out_fraction": 0.2,
-        "c_selection": c_scores or "given",
+        "prompt_weight": w_best,
+        "selection": selection,
+        "selection_rule": "AUC on the sentences of held-out prompt-file groups (25% of groups, seeded)",
         "overlap_rule": "normalised text equal, or word-3-gram Jaccard >= 0.5 or containment >= 0.8, "
         "against every SafeNLP toxiGen.json sentence",
         "embedding_seconds": round(t_train, 1),
@@ -838,27 +911,26 @@ def train_offline(
     probe = train_probe(
         x,
         y,
-        train_mask=train_mask,
-        val_mask=held_mask,
+        train_mask=np.ones(len(ex), dtype=bool),
+        val_mask=None,
         probe_id=OFFLINE_ID,
         version=OFFLINE_VERSION,
         encoder=enc.identity,
         training=training,
         description=OFFLINE_DESCRIPTION,
-        c=chosen_c,
+        c=c_best,
         class_weight="balanced",
-        threshold=0.5,
+        threshold=thr,
         seed=seed,
+        sample_weight=np.where(is_prompt, w_best, 1.0),
     )
-    thr = threshold if threshold is not None else _youden_threshold(y[held_mask], probe.decision(x[held_mask]))
-    held = binary_metrics(y[held_mask], probe.decision(x[held_mask]), thr, seed=seed)
     vx, t_val = embed([it.text for it in val_items], "validation sentences (ToxiGen human labels)")
     say(f"embedded {len(val_items)} validation sentences in {t_val:.1f}s")
     vp = probe.decision(vx)
     agreement = human_label_agreement(val_items, vp, decide(vp, "threshold", thr), thr, seed=seed)
     validation = {
-        "held_out": held,
-        "threshold_rule": "given" if threshold is not None else "youden-J on the held-out training split",
+        "held_out": held_scores,
+        "threshold_rule": "given" if threshold is not None else "Youden's J on the held-out prompt sentences",
         "toxigen_human": {
             "dataset": "toxigen-safenlp",
             "file_sha256": sha256_file(data.path("toxigen-safenlp", "safenlp/toxiGen.json")),
@@ -868,9 +940,7 @@ def train_offline(
             **agreement,
         },
     }
-    from safetylens.scorers.linear_probe import LinearProbe
-
-    final = LinearProbe(**{**probe.__dict__, "threshold": thr, "validation": validation})
+    final = LinearProbe(**{**probe.__dict__, "validation": validation})
     target = out_path or offline_probe_path()
     final.save(target)
     say(f"saved {target}")

@@ -23,6 +23,7 @@ import math
 import re
 import time
 import unicodedata
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -690,7 +691,10 @@ def human_label_agreement(
     dec = np.asarray(toxic, dtype=bool)
 
     def metrics(mask: np.ndarray, resamples: int) -> dict[str, Any]:
-        m = binary_metrics(y[mask], p[mask], threshold, seed=seed, n_resamples=resamples)
+        with warnings.catch_warnings():
+            # A small group may hold one class only; its undefined scores are reported as such.
+            warnings.simplefilter("ignore", UserWarning)
+            m = binary_metrics(y[mask], p[mask], threshold, seed=seed, n_resamples=resamples)
         # binary_metrics applies p >= threshold; restate the decision-based numbers from `dec` so that
         # argmax classifiers (p > 0.5) are measured with their own rule.
         yt, dt = y[mask], dec[mask].astype(int)

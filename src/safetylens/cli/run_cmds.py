@@ -197,6 +197,27 @@ def _print_results(results: dict[str, Any]) -> None:
                 escape(key), f"{est.value:.2f}{est.unit}", f"[{est.ci_low:.2f}, {est.ci_high:.2f}]", str(est.n)
             )
         console.print(table)
+        for bname, groups in res.breakdowns.items():
+            metric_names = list(dict.fromkeys(m for g in groups.values() for m in g))
+            if not groups or not metric_names:
+                continue
+            btable = Table(title=f"{name} by {bname}", title_justify="left")
+            btable.add_column(bname)
+            for m in metric_names:
+                btable.add_column(m, justify="right")
+                btable.add_column("95% CI", justify="right")
+                btable.add_column("n", justify="right")
+            for gname, ms in groups.items():
+                cells: list[str] = [escape(gname)]
+                for m in metric_names:
+                    e = ms.get(m)
+                    cells += (
+                        [f"{e.value:.2f}{e.unit}", f"[{e.ci_low:.2f}, {e.ci_high:.2f}]", str(e.n)]
+                        if e is not None
+                        else ["", "", ""]
+                    )
+                btable.add_row(*cells)
+            console.print(btable)
         for note in res.notes:
             console.print(f"  note: {escape(note)}", highlight=False)
 

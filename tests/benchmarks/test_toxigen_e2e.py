@@ -19,22 +19,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.model
 def test_cli_run_builtin_with_offline_classifier(tmp_path: Path, shared_data_dir: Path) -> None:
-    home = tmp_path / "home"
     env = {
         **os.environ,
-        "SAFETYLENS_HOME": str(home),
         "SAFETYLENS_DATA_DIR": str(shared_data_dir),
         "PYTHONPATH": str(REPO / "src"),
         "COLUMNS": "200",
     }
-    # A small offline probe (the real one is trained once by `safetylens classifiers train offline`).
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SAFETYLENS_HOME", str(home))
-    try:
-        enc = EmbeddingCache(SentenceEncoder(threads=2, batch_size=32))
-        train_offline(DataStore(), max_per_file=10, validation_sample=3, encoder=enc)
-    finally:
-        mp.undo()
+    # A small offline probe in a file of its own (the real one is trained once by
+    # `safetylens classifiers train offline`); the model's conversion cache is the usual one.
+    probe = tmp_path / "probe.json"
+    enc = EmbeddingCache(SentenceEncoder(threads=2, batch_size=32), tmp_path / "emb.sqlite")
+    train_offline(DataStore(), max_per_file=10, validation_sample=3, encoder=enc, out_path=probe)
     cmd = [
         sys.executable,
         "-m",
@@ -48,6 +43,8 @@ def test_cli_run_builtin_with_offline_classifier(tmp_path: Path, shared_data_dir
         "1",
         "--classifier",
         "offline",
+        "--option",
+        f"toxigen.classifier_model={probe}",
         "--max-new-tokens",
         "12",
         "--output",

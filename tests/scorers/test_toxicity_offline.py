@@ -151,6 +151,11 @@ def test_loaded_classifier_matches_the_probe(trained: dict[str, Any]) -> None:
     assert rec.id == OFFLINE_ID and rec.weights_sha256 == probe.weights_sha256
     assert rec.validation["toxigen_human"]["overall"]["auc"] == probe.validation["toxigen_human"]["overall"]["auc"]
     assert rec.details["paper_classifier"] is False
+    path = Path(trained["home"]) / "artifacts" / "classifiers" / f"{OFFLINE_ID}.json"
+    by_path = load_classifier("offline", model=str(path), encoder=trained["encoder"])
+    assert by_path.record.weights_sha256 == probe.weights_sha256
+    with pytest.raises(ModelError, match="offline probe file not found"):
+        load_classifier("offline", model=str(path) + ".missing", encoder=trained["encoder"])
     other = load_classifier("offline", encoder=trained["encoder"], threshold=0.9)
     assert other.threshold == 0.9 and other.record.details["threshold"] == 0.9
 

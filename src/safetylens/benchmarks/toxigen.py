@@ -306,7 +306,9 @@ class ToxigenOptions(BenchmarkOptions):
         "trained here, not the paper's classifier; see `safetylens classifiers`)",
     )
     classifier_model: str | None = scoring_option(
-        None, "toxigen-roberta/-hatebert: hub id or local directory (None = the public checkpoint)"
+        None,
+        "toxigen-roberta/-hatebert: hub id or local directory (None = the public checkpoint); offline: a probe "
+        "file (None = the one `safetylens classifiers train offline` wrote)",
     )
     classifier_tokenizer: str | None = scoring_option(
         None, "tokenizer hub id or directory (None = the model's own; hatebert hub default: bert-base-uncased)"

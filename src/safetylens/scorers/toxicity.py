@@ -414,7 +414,8 @@ def load_classifier(
 
     Args:
         name: ``toxigen-roberta``, ``toxigen-hatebert`` or ``offline``.
-        model: Hub id or local directory (transformers classifiers; default: the public checkpoint).
+        model: Hub id or local directory (transformers classifiers; default: the public checkpoint), or
+            the probe file (offline; default: :func:`offline_probe_path`).
         tokenizer: Tokenizer hub id or directory (default: the model's; hatebert hub default bert-base-uncased).
         threshold: None = the classifier's default rule (argmax, or the probe's stored threshold).
         batch_size: Texts per forward pass.
@@ -437,12 +438,14 @@ def load_classifier(
         return HFSequenceClassifier(
             name, location, tok, threshold=threshold, batch_size=batch_size, device=device, revision=revision
         )
-    if model is not None or tokenizer is not None:
-        raise ConfigError(f"classifier {name!r} takes no model or tokenizer location")
+    if tokenizer is not None:
+        raise ConfigError(f"classifier {name!r} takes no tokenizer")
     from safetylens.scorers.linear_probe import LinearProbe
 
-    path = probe_path or offline_probe_path()
+    path = probe_path or (Path(model).expanduser() if model is not None else offline_probe_path())
     if not path.is_file():
+        if model is not None:
+            raise ModelError(f"offline probe file not found: {path}")
         raise ModelError(
             f"the offline toxicity classifier is not trained yet (no {path})",
             hint="train it once: safetylens classifiers train offline",

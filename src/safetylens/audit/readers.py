@@ -18,7 +18,8 @@ Parquet row groups, a whole gzip file, or a group of text files. The plan depend
 and ``shard_bytes``, never on the number of workers, which is what makes results independent of it.
 
 **Document keys** identify documents for sampling: ``<rel>:<byte offset of the line>`` for JSON
-lines (offsets in the uncompressed stream, so a gzip copy samples like the plain file),
+lines (offsets in the uncompressed stream and ``rel`` without ``.gz``, so a gzip copy samples
+like the plain file),
 ``<rel>:<row>`` for Parquet, ``<rel>`` for a text file, or the ``id_field`` value when one is given.
 ``rel`` is the file name for a file input and ``<directory name>/<relative path>`` inside a
 directory input (also the file's path in a redacted copy).
@@ -323,6 +324,7 @@ def _iter_jsonl(shard: Shard, opts: ReaderOptions) -> Iterator[Document]:
 
 def _iter_jsonl_gz(shard: Shard, opts: ReaderOptions) -> Iterator[Document]:
     src = shard.sources[0]
+    key_rel = src.rel[:-3] if src.rel.lower().endswith(".gz") else src.rel  # samples like the plain file
     try:
         with gzip.open(src.path, "rb") as gz:
             fh = io.BufferedReader(gz, buffer_size=1 << 20)  # type: ignore[arg-type]
@@ -333,7 +335,7 @@ def _iter_jsonl_gz(shard: Shard, opts: ReaderOptions) -> Iterator[Document]:
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():
                     continue
-                yield _parse_line(src.rel, offset, line, opts)
+                yield _parse_line(key_rel, offset, line, opts)
     except (OSError, EOFError) as exc:
         raise DataError(f"{src.path}: cannot decompress ({exc})", hint="the gzip file is corrupt or truncated") from exc
 

@@ -33,6 +33,7 @@ _COMMAND_MODULES = [
     "safetylens.cli.run_cmds",
     "safetylens.cli.cache_cmds",
     "safetylens.cli.data_cmds",
+    "safetylens.cli.audit_cmds",
 ]
 for _mod in _COMMAND_MODULES:
     importlib.import_module(_mod)

@@ -17,7 +17,7 @@ EMAIL: list[Case] = [
     ("Contact john.doe@example.com for details.", [("email", "john.doe@example.com")]),
     ("Send your CV to jane_smith+jobs@mail.co.uk before Friday.", [("email", "jane_smith+jobs@mail.co.uk")]),
     ("Questions? MARIA.GARCIA@EMPRESA.ES", [("email", "MARIA.GARCIA@EMPRESA.ES")]),
-    ("<a href=\"mailto:p.nguyen@uni-hamburg.de\">mail me</a>", [("email", "p.nguyen@uni-hamburg.de")]),
+    ('<a href="mailto:p.nguyen@uni-hamburg.de">mail me</a>', [("email", "p.nguyen@uni-hamburg.de")]),
     ("reply to a.b-c@sub.domain.org, or call.", [("email", "a.b-c@sub.domain.org")]),
     ("(bob99@gmail.com)", [("email", "bob99@gmail.com")]),
     ("Autor: Hans Müller <hans.mueller@web.de>", [("email", "hans.mueller@web.de")]),
@@ -199,7 +199,10 @@ URL: list[Case] = [
     ("Code by https://github.com/torvalds", [("personal_url", "https://github.com/torvalds")]),
     ("https://www.tiktok.com/@charlidamelio", [("personal_url", "https://www.tiktok.com/@charlidamelio")]),
     ("Channel https://www.youtube.com/@mkbhd", [("personal_url", "https://www.youtube.com/@mkbhd")]),
-    ("Old channel https://www.youtube.com/user/pewdiepie", [("personal_url", "https://www.youtube.com/user/pewdiepie")]),
+    (
+        "Old channel https://www.youtube.com/user/pewdiepie",
+        [("personal_url", "https://www.youtube.com/user/pewdiepie")],
+    ),
     ("By https://www.reddit.com/user/spez", [("personal_url", "https://www.reddit.com/user/spez")]),
     (
         "Blog https://medium.com/@username/my-first-post-123",
@@ -261,8 +264,11 @@ HELDOUT: list[Case] = [
     # e-mail
     ("For press enquiries write to press-office@bbc.co.uk.", [("email", "press-office@bbc.co.uk")]),
     ("Kontakt: info@mueller-gmbh.de | Tel. siehe unten", [("email", "info@mueller-gmbh.de")]),
-    ("maintainer = \"Ana Souza <ana.souza@pm.me>\"", [("email", "ana.souza@pm.me")]),
-    ("Emails: first.last@company.com; second@company.com", [("email", "first.last@company.com"), ("email", "second@company.com")]),
+    ('maintainer = "Ana Souza <ana.souza@pm.me>"', [("email", "ana.souza@pm.me")]),
+    (
+        "Emails: first.last@company.com; second@company.com",
+        [("email", "first.last@company.com"), ("email", "second@company.com")],
+    ),
     ("Background image: url(hero@2x.webp)", []),
     ("The handle @jack_dorsey tweeted.", []),
     ("ssh deploy@10.0.0.5 -p 2222", [("ip_address", "10.0.0.5")]),
@@ -311,33 +317,56 @@ HELDOUT: list[Case] = [
     ("Case 2021-45-6789 was dismissed.", []),
     ("Part numbers 987-65-4321 and 100-20-3000.", []),
     # addresses
-    ("Send RSVPs to 1234 Elm Street, Springfield, IL 62704.", [("street_address", "1234 Elm Street, Springfield, IL 62704")]),
+    (
+        "Send RSVPs to 1234 Elm Street, Springfield, IL 62704.",
+        [("street_address", "1234 Elm Street, Springfield, IL 62704")],
+    ),
     ("The museum at 11 W 53rd St is open late.", [("street_address", "11 W 53rd St")]),
     ("Our new office: 500 Oracle Parkway, Redwood City", [("street_address", "500 Oracle Parkway, Redwood City")]),
     ("Flat 3, 27 Church Road, Oxford OX4 1AB", [("street_address", "27 Church Road, Oxford OX4 1AB")]),
-    ("Besuchen Sie uns in der Goethestraße 17, 60313 Frankfurt.", [("street_address", "Goethestraße 17, 60313 Frankfurt")]),
-    ("Siège : 8 avenue des Champs-Élysées, 75008 Paris", [("street_address", "8 avenue des Champs-Élysées, 75008 Paris")]),
+    (
+        "Besuchen Sie uns in der Goethestraße 17, 60313 Frankfurt.",
+        [("street_address", "Goethestraße 17, 60313 Frankfurt")],
+    ),
+    (
+        "Siège : 8 avenue des Champs-Élysées, 75008 Paris",
+        [("street_address", "8 avenue des Champs-Élysées, 75008 Paris")],
+    ),
     ("Send cheques to PO Box 77, Halifax.", [("street_address", "PO Box 77")]),
     ("The 3 Musketeers were written in 1844.", []),
     ("Windows 11 Pro and Office 365 Business are licensed.", []),
     ("The top 5 Silicon Valley firms reported gains.", []),
     ("Rated 4 Stars Overall by critics.", []),
     # personal URLs
-    ("Personal page: https://people.csail.mit.edu/~rivest/", [("personal_url", "https://people.csail.mit.edu/~rivest/")]),
+    (
+        "Personal page: https://people.csail.mit.edu/~rivest/",
+        [("personal_url", "https://people.csail.mit.edu/~rivest/")],
+    ),
     ("Find me on https://www.linkedin.com/in/alex-chen/", [("personal_url", "https://www.linkedin.com/in/alex-chen/")]),
     ("Insta: instagram.com/sam.photos", [("personal_url", "instagram.com/sam.photos")]),
     ("GitLab: https://gitlab.com/jdoe", [("personal_url", "https://gitlab.com/jdoe")]),
     ("Telegram: https://t.me/durov", [("personal_url", "https://t.me/durov")]),
-    ("Author page https://blog.example.com/author/maria-lopez/", [("personal_url", "https://blog.example.com/author/maria-lopez/")]),
-    ("Profile https://stackoverflow.com/users/22656/jon-skeet", [("personal_url", "https://stackoverflow.com/users/22656/jon-skeet")]),
+    (
+        "Author page https://blog.example.com/author/maria-lopez/",
+        [("personal_url", "https://blog.example.com/author/maria-lopez/")],
+    ),
+    (
+        "Profile https://stackoverflow.com/users/22656/jon-skeet",
+        [("personal_url", "https://stackoverflow.com/users/22656/jon-skeet")],
+    ),
     ("Settings at https://github.com/settings/profile", []),
     ("Share via https://twitter.com/intent/tweet?text=hi", []),
     ("RSS https://example.com/feed.xml and https://example.com/blog/2023/10/post", []),
     ("Groups: https://www.facebook.com/groups/123456789", []),
     # mixed / free text
     (
-        "Hi Tom, my new number is +44 7700 900123 and my address is 12 Park Lane, London W1K 1AA. Cheers, Kate (kate.b@outlook.com)",
-        [("phone", "+44 7700 900123"), ("street_address", "12 Park Lane, London W1K 1AA"), ("email", "kate.b@outlook.com")],
+        "Hi Tom, my new number is +44 7700 900123 and my address is 12 Park Lane, London W1K 1AA. "
+        "Cheers, Kate (kate.b@outlook.com)",
+        [
+            ("phone", "+44 7700 900123"),
+            ("street_address", "12 Park Lane, London W1K 1AA"),
+            ("email", "kate.b@outlook.com"),
+        ],
     ),
     ("Table 3: 12.5 ± 0.3, 14.2 ± 0.4, p < 0.001 (n = 1,024).", []),
     ("for (int i = 0; i < 10; i++) { arr[i] = 255.255; }", []),

@@ -70,7 +70,11 @@ def test_exact_counts_on_a_known_corpus(tmp_path: Path) -> None:
     }  # fmt: skip
     axes = {a["axis"]: a for a in rec["identity"]["axes"]}
     assert axes["religion"]["documents_count"] == 2
-    assert {t["term"]: t["documents"] for t in axes["religion"]["terms"]} == {"catholic": 1, "christian": 1, "jewish": 1}
+    assert {t["term"]: t["documents"] for t in axes["religion"]["terms"]} == {
+        "catholic": 1,
+        "christian": 1,
+        "jewish": 1,
+    }
     assert axes["religion"]["terms"][0]["share"]["value"] == 50.0
     langs = {x["code"]: x["documents"] for x in rec["language"]["languages"]}
     assert langs["de"] == 1 and langs.get("unknown", 0) >= 1 and sum(langs.values()) == 8
@@ -137,9 +141,12 @@ def test_redacted_copy_of_every_format(tmp_path: Path) -> None:
     assert table.num_rows == 100 and table.column("n").to_pylist() == list(range(100))
     texts = list((out / "texts").glob("*.txt"))
     assert len(texts) == 100
-    everything = (out / "part-a.jsonl").read_text(encoding="utf-8") + text_gz + "".join(
-        table.column("text").to_pylist()
-    ) + "".join(p.read_text(encoding="utf-8") for p in texts)
+    everything = (
+        (out / "part-a.jsonl").read_text(encoding="utf-8")
+        + text_gz
+        + "".join(table.column("text").to_pylist())
+        + "".join(p.read_text(encoding="utf-8") for p in texts)
+    )
     for secret in ("jane.doe@example.org", "7946 0958", "4111 1111 1111 1111", "203.0.113.45", "536-22-8714"):
         assert secret not in everything, secret
     total = sum(red["replacements"].values())

@@ -28,7 +28,7 @@ def test_jsonl_shards_cover_every_line_once_whatever_the_shard_size(tmp_path: Pa
         assert _read_all([path], shard_bytes) == one, shard_bytes
     # Keys are byte offsets of line starts.
     data = path.read_bytes()
-    offsets = [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A][:-1]
+    offsets = [0, *[i + 1 for i, b in enumerate(data) if b == 10][:-1]]
     assert [k for k, _ in one] == [f"c.jsonl:{o}" for o in offsets]
 
 

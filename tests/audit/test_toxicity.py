@@ -67,7 +67,7 @@ def test_document_scores_are_line_means(tox_corpus: tuple[Path, list[str]], prob
 def test_a_real_classifier_separates_hateful_from_neutral_documents(
     tox_corpus: tuple[Path, list[str]], probe_source: ProbeFile
 ) -> None:
-    path, docs = tox_corpus
+    _path, docs = tox_corpus
     clf = probe_source()
     hate_docs, neutral_docs = docs[0:40:2], docs[1:40:2]
     hate = np.mean([np.mean(clf.predict_proba(document_lines(d))) for d in hate_docs])
@@ -109,10 +109,10 @@ def test_same_toxicity_numbers_on_one_worker_two_workers_and_dask(
     inputs = [path, other]
     one = run_audit(inputs, settings, classifier=probe_source, workers=1)
     two = run_audit(inputs, settings, classifier=probe_source, workers=2)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            dask = run_audit(inputs, settings, classifier=probe_source, engine="dask", dask_client=client)
-            workers_used = len(client.scheduler_info()["workers"])
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        dask = run_audit(inputs, settings, classifier=probe_source, engine="dask", dask_client=client)
+        workers_used = len(client.scheduler_info()["workers"])
     assert workers_used == 2
     assert one.run.shards > 3 and one.partial.tox_docs > 30
     assert one.partial.canonical() == two.partial.canonical() == dask.partial.canonical()

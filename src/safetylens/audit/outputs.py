@@ -154,10 +154,19 @@ def table_9b(rec: dict[str, Any], top: int = TOP_TERMS) -> tuple[str, str] | Non
     for ax in axes:
         paper_share = {t["term"]: t["share"] for t in ref.get(ax["axis"], {}).get("top", [])}
         csv_rows.append(
-            [ax["axis"], "", "(axis)", ax["documents_count"], *_est_cols(ax["documents"]), ref.get(ax["axis"], {}).get("documents", "")]
+            [
+                ax["axis"],
+                "",
+                "(axis)",
+                ax["documents_count"],
+                *_est_cols(ax["documents"]),
+                ref.get(ax["axis"], {}).get("documents", ""),
+            ]
         )
         for rank, t in enumerate(ax["terms"], start=1):
-            csv_rows.append([ax["axis"], rank, t["term"], t["documents"], *_est_cols(t["share"]), paper_share.get(t["term"], "")])
+            csv_rows.append(
+                [ax["axis"], rank, t["term"], t["documents"], *_est_cols(t["share"]), paper_share.get(t["term"], "")]
+            )
     return md, _csv(["axis", "rank", "term", "documents", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows)
 
 
@@ -169,7 +178,7 @@ def table_10(rec: dict[str, Any], min_share: float = MIN_LANGUAGE_SHARE) -> tupl
     ref = rec["reference"]["table_10"]
     shown = [x for x in sec["languages"] if x["share"] is not None and x["share"]["value"] >= min_share]
     rows = [[x["code"], _fmt(x["share"]), f"{ref[x['code']]:.2f}" if x["code"] in ref else ""] for x in shown]
-    md = "### Table 10: languages (fastText lid.176, threshold %.2f)\n\n" % sec["threshold"]
+    md = "### Table 10: languages (fastText lid.176, threshold {:.2f})\n\n".format(sec["threshold"])
     md += _md_table(["Language", "% Doc", "Paper"], rows)
     hidden = len(sec["languages"]) - len(shown)
     md += "\n" + _ci_note(sec)
@@ -189,7 +198,9 @@ def table_pii(rec: dict[str, Any]) -> tuple[str, str] | None:
     csv_rows: list[list[Any]] = []
     for t, v in sec["types"].items():
         kinds = ", ".join(f"{k} {c:,}" for k, c in sec["kinds"].get(t, {}).items())
-        rows.append([t, v["placeholder"], _fmt(v["documents"], 3), f"{v['documents_count']:,}", f"{v['spans']:,}", kinds])
+        rows.append(
+            [t, v["placeholder"], _fmt(v["documents"], 3), f"{v['documents_count']:,}", f"{v['spans']:,}", kinds]
+        )
         csv_rows.append([t, v["placeholder"], v["documents_count"], v["spans"], *_est_cols(v["documents"])])
     rows.append(["any", "", _fmt(sec["any"], 3), "", "", ""])
     csv_rows.append(["any", "", "", "", *_est_cols(sec["any"])])
@@ -202,7 +213,10 @@ def table_pii(rec: dict[str, Any]) -> tuple[str, str] | None:
         md += f"{red['documents']:,} documents written, {red['documents_changed']:,} changed.\n\n"
         md += _md_table(
             ["Type", "Placeholder", "Replacements", "Documents"],
-            [[t, red["placeholders"][t], f"{n:,}", f"{red['documents_by_type'][t]:,}"] for t, n in red["replacements"].items()],
+            [
+                [t, red["placeholders"][t], f"{n:,}", f"{red['documents_by_type'][t]:,}"]
+                for t, n in red["replacements"].items()
+            ],
         )
     return md, _csv(["type", "placeholder", "documents", "occurrences", "percent", "ci_low", "ci_high", "n"], csv_rows)
 
@@ -220,7 +234,11 @@ def table_toxicity(rec: dict[str, Any]) -> tuple[str, str] | None:
         ["Documents scored", f"{sec['documents_scored']:,}", ""],
         ["Lines scored", f"{sec['lines_scored']:,}", ""],
         ["Mean document score", _fmt(sec["mean"], 4), ""],
-        [f"% documents >= {sec['threshold']}", _fmt(sec["at_or_above_threshold"], 3), f"about {ref['share_at_or_above_threshold']}"],
+        [
+            f"% documents >= {sec['threshold']}",
+            _fmt(sec["at_or_above_threshold"], 3),
+            f"about {ref['share_at_or_above_threshold']}",
+        ],
     ]
     md = "### Document toxicity (Fig 13)\n\n" + _md_table(["", "This corpus", "Paper"], rows)
     notes = []
@@ -325,7 +343,9 @@ def hbar_svg(
     for t in ticks:
         tx = x(t)
         out.append(f"<line x1='{tx:.1f}' y1='{top - 4}' x2='{tx:.1f}' y2='{axis_y}' stroke='#ddd'/>")
-        out.append(f"<text x='{tx:.1f}' y='{axis_y + 14}' text-anchor='middle' fill='#555'>{_e(f'{t:g}')}{_e(unit)}</text>")
+        out.append(
+            f"<text x='{tx:.1f}' y='{axis_y + 14}' text-anchor='middle' fill='#555'>{_e(f'{t:g}')}{_e(unit)}</text>"
+        )
     has_ref = False
     for i, (label, v, lo, hi, ref) in enumerate(rows):
         y = top + i * (bar_h + 6)
@@ -338,14 +358,17 @@ def hbar_svg(
             out.append(f"<text x='{x(v) + 4:.1f}' y='{y + bar_h - 5}' fill='#222'>{_e(f'{v:.3g}')}</text>")
         if lo is not None and hi is not None and hi > lo:
             cy = y + bar_h / 2
-            out.append(f"<line x1='{x(lo):.1f}' y1='{cy}' x2='{x(hi):.1f}' y2='{cy}' stroke='#111' stroke-width='1.5'/>")
+            out.append(
+                f"<line x1='{x(lo):.1f}' y1='{cy}' x2='{x(hi):.1f}' y2='{cy}' stroke='#111' stroke-width='1.5'/>"
+            )
             for end in (lo, hi):
                 out.append(f"<line x1='{x(end):.1f}' y1='{cy - 4}' x2='{x(end):.1f}' y2='{cy + 4}' stroke='#111'/>")
         if ref is not None:
             has_ref = True
             rx, cy = x(ref), y + bar_h / 2
             out.append(
-                f"<path d='M{rx:.1f},{cy - 6} L{rx + 5:.1f},{cy} L{rx:.1f},{cy + 6} L{rx - 5:.1f},{cy} Z' fill='#E45756'>"
+                f"<path d='M{rx:.1f},{cy - 6} L{rx + 5:.1f},{cy} L{rx:.1f},{cy + 6} L{rx - 5:.1f},{cy} Z' "
+                "fill='#E45756'>"
                 f"<title>{_e(ref_label)}: {_e(f'{ref:g}')}{_e(unit)}</title></path>"
             )
     if has_ref:
@@ -380,11 +403,15 @@ def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], thr
     for k in range(hi_exp + 1):
         ty = y(10**k - 1)
         out.append(f"<line x1='{left}' y1='{ty:.1f}' x2='{left + plot_w}' y2='{ty:.1f}' stroke='#eee'/>")
-        out.append(f"<text x='{left - 6}' y='{ty + 4:.1f}' text-anchor='end' fill='#555'>{10**k - 1 if k == 0 else f'1e{k}'}</text>")
+        out.append(
+            f"<text x='{left - 6}' y='{ty + 4:.1f}' text-anchor='end' fill='#555'>"
+            f"{10**k - 1 if k == 0 else f'1e{k}'}</text>"
+        )
     for i, c in enumerate(counts):
         x0, x1 = x(edges[i]), x(edges[i + 1])
         out.append(
-            f"<rect x='{x0 + 0.5:.1f}' y='{y(c):.1f}' width='{max(0.5, x1 - x0 - 1):.1f}' height='{top + plot_h - y(c):.1f}' "
+            f"<rect x='{x0 + 0.5:.1f}' y='{y(c):.1f}' width='{max(0.5, x1 - x0 - 1):.1f}' "
+            f"height='{top + plot_h - y(c):.1f}' "
             f"fill='#4C78A8'><title>{_e(f'{edges[i]:.2f}-{edges[i + 1]:.2f}')}: {c} documents</title></rect>"
         )
     for k in range(0, 11, 2):
@@ -400,7 +427,10 @@ def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], thr
     )
     if threshold is not None:
         tx = x(threshold)
-        out.append(f"<line x1='{tx:.1f}' y1='{top}' x2='{tx:.1f}' y2='{top + plot_h}' stroke='#E45756' stroke-dasharray='4 3'/>")
+        out.append(
+            f"<line x1='{tx:.1f}' y1='{top}' x2='{tx:.1f}' y2='{top + plot_h}' stroke='#E45756' "
+            "stroke-dasharray='4 3'/>"
+        )
         out.append(f"<text x='{tx + 4:.1f}' y='{top + 10}' fill='#E45756'>threshold {threshold:g}</text>")
     out.append("</svg>")
     return "\n".join(out)
@@ -414,10 +444,7 @@ def plots_svg(rec: dict[str, Any]) -> dict[str, str]:
         rows = rec["pronouns"]["rows"]
         plots["pronouns"] = hbar_svg(
             "Pronouns: % of documents (Table 9a)",
-            [
-                (r, _val(v["documents"]), *_lohi(v["documents"]), ref["table_9a"].get(r))
-                for r, v in rows.items()
-            ],
+            [(r, _val(v["documents"]), *_lohi(v["documents"]), ref["table_9a"].get(r)) for r, v in rows.items()],
         )
     if rec.get("identity"):
         axes = rec["identity"]["axes"]
@@ -467,9 +494,11 @@ def _lohi(est: dict[str, Any] | None) -> tuple[float | None, float | None]:
 # ---------------------------------------------------------------------------------------------- html
 
 _CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}
 h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f4f4f4}.note{color:#555;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
 code{background:#f4f4f4;padding:0 .2em}
 """
@@ -540,7 +569,10 @@ def html_section(rec: dict[str, Any]) -> str:
         _html_table(
             ["Setting", "Value"],
             [
-                ["inputs", ", ".join(f["rel"] for f in files[:8]) + (f" … ({len(files)} files)" if len(files) > 8 else "")],
+                [
+                    "inputs",
+                    ", ".join(f["rel"] for f in files[:8]) + (f" … ({len(files)} files)" if len(files) > 8 else ""),
+                ],
                 ["sample / seed", f"{s['sample']:g} / {s['seed']}"],
                 ["toxicity sample", f"{s['toxicity_sample']:g}" if "toxicity" in s["analyses"] else "off"],
                 ["analyses", ", ".join(s["analyses"])],
@@ -579,7 +611,8 @@ def render_html(rec: dict[str, Any]) -> str:
     """A complete, self-contained HTML page (no external resources, no scripts)."""
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        "<meta http-equiv='Content-Security-Policy' "
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>Corpus audit</title><style>{_CSS}</style></head><body>"
         f"<h1>Corpus audit</h1>\n{html_section(rec)}\n"
         f"<p class='note'>safetylens audit, schema {_e(rec['schema'])}, created {_e(rec.get('created', ''))}.</p>"

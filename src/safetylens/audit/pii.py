@@ -89,7 +89,9 @@ NATIONAL_ID_KINDS: tuple[str, ...] = ("us_ssn", "uk_nino", "ca_sin", "in_aadhaar
 
 _PRIORITY = {
     t: i
-    for i, t in enumerate(("email", "personal_url", "payment_card", "bank_account", "national_id", "ip_address", "phone"))
+    for i, t in enumerate(
+        ("email", "personal_url", "payment_card", "bank_account", "national_id", "ip_address", "phone")
+    )
 }
 _PRIORITY["street_address"] = len(_PRIORITY)
 
@@ -212,8 +214,56 @@ _EMAIL = re.compile(
 )
 # "TLDs" that are really file extensions (retina images such as logo@2x.png, module@1.2.js).
 _FILE_EXTS = frozenset(
-    "png jpg jpeg gif svg webp bmp ico tif tiff css js mjs ts tsx jsx json xml html htm pdf txt md yaml yml "
-    "toml lock zip gz tar py rb go rs java kt swift php mp3 mp4 wav mov avi webm woff woff2 ttf otf".split()
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "bmp",
+        "ico",
+        "tif",
+        "tiff",
+        "css",
+        "js",
+        "mjs",
+        "ts",
+        "tsx",
+        "jsx",
+        "json",
+        "xml",
+        "html",
+        "htm",
+        "pdf",
+        "txt",
+        "md",
+        "yaml",
+        "yml",
+        "toml",
+        "lock",
+        "zip",
+        "gz",
+        "tar",
+        "py",
+        "rb",
+        "go",
+        "rs",
+        "java",
+        "kt",
+        "swift",
+        "php",
+        "mp3",
+        "mp4",
+        "wav",
+        "mov",
+        "avi",
+        "webm",
+        "woff",
+        "woff2",
+        "ttf",
+        "otf",
+    ]
 )
 
 _PHONE = re.compile(
@@ -242,7 +292,9 @@ _IP_BLOCK = re.compile(
     r"\bitem|\bappendix|\bexercise|\btheorem|\blemma|\bequation|\beq\.)\s*$",
     re.I,
 )
-_IPV6 = re.compile(r"(?<![\w:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:]|\.\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:]|\.\d)"
+)
 
 _CARD = re.compile(
     r"(?<![\w.,-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{13,19})(?![\w-]|[.,]\d)"
@@ -298,34 +350,149 @@ _PERSON_SEGMENTS = frozenset({"users", "user", "u", "people", "person", "profile
 _NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,63}$")
 # Path segments after /users/ etc. that are pages, not people.
 _NON_NAMES = frozenset(
-    "login logout signin sign_in signup sign_up register settings edit new search list password account me self "
-    "help index profile sessions auth oauth".split()
+    [
+        "login",
+        "logout",
+        "signin",
+        "sign_in",
+        "signup",
+        "sign_up",
+        "register",
+        "settings",
+        "edit",
+        "new",
+        "search",
+        "list",
+        "password",
+        "account",
+        "me",
+        "self",
+        "help",
+        "index",
+        "profile",
+        "sessions",
+        "auth",
+        "oauth",
+    ]
 )
 # Social sites: first path segments that are the site's own pages, not a person.
 _SOCIAL_RESERVED: dict[str, frozenset[str]] = {
     "facebook.com": frozenset(
-        "pages groups events help policies privacy login watch marketplace gaming business ads sharer "
-        "sharer.php share.php dialog plugins legal terms settings home.php photo.php story.php permalink.php "
-        "hashtag search notes l.php tr about careers".split()
+        [
+            "pages",
+            "groups",
+            "events",
+            "help",
+            "policies",
+            "privacy",
+            "login",
+            "watch",
+            "marketplace",
+            "gaming",
+            "business",
+            "ads",
+            "sharer",
+            "sharer.php",
+            "share.php",
+            "dialog",
+            "plugins",
+            "legal",
+            "terms",
+            "settings",
+            "home.php",
+            "photo.php",
+            "story.php",
+            "permalink.php",
+            "hashtag",
+            "search",
+            "notes",
+            "l.php",
+            "tr",
+            "about",
+            "careers",
+        ]
     ),
     "twitter.com": frozenset(
-        "home search explore intent share i hashtag settings login signup notifications messages tos privacy "
-        "about download compose".split()
+        [
+            "home",
+            "search",
+            "explore",
+            "intent",
+            "share",
+            "i",
+            "hashtag",
+            "settings",
+            "login",
+            "signup",
+            "notifications",
+            "messages",
+            "tos",
+            "privacy",
+            "about",
+            "download",
+            "compose",
+        ]
     ),
     "x.com": frozenset(
-        "home search explore intent share i hashtag settings login signup notifications messages tos privacy "
-        "about download compose".split()
+        [
+            "home",
+            "search",
+            "explore",
+            "intent",
+            "share",
+            "i",
+            "hashtag",
+            "settings",
+            "login",
+            "signup",
+            "notifications",
+            "messages",
+            "tos",
+            "privacy",
+            "about",
+            "download",
+            "compose",
+        ]
     ),
-    "instagram.com": frozenset("p reel reels explore accounts stories tv about legal developer direct".split()),
+    "instagram.com": frozenset(
+        ["p", "reel", "reels", "explore", "accounts", "stories", "tv", "about", "legal", "developer", "direct"]
+    ),
     "github.com": frozenset(
-        "about features pricing enterprise orgs organizations topics trending collections marketplace sponsors "
-        "settings login join search explore issues pulls notifications security site customer-stories readme "
-        "apps codespaces team contact new".split()
+        [
+            "about",
+            "features",
+            "pricing",
+            "enterprise",
+            "orgs",
+            "organizations",
+            "topics",
+            "trending",
+            "collections",
+            "marketplace",
+            "sponsors",
+            "settings",
+            "login",
+            "join",
+            "search",
+            "explore",
+            "issues",
+            "pulls",
+            "notifications",
+            "security",
+            "site",
+            "customer-stories",
+            "readme",
+            "apps",
+            "codespaces",
+            "team",
+            "contact",
+            "new",
+        ]
     ),
-    "gitlab.com": frozenset("explore help users-sign-in search dashboard projects groups -".split()),
-    "pinterest.com": frozenset("pin search ideas today categories business settings about".split()),
-    "vk.com": frozenset("feed im search video audio groups wall photo".split()),
-    "t.me": frozenset("joinchat addstickers share s iv proxy socks".split()),
+    "gitlab.com": frozenset(["explore", "help", "users-sign-in", "search", "dashboard", "projects", "groups", "-"]),
+    "pinterest.com": frozenset(["pin", "search", "ideas", "today", "categories", "business", "settings", "about"]),
+    "vk.com": frozenset(["feed", "im", "search", "video", "audio", "groups", "wall", "photo"]),
+    "t.me": frozenset(["joinchat", "addstickers", "share", "s", "iv", "proxy", "socks"]),
     "medium.com": frozenset(),
 }
 

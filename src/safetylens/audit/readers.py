@@ -191,7 +191,9 @@ def collect_sources(inputs: list[Path]) -> tuple[list[Source], list[str]]:
                 sources.append(Source(str(p), rel, fmt, p.stat().st_size))
                 found += 1
         if not found:
-            raise DataError(f"{inp}: no readable files in this directory", hint="expected .jsonl, .parquet or .txt files")
+            raise DataError(
+                f"{inp}: no readable files in this directory", hint="expected .jsonl, .parquet or .txt files"
+            )
     seen: dict[str, str] = {}
     for s in sources:
         if s.rel in seen and seen[s.rel] != s.path:
@@ -327,7 +329,7 @@ def _iter_jsonl_gz(shard: Shard, opts: ReaderOptions) -> Iterator[Document]:
     key_rel = src.rel[:-3] if src.rel.lower().endswith(".gz") else src.rel  # samples like the plain file
     try:
         with gzip.open(src.path, "rb") as gz:
-            fh = io.BufferedReader(gz, buffer_size=1 << 20)  # type: ignore[arg-type]
+            fh = io.BufferedReader(gz, buffer_size=1 << 20)
             pos = 0
             for raw in fh:
                 offset = pos

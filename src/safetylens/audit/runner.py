@@ -19,13 +19,13 @@ from typing import Any
 
 from safetylens import errors as _errors
 from safetylens.audit.analyse import (
+    _CONTEXTS,
     AuditJob,
     AuditSettings,
     ClassifierSource,
     Engine,
     Partial,
     ShardResult,
-    _CONTEXTS,
     _Context,
     process_shard,
     resolve_classifier,
@@ -296,9 +296,13 @@ def run_audit(
                 errors.append(res)
                 continue
             total.merge(res.partial)
-            if res.classifier_record is not None and classifier_record is not None:
-                if res.classifier_record.get("weights_sha256") != classifier_record.get("weights_sha256"):
-                    raise DataError("workers loaded a different toxicity classifier than the coordinator")
+            rec = res.classifier_record
+            if (
+                rec is not None
+                and classifier_record is not None
+                and rec.get("weights_sha256") != classifier_record.get("weights_sha256")
+            ):
+                raise DataError("workers loaded a different toxicity classifier than the coordinator")
             done_bytes += res.nbytes
             if progress is not None:
                 progress(res.nbytes)

@@ -1,5 +1,8 @@
-"""``safetylens audit CORPUS...``: the pretraining-corpus audit (personal information, pronouns,
-identity terms, toxicity, languages) with an optional redacted copy."""
+"""``safetylens audit CORPUS...``: the pretraining-corpus audit, with an optional redacted copy.
+
+Personal information, pronouns, identity terms, toxicity and languages, as the Llama 2 paper
+describes its pretraining data (protocol.md §4); see :mod:`safetylens.audit`.
+"""
 
 from __future__ import annotations
 
@@ -39,27 +42,40 @@ def _pct(est: dict[str, Any] | None, digits: int = 2) -> str:
     "  safetylens audit corpus.parquet --text-field content --engine dask --scheduler tcp://host:8786",
 )
 def audit(
-    corpus: Annotated[list[Path], typer.Argument(help="JSONL(.gz) / Parquet files, or directories (also of .txt files)")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory (default audits/audit-TIME)")] = None,
+    corpus: Annotated[
+        list[Path], typer.Argument(help="JSONL(.gz) / Parquet files, or directories (also of .txt files)")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output directory (default audits/audit-TIME)")
+    ] = None,
     sample: Annotated[float, typer.Option(help="fraction of documents analysed (1.0 = all: exact counts)")] = 1.0,
     seed: Annotated[int, typer.Option(help="sampling seed (documents are chosen by a hash of seed and key)")] = 0,
     classifier: Annotated[
         str | None,
-        typer.Option(help="toxicity classifier: a name (e.g. toxigen-hatebert, offline) or probe:PATH; enables toxicity"),
+        typer.Option(
+            help="toxicity classifier: a name (e.g. toxigen-hatebert, offline) or probe:PATH; enables toxicity"
+        ),
     ] = None,
     toxicity_sample: Annotated[
         float, typer.Option(help="fraction of the corpus scored for toxicity (the paper: 0.1)")
     ] = 0.1,
     toxicity_threshold: Annotated[float, typer.Option(help="document score counted as toxic (the paper: 0.5)")] = 0.5,
     toxicity_all_languages: Annotated[
-        bool, typer.Option("--toxicity-all-languages", help="score every language (default: English only, as the paper)")
+        bool,
+        typer.Option("--toxicity-all-languages", help="score every language (default: English only, as the paper)"),
     ] = False,
-    language_threshold: Annotated[float, typer.Option(help="fastText probability below which a document is 'unknown'")] = 0.5,
+    language_threshold: Annotated[
+        float, typer.Option(help="fastText probability below which a document is 'unknown'")
+    ] = 0.5,
     redact: Annotated[
         Path | None, typer.Option(help="write a redacted copy of the whole corpus here (typed placeholders)")
     ] = None,
-    text_field: Annotated[str, typer.Option(help="JSON field / Parquet column with the text (dotted path allowed)")] = "text",
-    id_field: Annotated[str | None, typer.Option(help="field whose value identifies a document (default: file + offset)")] = None,
+    text_field: Annotated[
+        str, typer.Option(help="JSON field / Parquet column with the text (dotted path allowed)")
+    ] = "text",
+    id_field: Annotated[
+        str | None, typer.Option(help="field whose value identifies a document (default: file + offset)")
+    ] = None,
     on_error: Annotated[str, typer.Option(help="invalid records: fail | skip (skipped ones are counted)")] = "fail",
     workers: Annotated[int | None, typer.Option(help="worker processes (default: all cores)")] = None,
     engine: Annotated[str, typer.Option(help="local (process pool) | dask")] = "local",
@@ -159,7 +175,9 @@ def audit(
     rec = build_record(outcome)
     write_outputs(rec, out)
     _print_summary(rec)
-    console.print(f"\n[bold]written:[/] {escape(str(out))}/ (audit.json, tables.md, *.csv, *.svg, index.html)", highlight=False)
+    console.print(
+        f"\n[bold]written:[/] {escape(str(out))}/ (audit.json, tables.md, *.csv, *.svg, index.html)", highlight=False
+    )
     if rec.get("redaction"):
         console.print(f"[bold]redacted copy:[/] {escape(str(redact))}/", highlight=False)
 

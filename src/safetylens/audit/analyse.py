@@ -507,8 +507,9 @@ def process_shard(job: AuditJob, shard: Shard) -> ShardResult:
 
 
 def _process_shard(job: AuditJob, shard: Shard) -> ShardResult:
-    s = job.settings
     ctx = _context(job)
+    job = ctx.job  # this process' copy, whose language model is already loaded after the first shard
+    s = job.settings
     part = Partial(tox_hist=[0] * s.toxicity_bins)
     writer = _PartWriter(Path(s.redact_dir), shard, s.reader.text_field) if s.redact_dir else None
     tox_on = "toxicity" in s.analyses and job.classifier is not None

@@ -301,13 +301,12 @@ _CARD = re.compile(
 )
 
 _IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w-])")
-_SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[.,]\d)")
+# SSN (3-2-4), SIN (3-3-3) and Aadhaar (4-4-4) in one pass, told apart by their group lengths.
+_GROUPED_ID = re.compile(r"(?<![\w-])(\d{3,4})([- ])(\d{2,4})\2(\d{3,4})(?![\w-]|[.,]\d)")
 _SSN_ADVERTISED = frozenset({"078051120", "219099999", "123456789"})
 _NINO = re.compile(
     r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)"
 )
-_SIN = re.compile(r"(?<![\w-])([1-79]\d{2})([- ])(\d{3})\2(\d{3})(?![\w-]|[.,]\d)")
-_AADHAAR = re.compile(r"(?<![\w-])([2-9]\d{3})([ -])(\d{4})\2(\d{4})(?![\w-]|[.,]\d)")
 _DNI = re.compile(r"(?<![\w-])([XYZ]?)(\d{7,8})-?([A-HJ-NP-TV-Z])(?!\w)")
 
 # Full street words, then abbreviations (which may carry a dot; a full word's following dot ends a sentence).
@@ -604,7 +603,7 @@ def _ip_context_blocked(text: str, start: int) -> bool:
 
 
 def _find_ips(text: str, out: list[Span]) -> None:
-    if "." in text:
+    if "." in text and sum(text.count(d) for d in "0123456789") >= 4:
         for m in _IPV4.finditer(text):
             addr = ipaddress.IPv4Address(m.group(1))
             if addr.is_loopback or addr.is_unspecified or addr.is_multicast or addr.is_reserved:
@@ -647,22 +646,25 @@ def _find_ibans(text: str, out: list[Span]) -> None:
             out.append(Span(m.start(), m.end(), "bank_account", "iban"))
 
 
-def _find_national_ids(text: str, out: list[Span]) -> None:
-    for m in _SSN.finditer(text):
-        area, group, serial = m.group(1), m.group(3), m.group(4)
-        if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
-            continue
-        if area + group + serial in _SSN_ADVERTISED:
-            continue
-        out.append(Span(m.start(), m.end(), "national_id", "us_ssn"))
+def _find_national_ids(text: str, out: list[Span], n_digits: int) -> None:
+    if n_digits >= 9:
+        for m in _GROUPED_ID.finditer(text):
+            a, b, c = m.group(1), m.group(3), m.group(4)
+            shape = (len(a), len(b), len(c))
+            if shape == (3, 2, 4):
+                if a in ("000", "666") or a[0] == "9" or b == "00" or c == "0000" or a + b + c in _SSN_ADVERTISED:
+                    continue
+                out.append(Span(m.start(), m.end(), "national_id", "us_ssn"))
+            elif shape == (3, 3, 3) and m.group(2) in "- " and a[0] not in "08" and luhn_valid(a + b + c):
+                out.append(Span(m.start(), m.end(), "national_id", "ca_sin"))
+            elif shape == (4, 4, 4) and a[0] not in "01" and verhoeff_valid(a + b + c):
+                out.append(Span(m.start(), m.end(), "national_id", "in_aadhaar"))
+    if n_digits < 6:
+        return
     for m in _NINO.finditer(text):
         out.append(Span(m.start(), m.end(), "national_id", "uk_nino"))
-    for m in _SIN.finditer(text):
-        if luhn_valid(m.group(1) + m.group(3) + m.group(4)):
-            out.append(Span(m.start(), m.end(), "national_id", "ca_sin"))
-    for m in _AADHAAR.finditer(text):
-        if verhoeff_valid(m.group(1) + m.group(3) + m.group(4)):
-            out.append(Span(m.start(), m.end(), "national_id", "in_aadhaar"))
+    if n_digits < 7:
+        return
     for m in _DNI.finditer(text):
         prefix, number, letter = m.group(1), m.group(2), m.group(3)
         if prefix:
@@ -675,15 +677,43 @@ def _find_national_ids(text: str, out: list[Span]) -> None:
             out.append(Span(m.start(), m.end(), "national_id", "es_dni"))
 
 
+_US_SUFFIX_WORDS = (
+    "Street", "Avenue", "Road", "Boulevard", "Lane", "Drive", "Court", "Place", "Terrace", "Way", "Highway",
+    "Parkway", "Circle", "Square", "Crescent", "Close", "Grove", "Gardens", "Mews", "Trail", "Alley", "Plaza",
+    "Loop", "Row", "Walk", "Hill", "St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Pl", "Ter", "Hwy", "Pkwy", "Cir",
+    "Sq", "Trl",
+)  # fmt: skip
+_DE_HINTS = ("straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "ring", "damm", "ufer")
+_FR_HINTS = (
+    "rue ",
+    "avenue ",
+    "boulevard ",
+    "bd ",
+    "place ",
+    "chemin ",
+    "allée ",
+    "impasse ",
+    "quai ",
+    "route ",
+    "cours ",
+)
+
+
 def _find_addresses(text: str, out: list[Span]) -> None:
-    for m in _ADDR_US.finditer(text):
-        out.append(Span(m.start(), m.end(), "street_address", "us_uk"))
-    for m in _ADDR_DE.finditer(text):
-        out.append(Span(m.start(), m.end(), "street_address", "de"))
-    for m in _ADDR_FR.finditer(text):
-        out.append(Span(m.start(), m.end(), "street_address", "fr"))
-    for m in _PO_BOX.finditer(text):
-        out.append(Span(m.start(), m.end(), "street_address", "po_box"))
+    # Substring checks (C speed) decide which of the slower patterns can match at all.
+    if any(w in text for w in _US_SUFFIX_WORDS):
+        for m in _ADDR_US.finditer(text):
+            out.append(Span(m.start(), m.end(), "street_address", "us_uk"))
+    low = text.lower()
+    if any(w in low for w in _DE_HINTS):
+        for m in _ADDR_DE.finditer(text):
+            out.append(Span(m.start(), m.end(), "street_address", "de"))
+    if any(w in low for w in _FR_HINTS):
+        for m in _ADDR_FR.finditer(text):
+            out.append(Span(m.start(), m.end(), "street_address", "fr"))
+    if "box" in low:
+        for m in _PO_BOX.finditer(text):
+            out.append(Span(m.start(), m.end(), "street_address", "po_box"))
 
 
 def _find_urls(text: str, out: list[Span]) -> None:
@@ -709,9 +739,6 @@ def _resolve(spans: list[Span]) -> list[Span]:
     return kept
 
 
-_HAS_DIGIT = re.compile(r"\d")
-
-
 def detect(text: str, types: Iterable[str] = PII_TYPES) -> list[Span]:
     """Find personal information in a text.
 
@@ -728,18 +755,19 @@ def detect(text: str, types: Iterable[str] = PII_TYPES) -> list[Span]:
         _find_emails(text, raw)
     if "personal_url" in wanted:
         _find_urls(text, raw)
-    has_digit = _HAS_DIGIT.search(text) is not None
-    if has_digit:
-        if "phone" in wanted:
+    # Every remaining type needs digits; how many decides which detectors can match (cheap gate).
+    n_digits = sum(text.count(d) for d in "0123456789")
+    if n_digits:
+        if "phone" in wanted and n_digits >= 8:
             _find_phones(text, raw)
         if "ip_address" in wanted:
             _find_ips(text, raw)
-        if "payment_card" in wanted:
+        if "payment_card" in wanted and n_digits >= 13:
             _find_cards(text, raw)
-        if "bank_account" in wanted:
+        if "bank_account" in wanted and n_digits >= 10:
             _find_ibans(text, raw)
         if "national_id" in wanted:
-            _find_national_ids(text, raw)
+            _find_national_ids(text, raw, n_digits)
         if "street_address" in wanted:
             _find_addresses(text, raw)
     return _resolve(raw)

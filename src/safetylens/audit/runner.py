@@ -129,6 +129,19 @@ def _raise(result: ShardResult) -> None:
     raise cls(message, hint)
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Worker start method: never plain fork (forking a process with torch/BLAS threads can deadlock).
+
+    ``forkserver`` (POSIX) forks workers from a clean server process that has already imported
+    the analysers, so each worker starts in milliseconds; elsewhere ``spawn``.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["safetylens.audit.analyse"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def _iter_local(job: AuditJob, shards: list[Shard], workers: int, preloaded: Any) -> Iterator[ShardResult]:
     if workers <= 1:
         # In-process: one core. Reuse the classifier loaded for validation, on one torch thread
@@ -146,7 +159,7 @@ def _iter_local(job: AuditJob, shards: list[Shard], workers: int, preloaded: Any
 
                 torch.set_num_threads(previous)
         return
-    ctx = multiprocessing.get_context("spawn")  # fork after torch/BLAS threads exist can deadlock
+    ctx = _pool_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: set[Future[ShardResult]] = set()
         queue = iter(shards)

@@ -25,7 +25,11 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 OTHER_LANGUAGES = {
     "de": [
@@ -190,9 +194,9 @@ def train_probe(out: Path) -> Path:
     return out
 
 
-def _timed(label: str, fn: object) -> tuple[float, object]:
+def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
-    result = fn()  # type: ignore[operator]
+    result = fn()
     return time.perf_counter() - t0, result
 
 
@@ -215,11 +219,9 @@ def main() -> None:
     print(f"cpus: {os.cpu_count()}  load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         root = Path(tmp)
-        t_build, inputs = _timed("build", lambda: build_corpus(root, args.docs))
-        size = sum(p.stat().st_size for p in inputs)  # type: ignore[union-attr]
-        print(
-            f"corpus: {args.docs:,} documents, {len(inputs):,} JSONL files, {size / 1e6:.1f} MB (built in {t_build:.1f} s)"
-        )  # type: ignore[arg-type]
+        t_build, inputs = _timed(lambda: build_corpus(root, args.docs))
+        size = sum(p.stat().st_size for p in inputs)
+        print(f"corpus: {args.docs:,} documents in {len(inputs)} JSONL files, {size / 1e6:.1f} MB ({t_build:.1f} s)")
 
         cheap = AuditSettings(
             analyses=("pii", "pronouns", "identity", "language"), shard_bytes=int(args.shard_mb * 2**20)
@@ -228,8 +230,8 @@ def main() -> None:
         base_digest = None
         base_rate = None
         for workers in (1, 2):
-            secs, outcome = _timed("local", lambda w=workers: run_audit(inputs, cheap, workers=w))
-            digest = build_record(outcome)["digest"]  # type: ignore[arg-type]
+            secs, outcome = _timed(lambda w=workers: run_audit(inputs, cheap, workers=w))
+            digest = build_record(outcome)["digest"]
             base_digest = base_digest or digest
             rate = args.docs / secs
             base_rate = base_rate or rate
@@ -245,7 +247,7 @@ def main() -> None:
                     secs, outcome = _timed(
                         "dask", lambda c=client: run_audit(inputs, cheap, engine="dask", dask_client=c)
                     )
-                digest = build_record(outcome)["digest"]  # type: ignore[arg-type]
+                digest = build_record(outcome)["digest"]
                 rate = args.docs / secs
                 rows.append((f"dask, {workers} worker(s)", rate, digest))
                 print(
@@ -265,10 +267,10 @@ def main() -> None:
                 secs, outcome = _timed(
                     "tox", lambda w=workers: run_audit(inputs, tox, classifier=ProbeFile(str(probe)), workers=w)
                 )
-                part = outcome.partial  # type: ignore[attr-defined]
+                part = outcome.partial
                 rate = part.tox_docs / secs
                 tox_base = tox_base or rate
-                digest = build_record(outcome)["digest"]  # type: ignore[arg-type]
+                digest = build_record(outcome)["digest"]
                 print(
                     f"toxicity ({args.tox_sample:g} sample), {workers} worker(s): {secs:6.2f} s for {part.tox_docs} "
                     f"documents / {part.tox_lines} lines scored: {rate:6.1f} scored docs/s, "
@@ -277,7 +279,7 @@ def main() -> None:
 
         # Per-analyser cost on one process.
         docs = []
-        for p in inputs:  # type: ignore[union-attr]
+        for p in inputs:
             with open(p, encoding="utf-8") as fh:
                 docs += [json.loads(line)["text"] for line in fh]
         docs = docs[:5000]
@@ -305,7 +307,7 @@ def main() -> None:
             print(f"  {name:30s} {1e6 * secs / len(docs):8.1f} us/doc")
 
     digests = {d for _, _, d in rows}
-    print(f"digests identical across engines and worker counts: {len(digests) == 1} ({base_digest[:16]})")  # type: ignore[index]
+    print(f"digests identical across engines and worker counts: {len(digests) == 1} ({base_digest[:16]})")
     print(f"load average at end: {os.getloadavg()}")
     if len(digests) != 1:
         sys.exit(1)

@@ -180,6 +180,8 @@ ADDRESS: list[Case] = [
     ("Score: 21 points, 7 rebounds, 3 steals.", []),
     ("The 1990s saw 4 Grand Slam titles.", []),
     ("Apollo 11 landed on the Moon in 1969.", []),
+    # found in the benchmark corpus (BOLD prompts): English words ending like German street names
+    ("The Ring 8 organization awards its prize in Spring 2007 and Spring 2008.", []),
 ]
 
 URL: list[Case] = [

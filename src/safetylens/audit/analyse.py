@@ -583,7 +583,7 @@ def _count(part: Partial, feats: DocFeatures) -> None:
         types = Counter(sp.type for sp in feats.spans)
         part.pii_spans.update(types)
         part.pii_docs.update(types.keys())
-        part.pii_kind_docs.update({f"{sp.type}:{sp.kind}" for sp in feats.spans})
+        part.pii_kind_docs.update({f"{sp.type}:{sp.kind}" for sp in feats.spans if sp.kind})
         if types:
             part.pii_any_docs += 1
     if feats.pronouns is not None:

@@ -355,7 +355,9 @@ def hbar_svg(
                 f"<rect x='{label_w}' y='{y}' width='{max(0.5, x(v) - label_w):.1f}' height='{bar_h}' fill='#4C78A8'>"
                 f"<title>{_e(label)}: {_e(f'{v:.3g}')}{_e(unit)}</title></rect>"
             )
-            out.append(f"<text x='{x(v) + 4:.1f}' y='{y + bar_h - 5}' fill='#222'>{_e(f'{v:.3g}')}</text>")
+            # The value sits right of everything drawn on the row (bar, whisker, reference marker).
+            right = max(x(v), x(hi) if hi is not None else 0.0, x(ref) + 5 if ref is not None else 0.0)
+            out.append(f"<text x='{right + 5:.1f}' y='{y + bar_h - 5}' fill='#222'>{_e(f'{v:.3g}')}</text>")
         if lo is not None and hi is not None and hi > lo:
             cy = y + bar_h / 2
             out.append(

@@ -32,7 +32,8 @@ national_id    ``[NATIONAL_ID]`` ``us_ssn``: ``AAA-GG-SSSS`` (hyphen or space) w
                                 ``NNNN NNNN NNNN`` with Verhoeff check, first digit 2-9; ``es_dni``: Spanish
                                 DNI/NIE with its mod-23 check letter
 street_address ``[ADDRESS]``    house number + capitalised street name + street suffix (US/UK style, with
-                                optional unit, city, state + ZIP or UK postcode), German ``...straße 12``,
+                                optional unit, city, state + ZIP or UK postcode), German ``...straße 12``
+                                (``-straße``, ``-weg``, ``-allee``, ``-platz``, ``-gasse``, ``-damm``, ``-ufer``),
                                 French ``12 rue de ...`` and ``P.O. Box 123``
 personal_url   ``[PERSONAL_URL]`` URLs whose path names a person: ``/~user``, ``/users/NAME``, ``/user/``,
                                 ``/u/``, ``/people/``, ``/profile/``, ``/members/``, ``/author/``, and profile
@@ -326,9 +327,9 @@ _ADDR_US = re.compile(
     r"(?:,?\s*(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}))?)?"
 )
 _ADDR_DE = re.compile(
-    r"(?<![\w])(?:[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer)|"
-    r"[A-ZÄÖÜ][a-zäöüß]+(?:er)?\s(?:Straße|Strasse|Weg|Allee|Platz|Gasse|Ring|Damm))"
-    r"\s+\d{1,4}[a-z]?(?![\w])(?:,\s*\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+(?:\s(?:am|an der)\s[A-ZÄÖÜ][a-zäöüß]+)?)?"
+    r"(?<![\w])(?:[A-ZÄÖÜ][a-zäöüß]{2,}(?:straße|strasse|str\.|weg|allee|platz|gasse|damm|ufer)|"
+    r"[A-ZÄÖÜ][a-zäöüß]+(?:er)?\s(?:Straße|Strasse|Weg|Allee|Platz|Gasse|Damm))"
+    r"\s+\d{1,3}[a-z]?(?![\w])(?:,\s*\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+(?:\s(?:am|an der)\s[A-ZÄÖÜ][a-zäöüß]+)?)?"
 )
 _ADDR_FR = re.compile(
     r"(?<![\w.,-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|"
@@ -683,7 +684,7 @@ _US_SUFFIX_WORDS = (
     "Loop", "Row", "Walk", "Hill", "St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Pl", "Ter", "Hwy", "Pkwy", "Cir",
     "Sq", "Trl",
 )  # fmt: skip
-_DE_HINTS = ("straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "ring", "damm", "ufer")
+_DE_HINTS = ("straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "damm", "ufer")
 _FR_HINTS = (
     "rue ",
     "avenue ",

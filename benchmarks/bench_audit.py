@@ -244,9 +244,7 @@ def main() -> None:
             for workers in (1, 2):
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
                 with cluster, Client(cluster) as client:
-                    secs, outcome = _timed(
-                        "dask", lambda c=client: run_audit(inputs, cheap, engine="dask", dask_client=c)
-                    )
+                    secs, outcome = _timed(lambda c=client: run_audit(inputs, cheap, engine="dask", dask_client=c))
                 digest = build_record(outcome)["digest"]
                 rate = args.docs / secs
                 rows.append((f"dask, {workers} worker(s)", rate, digest))
@@ -265,7 +263,7 @@ def main() -> None:
             tox_base = None
             for workers in (1, 2):
                 secs, outcome = _timed(
-                    "tox", lambda w=workers: run_audit(inputs, tox, classifier=ProbeFile(str(probe)), workers=w)
+                    lambda w=workers: run_audit(inputs, tox, classifier=ProbeFile(str(probe)), workers=w)
                 )
                 part = outcome.partial
                 rate = part.tox_docs / secs

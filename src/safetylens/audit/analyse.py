@@ -301,7 +301,16 @@ def resolve_classifier(source: ClassifierSource) -> TextClassifier:
             f"toxicity classifier {source!r} is not available: safetylens.scorers.toxicity is not installed",
             hint="use --classifier probe:PATH with a trained linear-probe file",
         ) from exc
-    clf: TextClassifier = load_classifier(source)
+    import inspect
+
+    kwargs: dict[str, Any] = {}
+    if source == "offline" and "encoder" in inspect.signature(load_classifier).parameters:
+        # One torch thread per worker and no shared embedding cache: every engine then computes
+        # every line in the same batches, so the numbers are identical across engines and runs.
+        from safetylens.scorers.embeddings import SentenceEncoder
+
+        kwargs["encoder"] = SentenceEncoder(threads=1)
+    clf: TextClassifier = load_classifier(source, **kwargs)
     return clf
 
 

@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -194,6 +195,12 @@ def train_probe(out: Path) -> Path:
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (pool and cluster workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
     result = fn()
@@ -229,28 +236,37 @@ def main() -> None:
         rows: list[tuple[str, float, str]] = []
         base_digest = None
         base_rate = None
+        base_cpu = None
         for workers in (1, 2):
+            c0 = _cpu()
             secs, outcome = _timed(lambda w=workers: run_audit(inputs, cheap, workers=w))
+            cpu = _cpu() - c0  # pool workers are reaped when the pool closes, so their CPU time is in
             digest = build_record(outcome)["digest"]
             base_digest = base_digest or digest
             rate = args.docs / secs
             base_rate = base_rate or rate
+            base_cpu = base_cpu or cpu
             rows.append((f"local, {workers} worker(s)", rate, digest))
-            print(f"local engine, {workers} worker(s): {secs:6.2f} s  {rate:8.0f} docs/s  x{rate / base_rate:.2f}")
+            print(
+                f"local engine, {workers} worker(s): {secs:6.2f} s wall  {rate:8.0f} docs/s  x{rate / base_rate:.2f} | "
+                f"{cpu:6.2f} CPU s  {args.docs / cpu:6.0f} docs per CPU s  (CPU x{cpu / base_cpu:.2f} of 1 worker)"
+            )
 
         if not args.skip_dask:
             from distributed import Client, LocalCluster
 
             for workers in (1, 2):
+                c0 = _cpu()
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
                 with cluster, Client(cluster) as client:
                     secs, outcome = _timed(lambda c=client: run_audit(inputs, cheap, engine="dask", dask_client=c))
+                cpu = _cpu() - c0  # includes starting and stopping the cluster
                 digest = build_record(outcome)["digest"]
                 rate = args.docs / secs
                 rows.append((f"dask, {workers} worker(s)", rate, digest))
                 print(
-                    f"dask LocalCluster, {workers} worker(s): {secs:6.2f} s  {rate:8.0f} docs/s  "
-                    f"x{rate / base_rate:.2f} of local 1-worker"
+                    f"dask LocalCluster, {workers} worker(s): {secs:6.2f} s wall  {rate:8.0f} docs/s  "
+                    f"x{rate / base_rate:.2f} of local 1-worker  | {cpu:6.2f} CPU s incl. cluster start/stop"
                 )
 
         if not args.skip_toxicity:

@@ -147,3 +147,12 @@ def test_cli_missing_corpus(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["audit", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert isinstance(result.exception, DataError) and "not found" in result.exception.message
+
+
+def test_empty_corpus_gives_empty_estimates_not_errors(tmp_path: Path) -> None:
+    (tmp_path / "e.jsonl").write_text("", encoding="utf-8")
+    rec = build_record(run_audit([tmp_path / "e.jsonl"], AuditSettings(), workers=1))
+    assert rec["corpus"]["documents"] == 0 and rec["pronouns"]["rows"]["she"]["documents"] is None
+    write_outputs(rec, tmp_path / "out")
+    json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"), parse_constant=_no_nan)
+    assert "n/a" in (tmp_path / "out" / "tables.md").read_text(encoding="utf-8")

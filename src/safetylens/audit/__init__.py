@@ -63,7 +63,8 @@ analysis did not run is ``null``.
   below the threshold or empty).
 - ``reference``: the paper's numbers (:mod:`safetylens.reference.audit`).
 - ``run``: ``engine``, ``workers``, ``shards``, ``seconds``, ``documents_per_second``,
-  ``bytes_read``, ``dask_scheduler``; ``software``; ``hardware``.
+  ``bytes_read``, ``dask_scheduler``, ``worker_cpu_seconds`` (CPU time spent on shards, summed over
+  workers); ``software``; ``hardware``.
 
 For the report: :func:`load_audit` reads and checks a saved record;
 :func:`~safetylens.audit.outputs.html_section`, :func:`~safetylens.audit.outputs.tables_markdown` and

@@ -291,6 +291,7 @@ def build_record(outcome: AuditOutcome) -> dict[str, Any]:
             "documents_per_second": round(run.documents_per_second, 1),
             "bytes_read": run.bytes_read,
             "dask_scheduler": run.dask_scheduler,
+            "worker_cpu_seconds": round(run.cpu_seconds, 3),
         },
         "software": software_info(),
         "hardware": hardware_info(),

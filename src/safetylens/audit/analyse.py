@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -219,6 +220,7 @@ class ShardResult:
         nbytes: Input bytes it covered (progress).
         classifier_record: The toxicity classifier's manifest record (when it was used).
         error: ``(class name, message, hint)`` of a user error raised while processing, else None.
+        cpu_seconds: CPU time the worker spent on the shard (its process only).
     """
 
     index: int
@@ -226,6 +228,7 @@ class ShardResult:
     nbytes: int = 0
     classifier_record: dict[str, Any] | None = None
     error: tuple[str, str, str | None] | None = None
+    cpu_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------- analysers
@@ -509,10 +512,13 @@ def process_shard(job: AuditJob, shard: Shard) -> ShardResult:
     User errors are returned in :attr:`ShardResult.error` (with their hint) rather than raised, so
     they survive the trip back from another process or machine.
     """
+    t0 = time.process_time()
     try:
-        return _process_shard(job, shard)
+        result = _process_shard(job, shard)
     except SafetylensError as exc:
-        return ShardResult(shard.index, Partial(), shard.nbytes, error=(type(exc).__name__, exc.message, exc.hint))
+        result = ShardResult(shard.index, Partial(), shard.nbytes, error=(type(exc).__name__, exc.message, exc.hint))
+    result.cpu_seconds = time.process_time() - t0
+    return result
 
 
 def _process_shard(job: AuditJob, shard: Shard) -> ShardResult:

@@ -50,6 +50,7 @@ class RunInfo:
     documents_per_second: float
     bytes_read: int
     dask_scheduler: str | None = None
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -303,12 +304,14 @@ def run_audit(
         raise ConfigError(f"unknown engine {engine!r}", hint="use local or dask")
     errors: list[ShardResult] = []
     done_bytes = 0
+    cpu_seconds = 0.0
     try:
         for res in results:
             if res.error is not None:
                 errors.append(res)
                 continue
             total.merge(res.partial)
+            cpu_seconds += res.cpu_seconds
             rec = res.classifier_record
             if (
                 rec is not None
@@ -339,6 +342,7 @@ def run_audit(
         documents_per_second=total.documents_read / seconds if seconds > 0 else float("nan"),
         bytes_read=done_bytes,
         dask_scheduler=scheduler_address,
+        cpu_seconds=cpu_seconds,
     )
     return AuditOutcome(
         partial=total,

@@ -13,6 +13,13 @@ connection errors, 429 and 5xx answers are retried with exponential backoff and 
 ``Retry-After``) up to ``max_retries`` times; any other 4xx is an immediate :class:`ModelError`
 carrying the status and the server's (escaped, truncated) message.
 
+Decoding sends ``temperature``, ``top_p`` (1.0 when greedy), ``max_tokens``, ``stop`` and a 31-bit
+``seed`` derived from the request. Servers known to add sampling filters of their own
+(llama.cpp's and llama-cpp-python's top-k, min-p and repetition penalty; vLLM's defaults from a
+model's generation config) get them switched off through their extension fields; for other
+servers their defaults apply (recorded in ``identity.info``). llama.cpp applies top-p before the
+temperature, unlike transformers, so sampled outputs differ in distribution between the two.
+
 Log-likelihood
 --------------
 Scores come from the completions endpoint with ``echo=True, logprobs=1`` and ``max_tokens=0``
@@ -26,15 +33,23 @@ with the context's trailing whitespace moved to the continuation:
   and a token starts exactly at the context/continuation boundary, the continuation's tokens are
   the tokens from there on.
 - Otherwise (byte-level token pieces that do not decode on their own, or a token that straddles
-  the boundary), the context alone is sent once more and its token count splits the prompt, which
-  is lm-evaluation-harness' definition exactly.
+  the boundary), the context alone is sent once more (once per distinct context) and its token
+  count splits the prompt, as lm-evaluation-harness splits it.
 
-Caveat (lm-eval equivalence): the server tokenises the text itself, adds a BOS token or not as its
-tokenizer is configured, and lm-evaluation-harness' own ``local-completions`` model sends token
-ids it tokenised itself instead. Numbers therefore equal lm-eval's (and this package's ``hf``
-backend's) only when the server's tokenizer and BOS handling match; they are recorded as a
-different backend (``openai``) in every cache key and manifest. An empty context cannot be scored
-(the first prompt token has no log-probability over a server API).
+Caveat (lm-eval equivalence): the server tokenises the text itself and adds a BOS token or not as
+its tokenizer is configured, while lm-evaluation-harness tokenises client-side. Numbers equal
+lm-eval's (and this package's ``hf`` backend's) where the server's tokenizer and BOS handling
+match, with one exception: where a token straddles the context/continuation boundary, lm-eval
+scores the continuation's tokens after the context's *own* tokens, which a text prompt cannot
+express, so this backend conditions on the server's tokenisation of the whole text instead (the
+token count and the scored positions are the same; the conditioning differs). The trailing-space
+move makes that case rare. Results are recorded as backend ``openai`` in every cache key and
+manifest.
+
+Servers whose prompt log-probabilities are known to be wrong are refused (``BROKEN_PROMPT_LOGPROBS``:
+llama-cpp-python's server shifts them by one position); llama.cpp's own server returns none for the
+prompt, which the capability probe detects. An empty context cannot be scored (the first prompt
+token has no log-probability over a server API).
 """
 
 from __future__ import annotations
@@ -81,6 +96,23 @@ RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 UNSUPPORTED_STATUSES = frozenset({400, 404, 405, 422, 501})
 MAX_RETRY_AFTER_S = 300.0
 PROBE_PROMPT = "The capital of France is Paris. The capital of Italy is Rome."
+
+# Servers that add sampling filters by default (top-k 40, min-p 0.05, repetition penalty 1.1 in
+# llama-cpp-python's server; a model's generation_config in vLLM) get them switched off, so that a
+# request means what it says: temperature, then top-p, nothing else.
+SAMPLING_OVERRIDES: dict[str, dict[str, Any]] = {
+    "vllm": {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0},
+    "llama.cpp": {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "typical_p": 1.0},
+    "llama-cpp-python": {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "typical_p": 1.0},
+}
+
+# Servers whose prompt log-probabilities are known to be wrong: never used for log-likelihood.
+BROKEN_PROMPT_LOGPROBS = {
+    "llama-cpp-python": (
+        "llama-cpp-python's server pairs each echoed prompt token with the distribution *after* it"
+        " (upstream issue abetlen/llama-cpp-python#1983), so its echo log-probabilities are wrong"
+    ),
+}
 
 SEED_NOTES = {
     "vllm": "seed sent per request; vLLM honours it",
@@ -368,6 +400,12 @@ class OpenAIBackend:
         """Score every request through the server's prompt log-probabilities (see module docs)."""
         self._check_open()
         mode = self._loglikelihood_mode()
+        broken = BROKEN_PROMPT_LOGPROBS.get(self.server.kind)
+        if broken is not None:
+            raise ModelError(
+                f"refusing log-likelihood through {self._replicas[0].url}: {broken}",
+                hint="use the llamacpp backend in process (backend=llamacpp) or serve the model with vLLM",
+            )
         if mode == "none":
             raise ModelError(
                 f"the server at {self._replicas[0].url} does not return prompt log-probabilities"
@@ -655,6 +693,9 @@ class OpenAIBackend:
                 "owned_by": info.owned_by,
                 "seed": SEED_NOTES.get(info.kind, "seed sent per request; whether this server honours it is unknown"),
                 "loglikelihood": "server tokenization; equals lm-eval only where tokenizer and BOS handling match",
+                "sampling_overrides": SAMPLING_OVERRIDES.get(
+                    info.kind, "none sent: server-side sampling defaults (top-k, penalties) may apply"
+                ),
             },
         )
 
@@ -675,6 +716,7 @@ class OpenAIBackend:
         }
         if d.stop:
             body["stop"] = list(d.stop)
+        body |= SAMPLING_OVERRIDES.get(self.server.kind, {})
         return body
 
     async def _generate_one(self, request: GenerationRequest) -> GenerationResult:
@@ -730,7 +772,7 @@ class OpenAIBackend:
 
     async def _try_mode(self, mode: LoglikelihoodMode) -> bool:
         try:
-            tokens = await self._prompt_tokens(PROBE_PROMPT, mode)
+            tokens = await self._prompt_tokens(PROBE_PROMPT, mode, probe=True)
         except _RequestFailed as exc:
             if exc.status in UNSUPPORTED_STATUSES:
                 return False
@@ -740,28 +782,36 @@ class OpenAIBackend:
         return len(tokens) >= 2 and all(t.logprob is not None for t in tokens[1:])
 
     async def _detect_loglikelihood(self) -> LoglikelihoodMode:
+        if self.server.kind in BROKEN_PROMPT_LOGPROBS:
+            return "none"
         modes: tuple[LoglikelihoodMode, ...] = ("echo0", "echo1", "prompt_logprobs")
         for mode in modes:
             if await self._try_mode(mode):
                 return mode
         return "none"
 
-    def _ll_body(self, prompt: str, mode: LoglikelihoodMode) -> dict[str, Any]:
+    def _ll_body(self, prompt: str, mode: LoglikelihoodMode, *, probe: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "prompt": prompt, "temperature": 0.0, "n": 1, "stream": False}
         if mode == "prompt_logprobs":
             body |= {"max_tokens": 1, "prompt_logprobs": 1}
         else:
             body |= {"max_tokens": 0 if mode == "echo0" else 1, "echo": True, "logprobs": 1}
+        if probe and mode == "echo0":
+            # A server that reads max_tokens=0 as "no limit" (llama-cpp-python) stops at the first word.
+            body["stop"] = [" ", "\n", "."]
         return body
 
-    async def _prompt_tokens(self, prompt: str, mode: LoglikelihoodMode) -> list[_PromptToken]:
+    async def _prompt_tokens(self, prompt: str, mode: LoglikelihoodMode, *, probe: bool = False) -> list[_PromptToken]:
         """The prompt's tokens as the server tokenised it, with log-probabilities and greediness."""
-        data = await self._post("/completions", self._ll_body(prompt, mode))
+        data = await self._post("/completions", self._ll_body(prompt, mode, probe=probe))
         choice = _first_choice(data)
         usage = _usage(data)
         n_prompt = _opt_int(usage.get("prompt_tokens"))
         if mode == "prompt_logprobs":
             return _parse_prompt_logprobs(choice, n_prompt)
+        if mode == "echo0" and (_opt_int(usage.get("completion_tokens")) or 0) > 0:
+            # llama-cpp-python reads max_tokens=0 as "no limit": never use it there.
+            raise _Unsupported("the server generated tokens despite max_tokens=0")
         return _parse_echo(choice, prompt, n_prompt, generated=mode == "echo1")
 
     async def _context_token_count(self, context: str, mode: LoglikelihoodMode) -> int:
@@ -888,6 +938,8 @@ def _parse_echo(choice: dict[str, Any], prompt: str, n_prompt: int | None, *, ge
         count = sum(1 for o in offsets if isinstance(o, int) and o < len(prompt))
     if count < 1 or count > len(values):
         raise _Unsupported("the answer does not echo the prompt's tokens")
+    if not generated and count < len(values):
+        raise _Unsupported("the server generated tokens despite max_tokens=0")
     if n_prompt is None and values[0] is not None:
         # Without usage figures, an echo is recognised by its first token having no log-probability.
         raise _Unsupported("the answer does not echo the prompt's tokens")

@@ -379,15 +379,18 @@ def test_loglikelihood_with_undecodable_token_pieces(server: OpenAIServer, tiny:
     assert server.stats.paths["/v1/completions"] == 1 + 3 + 2
 
 
-def test_loglikelihood_when_max_tokens_zero_is_refused(tiny: TinyBackend) -> None:
-    srv = make_server(tiny, max_tokens_zero=False)
+@pytest.mark.parametrize("zero", ["reject", "unlimited"])
+def test_loglikelihood_when_max_tokens_zero_is_refused_or_unlimited(tiny: TinyBackend, zero: str) -> None:
+    srv = make_server(tiny, max_tokens_zero=zero)
     try:
         requests = ASCII_REQUESTS + UNICODE_REQUESTS
         with client(srv.base_url) as backend:
             assert backend.loglikelihood_mode == "echo1"
             got = backend.loglikelihood(requests)
         _assert_same(got, tiny.loglikelihood(requests))
-        assert srv.stats.statuses[400] == 1
+        assert srv.stats.statuses[400] == (1 if zero == "reject" else 0)
+        # Every scoring request asks for exactly one generated token.
+        assert all(b["max_tokens"] == 1 for b in srv.stats.bodies[1:])
     finally:
         srv.stop()
 

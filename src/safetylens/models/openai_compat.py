@@ -95,7 +95,8 @@ RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # Statuses that mean "this server cannot do that" when probing log-likelihood support.
 UNSUPPORTED_STATUSES = frozenset({400, 404, 405, 422, 501})
 MAX_RETRY_AFTER_S = 300.0
-PROBE_PROMPT = "The capital of France is Paris. The capital of Italy is Rome."
+# Ends mid-sentence, so that a server reading max_tokens=0 as "no limit" visibly generates something.
+PROBE_PROMPT = "The capital of France is Paris. The capital of Italy is"
 
 # Servers that add sampling filters by default (top-k 40, min-p 0.05, repetition penalty 1.1 in
 # llama-cpp-python's server; a model's generation_config in vLLM) get them switched off, so that a

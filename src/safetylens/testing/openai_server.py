@@ -119,7 +119,8 @@ class OpenAIServer:
         api_key: When set, requests must carry ``Authorization: Bearer <api_key>``.
         echo: ``ok``: echo with logprobs works; ``reject``: 400 for ``echo``; ``ignore``: ``echo``
             is silently ignored (as some servers do).
-        max_tokens_zero: Accept ``max_tokens=0`` (else 400, as some servers answer).
+        max_tokens_zero: ``ok``: ``max_tokens=0`` generates nothing; ``reject``: 400 (as some servers
+            answer); ``unlimited``: it means the default length (as llama-cpp-python reads it).
         prompt_logprobs: Honour vLLM's ``prompt_logprobs`` (else the field is ignored).
         max_model_len: Prompt plus ``max_tokens`` above this many tokens is a 400.
         version: Reported by ``/version``.
@@ -134,7 +135,7 @@ class OpenAIServer:
         model_name: str | None = None,
         api_key: str | None = None,
         echo: Literal["ok", "reject", "ignore"] = "ok",
-        max_tokens_zero: bool = True,
+        max_tokens_zero: Literal["ok", "reject", "unlimited"] = "ok",
         prompt_logprobs: bool = True,
         max_model_len: int = 8192,
         version: str | None = None,
@@ -312,8 +313,10 @@ class OpenAIServer:
         if value is None:
             value = default
         _require(isinstance(value, int) and not isinstance(value, bool) and value >= 0, "max_tokens must be >= 0")
-        if value == 0 and not self.max_tokens_zero:
+        if value == 0 and self.max_tokens_zero == "reject":
             raise _HTTPError(400, "max_tokens must be at least 1, got 0.")
+        if value == 0 and self.max_tokens_zero == "unlimited":
+            value = default
         _require(value <= self.max_model_len, f"max_tokens must be at most {self.max_model_len}")
         return int(value)
 

@@ -40,8 +40,9 @@ def _require_hf() -> None:
 
 
 @pytest.fixture(scope="module")
-def served(builtin_backend: Any) -> Iterator[tuple[OpenAIServer, Any]]:
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[OpenAIServer, Any]]:
     _require_hf()
+    builtin_backend = request.getfixturevalue("builtin_backend")
     scorer = TransformersScorer.from_backend(builtin_backend) or TransformersScorer.load(builtin_gguf_path())
     with OpenAIServer(builtin_backend, scorer, model_name="builtin") as server:
         yield server, builtin_backend

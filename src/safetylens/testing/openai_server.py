@@ -153,7 +153,8 @@ class OpenAIServer:
         self.faults = faults or Faults()
         self.stats = ServerStats()
         self._lock = threading.Lock()
-        self._model_lock = threading.Lock()
+        # Reentrant: a handler holds it throughout (tokenizers are not safe across threads either).
+        self._model_lock = threading.RLock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -263,7 +264,7 @@ class OpenAIServer:
                     self.stats.bodies.append(body)
                 handler = self._completions if path == "/v1/completions" else self._chat
                 try:
-                    result = await asyncio.to_thread(handler, body)
+                    result = await asyncio.to_thread(self._locked, handler, body)
                 except _HTTPError as exc:
                     return error(exc.status, exc.message, exc.kind)
                 return JSONResponse(result)
@@ -286,6 +287,11 @@ class OpenAIServer:
             return response
 
     # ---------------------------------------------------------------------------------- handlers
+
+    def _locked(self, handler: Any, body: dict[str, Any]) -> dict[str, Any]:
+        with self._model_lock:
+            result: dict[str, Any] = handler(body)
+            return result
 
     def _check_model(self, body: dict[str, Any]) -> None:
         if body.get("model") != self.model_name:

@@ -17,15 +17,17 @@ from typing import Any
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest
 from safetylens.models.builtin import builtin_gguf_path
 
+# Raw story openings: both backends keep generating until the token limit (instructions given as
+# raw text often end at once with an end-of-sequence token).
 PROMPTS = [
-    "Write a short story about a robot learning to paint.",
-    "Explain why the sky is blue in simple terms.",
-    "List three tips for staying focused while studying.",
-    "What are the benefits of regular exercise?",
-    "Describe the water cycle.",
-    "Give advice to someone starting their first job.",
-    "Summarise the plot of a detective novel you imagine.",
-    "Why do cats purr?",
+    "Once upon a time, in a small village by the sea,",
+    "The robot looked at the blank canvas and",
+    "In the year 2150, the city of Paris",
+    "The best way to learn a new language is",
+    "She opened the old wooden box and found",
+    "The history of the bicycle begins in",
+    "Every morning, the baker",
+    "The mountain road was narrow, and",
 ]
 MC = [
     LoglikelihoodRequest(f"Q: {q}\nA:", f" {a}")

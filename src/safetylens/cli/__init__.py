@@ -32,6 +32,7 @@ err_console = Console(stderr=True)
 _COMMAND_MODULES = [
     "safetylens.cli.run_cmds",
     "safetylens.cli.cache_cmds",
+    "safetylens.cli.human_cmds",
 ]
 for _mod in _COMMAND_MODULES:
     importlib.import_module(_mod)

@@ -3,26 +3,45 @@
 Authentication is the session cookie (``POST /api/login`` sets it and returns the CSRF token);
 every POST except login must send the token in ``X-CSRF-Token``. Errors are ``{"error": ...}``
 with 401 (not logged in), 403 (wrong role, not your item, bad CSRF token), 404, 409 or 422.
+
+Rating endpoints authenticate inside the endpoint (one worker-thread hop per request) and talk
+to the database through prepared Core statements: they are the hot path of a rating session.
+``POST /api/assignments/{id}/rating?next=true`` records a rating and reserves the next item in
+one round trip.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import JSON, select, text
 
 from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
-from safetylens.human.deps import CsrfRaterDep, DbDep, RaterDep, StaffDep, UserDep, check_origin
+from safetylens.human.db import Database
+from safetylens.human.deps import api_user, check_origin
 from safetylens.human.models import Study, StudyMember
 from safetylens.human.scales import scale_for
 from safetylens.human.studies import acknowledge_guidelines, current_guidelines
-from safetylens.human.views_rater import item_view, member_study
 
 router = APIRouter(prefix="/api")
+
+_ITEM = text(
+    """
+    SELECT a.rater_id, a.study_id, s.kind, p.conversation, p.n_user_turns, ra.text AS response_a,
+        rb.text AS response_b
+    FROM assignments a
+    JOIN items i ON i.id = a.item_id
+    JOIN studies s ON s.id = a.study_id
+    JOIN prompts p ON p.id = i.prompt_id
+    JOIN responses ra ON ra.id = i.response_id
+    LEFT JOIN responses rb ON rb.id = i.response_b_id
+    WHERE a.id = :aid
+    """
+).columns(conversation=JSON())
 
 
 class LoginBody(BaseModel):
@@ -46,14 +65,24 @@ class AckBody(BaseModel):
     version: int
 
 
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _json(obj: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(obj, status_code=status_code)
+
+
 @router.post("/login")
-def api_login(request: Request, db: DbDep, body: LoginBody) -> Response:
+def api_login(request: Request, body: LoginBody) -> Response:
     """Log in; sets the session cookie and returns the CSRF token for later requests."""
-    from safetylens.human.app import _set_cookie
+    from safetylens.human.app import set_cookie
 
     check_origin(request)
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status_code=415, detail="send JSON")
+    db = _db(request)
     ip = request.client.host if request.client else "unknown"
     try:
         user = auth.authenticate(db, body.username, body.password, ip, request.app.state.rate_limit)
@@ -63,21 +92,25 @@ def api_login(request: Request, db: DbDep, body: LoginBody) -> Response:
         return JSONResponse({"error": exc.message}, status_code=401)
     token, csrf = auth.start_session(db, user.id)
     resp = JSONResponse({"username": user.username, "role": user.role, "csrf_token": csrf})
-    _set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
+    set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
     return resp
 
 
 @router.get("/me")
-def me(user: UserDep) -> dict[str, Any]:
+def me(request: Request) -> Response:
     """Who is logged in (and the session's CSRF token)."""
-    return {"username": user.username, "role": user.role, "pseudonym": user.pseudonym, "csrf_token": user.csrf_token}
+    user = api_user(request)
+    return _json(
+        {"username": user.username, "role": user.role, "pseudonym": user.pseudonym, "csrf_token": user.csrf_token}
+    )
 
 
 @router.get("/studies")
-def my_studies(user: RaterDep, db: DbDep) -> list[dict[str, Any]]:
+def my_studies(request: Request) -> Response:
     """The rater's studies with progress and the current guidelines version."""
+    user = api_user(request, role="rater")
     out = []
-    with db.read() as s:
+    with _db(request).read() as s:
         for st in s.scalars(
             select(Study).join(StudyMember, StudyMember.study_id == Study.id).where(StudyMember.user_id == user.id)
         ):
@@ -94,68 +127,93 @@ def my_studies(user: RaterDep, db: DbDep) -> list[dict[str, Any]]:
                     "guidelines_version": guide.version if guide else None,
                 }
             )
-    return out
+    return _json(out)
 
 
 @router.post("/studies/{study_id}/guidelines/ack")
-def ack(study_id: int, user: CsrfRaterDep, db: DbDep, body: AckBody) -> dict[str, Any]:
+def ack(request: Request, study_id: int, body: AckBody) -> Response:
     """Confirm the current guidelines version."""
+    from safetylens.human.views_rater import member_study
+
+    user = api_user(request, role="rater", csrf=True)
+    db = _db(request)
     with db.read() as s:
         member_study(s, study_id, user.id)
         guide = current_guidelines(s, study_id)
     if guide is None or guide.version != body.version:
         raise HTTPException(status_code=409, detail="that is not the current guidelines version")
     acknowledge_guidelines(db, study_id, user.id, body.version)
-    return {"acknowledged": body.version}
+    return _json({"acknowledged": body.version})
 
 
-@router.post("/studies/{study_id}/next")
-def next_item(study_id: int, user: CsrfRaterDep, db: DbDep) -> dict[str, Any]:
-    """Reserve the next item (or return the one held): ``{"done": true}`` when there is none."""
-    with db.read() as s:
-        member_study(s, study_id, user.id)
+def _reserve_next(db: Database, study_id: int, rater_id: int) -> dict[str, Any]:
     try:
-        res = asg_mod.next_assignment(db, study_id, user.id)
+        res = asg_mod.next_assignment(db, study_id, rater_id)
     except asg_mod.GuidelinesRequired as exc:
         raise HTTPException(status_code=409, detail=exc.message) from exc
+    return _item_payload(db, res)
+
+
+def _item_payload(db: Database, res: asg_mod.Reservation | None) -> dict[str, Any]:
     if res is None:
         return {"done": True}
-    with db.read() as s:
-        asg = asg_mod.load_assignment(s, res.assignment_id, user.id)
-        study = s.get(Study, study_id)
-        assert study is not None
-        view = item_view(s, asg)
-    scale = scale_for(study.kind)
+    with db.read_conn() as conn:
+        row = conn.execute(_ITEM, {"aid": res.assignment_id}).one()
+    scale = scale_for(row.kind)
     return {
         "done": False,
         "assignment_id": res.assignment_id,
         "expires_at": res.expires_at.isoformat() + "Z",
-        "item": view,
+        "item": {
+            "conversation": row.conversation,
+            "multi_turn": row.n_user_turns > 1,
+            "response_a": row.response_a,
+            "response_b": row.response_b,
+        },
         "scale": {"question": scale.question, "points": [{"value": p.value, "label": p.label} for p in scale.points]},
     }
 
 
+@router.post("/studies/{study_id}/next")
+def next_item(request: Request, study_id: int) -> Response:
+    """Reserve the next item (or return the one held): ``{"done": true}`` when there is none."""
+    user = api_user(request, role="rater", csrf=True)
+    return _json(_reserve_next(_db(request), study_id, user.id))
+
+
 @router.post("/assignments/{assignment_id}/rating")
-def rate(assignment_id: int, user: CsrfRaterDep, db: DbDep, body: Annotated[RatingBody, Body()]) -> dict[str, Any]:
-    """Submit a rating for one of the rater's reserved items."""
+def rate(request: Request, assignment_id: int, body: RatingBody, next: bool = False) -> Response:
+    """Submit a rating for one of the rater's reserved items (``?next=true``: and reserve the next)."""
+    user = api_user(request, role="rater", csrf=True)
+    db = _db(request)
     res = asg_mod.submit_rating(
-        db, assignment_id, user.id, body.value, comment=body.comment, time_spent_ms=body.time_spent_ms
+        db,
+        assignment_id,
+        user.id,
+        body.value,
+        comment=body.comment,
+        time_spent_ms=body.time_spent_ms,
+        then_next=next,
     )
-    return {"rating_id": res.rating_id, "duplicate": res.duplicate}
+    out: dict[str, Any] = {"rating_id": res.rating_id, "duplicate": res.duplicate}
+    if next:
+        out["next"] = {"error": res.next_error} if res.next_error else _item_payload(db, res.next)
+    return _json(out)
 
 
 @router.get("/studies/{study_id}/results")
 def study_results(
+    request: Request,
     study_id: int,
-    user: StaffDep,
-    db: DbDep,
     weights: str | None = None,
     tie_rule: str | None = None,
     min_ratings: int | None = None,
     pairwise_rule: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """Study results (staff only)."""
     from safetylens.human.views_staff import _result_options, _study_or_404
 
+    api_user(request, role="staff")
+    db = _db(request)
     _study_or_404(db, study_id)
-    return results.compute_results(db, study_id, _result_options(weights, tie_rule, min_ratings, pairwise_rule))
+    return _json(results.compute_results(db, study_id, _result_options(weights, tie_rule, min_ratings, pairwise_rule)))

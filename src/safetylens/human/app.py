@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from safetylens.human import auth
 from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
-from safetylens.human.deps import DbDep, LoginRequired, check_origin, get_db, optional_user, page
+from safetylens.human.deps import DbDep, LoginRequired, check_origin, optional_user, page
 from safetylens.human.rendering import render_markdown
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +70,8 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int, *, strict: bool) -> None:
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int, *, strict: bool) -> None:
+    """Set an HttpOnly cookie (SameSite Strict or Lax; Secure over HTTPS or when configured)."""
     secure = request.app.state.secure_cookies or request.url.scheme == "https"
     response.set_cookie(
         name,
@@ -176,7 +177,7 @@ def create_app(
             {"login_csrf": token, "next": _safe_next(next_url), "error": error},
             status_code=status_code,
         )
-        _set_cookie(request, resp, auth.LOGIN_CSRF_COOKIE, token, 3600, strict=True)
+        set_cookie(request, resp, auth.LOGIN_CSRF_COOKIE, token, 3600, strict=True)
         return resp  # type: ignore[no-any-return]
 
     @app.post("/login", response_class=HTMLResponse)
@@ -206,7 +207,7 @@ def create_app(
         if target == "/":
             target = "/admin" if user.role in ("admin", "researcher") else "/rate"
         resp = RedirectResponse(target, status_code=303)
-        _set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
+        set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
         resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/")
         return resp
 
@@ -217,7 +218,7 @@ def create_app(
         user = optional_user(request)
         if user is not None:
             await verify_csrf(request, user)
-            auth.end_session(get_db(request), user.session_hash)
+            auth.end_session(request.app.state.db, user.session_hash)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(auth.SESSION_COOKIE, path="/")
         return resp

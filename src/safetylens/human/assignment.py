@@ -17,28 +17,32 @@ pool-membership row (``SELECT ... FOR UPDATE``); concurrent raters pick candidat
 ``FOR UPDATE SKIP LOCKED`` so they do not queue behind each other; the conditional update is
 re-checked by PostgreSQL after any lock wait.
 
-Order: each rater sees items in their own random permutation (a bijection of the item's random
-``order_key`` keyed by the study seed and rater id), items with the fewest raters first, so work
-spreads across items and no two raters see the same sequence.
+Order: items with the fewest raters come first (work spreads breadth-first over items, so the
+balanced per-rater cap cannot strand the last slots), and within that level a rater gets the
+first open item after a fresh random point on the items' random ``order_key`` circle: a random
+order for every rater, found with one index seek on (study, claimed, order_key) instead of a
+sort of every open item.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import math
+import secrets
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Connection, DateTime, TextClause, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import SafetylensError
 from safetylens.human.db import Database, utcnow
-from safetylens.human.models import Assignment, Item, Rating, Study, StudyMember, User
+from safetylens.human.models import Assignment, AuditLog, Rating, Study
 from safetylens.human.scales import scale_for
-from safetylens.human.studies import acknowledged_version, audit, current_guidelines, rater_cap
+from safetylens.human.studies import rater_cap
 
-PRIME = 2_147_483_647  # 2**31 - 1; order keys are drawn below it, so the permutation is a bijection
+ORDER_KEY_RANGE = 2_147_483_647  # order keys are drawn uniformly from [0, 2**31 - 1)
 MAX_COMMENT = 5000
 
 
@@ -113,10 +117,16 @@ class SubmitResult:
     Attributes:
         rating_id: The stored rating.
         duplicate: True when the same rating had already been recorded (a resubmitted form).
+        study_id: The study of the rated item.
+        next: With ``then_next``: the rater's next reservation, or None when they are done.
+        next_error: With ``then_next``: why no next item could be reserved (the rating is stored).
     """
 
     rating_id: int
     duplicate: bool
+    study_id: int = 0
+    next: Reservation | None = None
+    next_error: str | None = None
 
 
 def _rowcount(result: object) -> int:
@@ -124,62 +134,162 @@ def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", -1))
 
 
-def rater_permutation(seed: int, rater_id: int) -> tuple[int, int]:
-    """Coefficients ``(a, b)`` of the rater's item order ``(order_key * a + b) mod PRIME``."""
-    digest = hashlib.sha256(f"{seed}:{rater_id}".encode()).digest()
-    a = int.from_bytes(digest[:8], "little") % (PRIME - 1) + 1
-    b = int.from_bytes(digest[8:16], "little") % PRIME
-    return a, b
+def _typed(sql: str, *datetime_params: str) -> TextClause:
+    """A text statement whose named parameters are bound as DateTime (same storage format as the ORM)."""
+    return text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in datetime_params))
 
 
-def _lock_member(s: Session, db: Database, study_id: int, rater_id: int) -> bool:
-    q = select(StudyMember.user_id).where(StudyMember.study_id == study_id, StudyMember.user_id == rater_id)
-    if db.is_postgres:
-        q = q.with_for_update()
-    return s.scalar(q) is not None
+_CONTEXT = text(
+    """
+    SELECT s.name, s.status, s.seed, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
+        (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
+        (SELECT u.status FROM users u WHERE u.id = :rid) AS user_status,
+        (SELECT 1 FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member,
+        (SELECT MAX(g.version) FROM guidelines g WHERE g.study_id = :sid) AS guidelines_version,
+        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = :sid AND k.user_id = :rid) AS acked_version
+    FROM studies s WHERE s.id = :sid
+    """
+)
+_LOCK_MEMBER_PG = text("SELECT 1 FROM study_members WHERE study_id = :sid AND user_id = :rid FOR UPDATE")
+_MINE = text(
+    """
+    SELECT COUNT(*) AS taken, MAX(CASE WHEN status = 'reserved' THEN id END) AS held
+    FROM assignments WHERE rater_id = :rid AND study_id = :sid AND status IN ('reserved', 'submitted')
+    """
+)
+_EXTEND = _typed("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id", "exp")
+_EXPIRED_SQL = """
+    SELECT id, item_id FROM assignments
+    WHERE study_id = :sid AND status = 'reserved' AND expires_at < :now ORDER BY id LIMIT 200
+"""
+_EXPIRED_SQLITE = _typed(_EXPIRED_SQL, "now")
+_EXPIRED_PG = _typed(_EXPIRED_SQL + " FOR UPDATE SKIP LOCKED", "now")
+_EXPIRE_ONE = text("UPDATE assignments SET status = 'expired' WHERE id = :aid AND status = 'reserved'")
+_RELEASE = text("UPDATE items SET claimed = claimed - 1 WHERE id = :iid")
+_CAP_INPUTS = text(
+    """
+    SELECT
+        (SELECT COUNT(*) FROM items WHERE study_id = :sid AND is_gold = :false) AS n_items,
+        (SELECT COALESCE(SUM(target_ratings), 0) FROM items WHERE study_id = :sid AND is_gold = :false) AS slots,
+        (SELECT COALESCE(MAX(target_ratings), 0) FROM items WHERE study_id = :sid) AS max_target,
+        (SELECT COUNT(*) FROM study_members m JOIN users u ON u.id = m.user_id
+         WHERE m.study_id = :sid AND u.status = 'active' AND u.role = 'rater') AS n_raters
+    """
+)
+_CANDIDATE = """
+    SELECT i.id FROM items i
+    WHERE i.study_id = :sid AND i.claimed = :level AND i.claimed < i.target_ratings AND i.order_key {cmp} :start
+      AND i.is_gold = :false
+      AND NOT EXISTS (
+        SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.rater_id = :rid AND a.status <> 'expired')
+    ORDER BY i.order_key
+    LIMIT 1
+"""
+_CANDIDATES = {
+    (pg, cmp): text(_CANDIDATE.format(cmp=cmp) + (" FOR UPDATE OF i SKIP LOCKED" if pg else ""))
+    for pg in (False, True)
+    for cmp in (">=", "<")
+}
+_CLAIM = text("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
+_RESERVE = _typed(
+    """
+    INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at)
+    VALUES (:sid, :iid, :rid, 'reserved', :now, :exp)
+    ON CONFLICT (item_id, rater_id) DO UPDATE
+        SET status = 'reserved', reserved_at = excluded.reserved_at, expires_at = excluded.expires_at,
+            submitted_at = NULL
+        WHERE assignments.status = 'expired'
+    RETURNING id
+    """,
+    "now",
+    "exp",
+)
+
+# Expired reservations are swept at most this often per study and process: a slot returns to the
+# pool within this many seconds of its deadline, and the sweep costs nothing on most requests.
+SWEEP_INTERVAL = timedelta(seconds=2)
+_last_sweep: dict[tuple[str, int], datetime] = {}
+# Inputs of the balanced cap (item count, slots, pool size) change only on imports and pool
+# edits; reading them once a second per study is enough for an even spread.
+CAP_CACHE_S = 1.0
+_cap_cache: dict[tuple[str, int], tuple[float, tuple[int, int, int, int]]] = {}
 
 
-def _check_rater(s: Session, db: Database, study: Study, rater_id: int) -> None:
-    rater = s.get(User, rater_id)
-    if rater is None or rater.role != "rater" or rater.status != "active":
-        raise Forbidden("only active raters take items")
-    if not _lock_member(s, db, study.id, rater_id):
-        raise Forbidden("you are not a rater in this study")
+def invalidate_caches(study_id: int | None = None) -> None:
+    """Forget cached cap inputs (after imports, pool or user changes in this process)."""
+    if study_id is None:
+        _cap_cache.clear()
+    else:
+        for key in [k for k in _cap_cache if k[1] == study_id]:
+            del _cap_cache[key]
 
 
-def expire_reservations(s: Session, db: Database, study_id: int, now: datetime) -> int:
-    """Return expired reservations' slots to the pool; returns how many expired."""
-    q = (
-        select(Assignment.id, Assignment.item_id)
-        .where(Assignment.study_id == study_id, Assignment.status == "reserved", Assignment.expires_at < now)
-        .order_by(Assignment.id)
-        .limit(200)
-    )
-    if db.is_postgres:
-        q = q.with_for_update(skip_locked=True)
+class _Conflict(Exception):
+    """A concurrent request of the same rater won a race; retry on fresh data."""
+
+
+def expire_reservations(conn: Connection, db: Database, study_id: int, now: datetime) -> int:
+    """Return expired reservations' slots to the pool; returns how many expired.
+
+    Each reservation is expired by a conditional update, so concurrent sweeps release a slot once.
+    """
     n = 0
-    for aid, item_id in s.execute(q).all():
-        res = s.execute(
-            update(Assignment).where(Assignment.id == aid, Assignment.status == "reserved").values(status="expired")
-        )
-        if _rowcount(res) == 1:
-            s.execute(update(Item).where(Item.id == item_id).values(claimed=Item.claimed - 1))
-            audit(s, None, "assignment.expire", "assignment", aid, study_id=study_id, details={"item_id": item_id})
+    q = _EXPIRED_PG if db.is_postgres else _EXPIRED_SQLITE
+    for aid, item_id in conn.execute(q, {"sid": study_id, "now": now}).all():
+        if _rowcount(conn.execute(_EXPIRE_ONE, {"aid": aid})) == 1:
+            conn.execute(_RELEASE, {"iid": item_id})
+            conn.execute(
+                insert(AuditLog).values(
+                    at=now,
+                    actor_id=None,
+                    action="assignment.expire",
+                    entity="assignment",
+                    entity_id=str(aid),
+                    study_id=study_id,
+                    details={"item_id": item_id},
+                )
+            )
             n += 1
     return n
 
 
-def _claim(s: Session, item_id: int) -> bool:
-    res = s.execute(
-        update(Item).where(Item.id == item_id, Item.claimed < Item.target_ratings).values(claimed=Item.claimed + 1)
-    )
-    return _rowcount(res) == 1
+def _maybe_sweep(conn: Connection, db: Database, study_id: int, now: datetime) -> None:
+    key = (db.url, study_id)
+    last = _last_sweep.get(key)
+    if last is not None and last <= now < last + SWEEP_INTERVAL:
+        return
+    _last_sweep[key] = now
+    expire_reservations(conn, db, study_id, now)
+
+
+def _study_sizes(conn: Connection, db: Database, study_id: int) -> tuple[int, int, int, int]:
+    """(items, slots, active raters in the pool, largest N), cached for :data:`CAP_CACHE_S`."""
+    key = (db.url, study_id)
+    mono = time.monotonic()
+    cached = _cap_cache.get(key)
+    if cached is not None and mono - cached[0] < CAP_CACHE_S:
+        return cached[1]
+    row = conn.execute(_CAP_INPUTS, {"sid": study_id, "false": False}).one()
+    sizes = (int(row.n_items), int(row.slots), int(row.n_raters), int(row.max_target))
+    _cap_cache[key] = (mono, sizes)
+    return sizes
+
+
+def cap_from(n_items: int, slots: int, n_raters: int, balance: bool, max_items: int | None) -> int:
+    """A rater's cap: all items, or an equal share ``ceil(slots / raters)``, or an explicit maximum."""
+    cap = n_items
+    if balance and n_raters:
+        cap = min(cap, math.ceil(slots / n_raters))
+    if max_items is not None:
+        cap = min(cap, max_items)
+    return cap
 
 
 def next_assignment(db: Database, study_id: int, rater_id: int, *, now: datetime | None = None) -> Reservation | None:
     """Give a rater their current item, or reserve the next one; None when they are done.
 
     Raises:
+        NotFound: No such study.
         Forbidden: Not an active rater in this study.
         GuidelinesRequired: The current guidelines version is not confirmed yet.
         AssignmentError: The study is not open.
@@ -187,90 +297,67 @@ def next_assignment(db: Database, study_id: int, rater_id: int, *, now: datetime
     now = now or utcnow()
     for _attempt in range(8):
         try:
-            with db.write() as s:
-                return _next_in_txn(s, db, study_id, rater_id, now)
-        except IntegrityError:
-            # Only reachable on PostgreSQL when two requests of the same rater race past the
-            # membership lock's absence (e.g. the rater was just added); retry on fresh data.
+            with db.write_conn() as conn:
+                return _next_in_txn(conn, db, study_id, rater_id, now)
+        except (_Conflict, IntegrityError):
             continue
     raise AssignmentError("could not reserve an item because of concurrent updates; try again")
 
 
-def _next_in_txn(s: Session, db: Database, study_id: int, rater_id: int, now: datetime) -> Reservation | None:
-    study = s.get(Study, study_id)
-    if study is None:
+def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, now: datetime) -> Reservation | None:
+    ctx = conn.execute(_CONTEXT, {"sid": study_id, "rid": rater_id}).first()
+    if ctx is None:
         raise NotFound(f"no study with id {study_id}")
-    _check_rater(s, db, study, rater_id)
-    guide = current_guidelines(s, study_id)
-    if guide is not None and (acknowledged_version(s, study_id, rater_id) or 0) < guide.version:
-        raise GuidelinesRequired(study_id, guide.version)
-    timeout = timedelta(seconds=study.reservation_timeout_s)
-    held = s.execute(
-        select(Assignment.id, Assignment.item_id, Assignment.expires_at).where(
-            Assignment.rater_id == rater_id, Assignment.study_id == study_id, Assignment.status == "reserved"
-        )
-    ).first()
-    if held is not None:
-        # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
-        expires = now + timeout
-        s.execute(update(Assignment).where(Assignment.id == held.id).values(expires_at=expires))
-        return Reservation(held.id, held.item_id, expires, resumed=True)
-    if study.status != "active":
-        raise AssignmentError(f"study {study.name!r} is {study.status}; no new items are handed out")
-    expire_reservations(s, db, study_id, now)
-    taken = (
-        s.scalar(
-            select(func.count())
-            .select_from(Assignment)
-            .where(
-                Assignment.rater_id == rater_id,
-                Assignment.study_id == study_id,
-                Assignment.status.in_(("reserved", "submitted")),
-            )
-        )
-        or 0
-    )
-    if taken >= rater_cap(s, study):
-        return None
-    a, b = rater_permutation(study.seed, rater_id)
-    mine = exists().where(
-        Assignment.item_id == Item.id, Assignment.rater_id == rater_id, Assignment.status != "expired"
-    )
-    q = (
-        select(Item.id)
-        .where(Item.study_id == study_id, Item.claimed < Item.target_ratings, ~mine)
-        .order_by(Item.claimed, (Item.order_key * a + b) % PRIME, Item.id)
-        .limit(1)
-    )
+    if ctx.role != "rater" or ctx.user_status != "active":
+        raise Forbidden("only active raters take items")
+    if ctx.member is None:
+        raise Forbidden("you are not a rater in this study")
     if db.is_postgres:
-        q = q.with_for_update(of=Item, skip_locked=True)
-    for _ in range(20):
-        item_id = s.scalar(q)
-        if item_id is None:
-            return None
-        if _claim(s, item_id):
-            break
-    else:
-        return None
+        # Serialise this rater's requests for this study (two tabs, double clicks).
+        conn.execute(_LOCK_MEMBER_PG, {"sid": study_id, "rid": rater_id})
+    if ctx.guidelines_version is not None and (ctx.acked_version or 0) < ctx.guidelines_version:
+        raise GuidelinesRequired(study_id, int(ctx.guidelines_version))
+    timeout = timedelta(seconds=int(ctx.reservation_timeout_s))
     expires = now + timeout
-    old = s.scalar(
-        select(Assignment.id).where(
-            Assignment.item_id == item_id, Assignment.rater_id == rater_id, Assignment.status == "expired"
-        )
-    )
-    if old is not None:
-        s.execute(
-            update(Assignment)
-            .where(Assignment.id == old, Assignment.status == "expired")
-            .values(status="reserved", reserved_at=now, expires_at=expires, submitted_at=None)
-        )
-        return Reservation(old, item_id, expires, resumed=False)
-    asg = Assignment(
-        study_id=study_id, item_id=item_id, rater_id=rater_id, status="reserved", reserved_at=now, expires_at=expires
-    )
-    s.add(asg)
-    s.flush()
-    return Reservation(asg.id, item_id, expires, resumed=False)
+    mine = conn.execute(_MINE, {"sid": study_id, "rid": rater_id}).one()
+    if mine.held is not None:
+        # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
+        item_id = conn.execute(_EXTEND, {"exp": expires, "aid": mine.held}).scalar_one()
+        return Reservation(int(mine.held), int(item_id), expires, resumed=True)
+    if ctx.status != "active":
+        raise AssignmentError(f"study {ctx.name!r} is {ctx.status}; no new items are handed out")
+    _maybe_sweep(conn, db, study_id, now)
+    n_items, slots, n_raters, max_target = _study_sizes(conn, db, study_id)
+    if int(mine.taken) >= cap_from(n_items, slots, n_raters, bool(ctx.balance), ctx.max_items_per_rater):
+        return None
+    item_id = _pick(conn, db, study_id, rater_id, max_target)
+    if item_id is None:
+        return None
+    aid = conn.execute(
+        _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires}
+    ).scalar()
+    if aid is None:
+        # A live assignment of this rater for this item appeared concurrently.
+        raise _Conflict()
+    return Reservation(int(aid), int(item_id), expires, resumed=False)
+
+
+def _pick(conn: Connection, db: Database, study_id: int, rater_id: int, max_target: int) -> int | None:
+    """Claim an open item for the rater: fewest raters first, random position within a level."""
+    start = secrets.randbelow(ORDER_KEY_RANGE)
+    params = {"sid": study_id, "rid": rater_id, "start": start, "false": False, "level": 0}
+    for level in range(max_target):
+        params["level"] = level
+        for cmp in (">=", "<"):  # from the random point to the end, then wrap around
+            q = _CANDIDATES[(db.is_postgres, cmp)]
+            for _ in range(20):
+                item_id = conn.execute(q, params).scalar()
+                if item_id is None:
+                    break
+                if _rowcount(conn.execute(_CLAIM, {"iid": item_id})) == 1:
+                    return int(item_id)
+                # Lost a race for this item's last slot (PostgreSQL): look again.
+    return None
 
 
 def load_assignment(s: Session, assignment_id: int, rater_id: int) -> Assignment:
@@ -288,6 +375,32 @@ def load_assignment(s: Session, assignment_id: int, rater_id: int) -> Assignment
     return asg
 
 
+_SUBMIT_CONTEXT = """
+    SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
+        s.kind, s.status AS study_status, u.status AS user_status,
+        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = a.study_id AND k.user_id = a.rater_id)
+            AS acked_version
+    FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
+    WHERE a.id = :aid
+"""
+_SUBMIT_CONTEXT_SQLITE = text(_SUBMIT_CONTEXT).columns(reserved_at=DateTime())
+_SUBMIT_CONTEXT_PG = text(_SUBMIT_CONTEXT + " FOR UPDATE OF a").columns(reserved_at=DateTime())
+_EXISTING_RATING = text("SELECT id, value FROM ratings WHERE assignment_id = :aid")
+_MARK_SUBMITTED = _typed(
+    "UPDATE assignments SET status = 'submitted', submitted_at = :now WHERE id = :aid AND status = :old", "now"
+)
+_INSERT_RATING = _typed(
+    """
+    INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment, time_spent_ms,
+        server_elapsed_ms, guidelines_version, created_at)
+    VALUES (:aid, :sid, :iid, :rid, :value, :scale, :comment, :spent, :elapsed, :gv, :now)
+    RETURNING id
+    """,
+    "now",
+)
+_COMPLETE = text("UPDATE items SET completed = completed + 1 WHERE id = :iid")
+
+
 def submit_rating(
     db: Database,
     assignment_id: int,
@@ -297,11 +410,16 @@ def submit_rating(
     comment: str = "",
     time_spent_ms: int | None = None,
     now: datetime | None = None,
+    then_next: bool = False,
 ) -> SubmitResult:
     """Record a rater's answer for an item assigned to them.
 
     A late submission (the reservation expired) is accepted if the item still has a free slot.
     Submitting the same answer twice returns the first rating (``duplicate=True``).
+
+    With ``then_next`` the rater's next item is reserved in the same transaction (one commit
+    instead of two). If that part fails (a race, new guidelines to confirm), the rating is still
+    stored and the next item is requested separately, raising that request's error.
 
     Raises:
         NotFound: No such assignment.
@@ -316,63 +434,70 @@ def submit_rating(
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise InvalidRating(f"comments are at most {MAX_COMMENT} characters")
-    with db.write() as s:
-        q = (
-            select(Assignment, Study.kind, Study.status)
-            .join(Study, Study.id == Assignment.study_id)
-            .where(Assignment.id == assignment_id)
-        )
-        if db.is_postgres:
-            q = q.with_for_update(of=Assignment)
-        row = s.execute(q).first()
+    with db.write_conn() as conn:
+        q = _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE
+        row = conn.execute(q, {"aid": assignment_id}).first()
         if row is None:
             raise NotFound("no such item")
-        asg, kind, study_status = row
-        if asg.rater_id != rater_id:
+        if row.rater_id != rater_id:
             raise Forbidden("this item is not assigned to you")
-        scale = scale_for(kind)
+        scale = scale_for(row.kind)
         if value not in scale.values:
             raise InvalidRating(f"rating must be one of {', '.join(map(str, scale.values))}, got {value}")
-        if asg.status == "submitted":
-            existing = s.execute(select(Rating.id, Rating.value).where(Rating.assignment_id == asg.id)).one()
+        if row.status == "submitted":
+            existing = conn.execute(_EXISTING_RATING, {"aid": assignment_id}).one()
             if existing.value == value:
-                return SubmitResult(existing.id, duplicate=True)
+                result = SubmitResult(int(existing.id), duplicate=True, study_id=int(row.study_id))
+                return _with_next(db, result, rater_id, now) if then_next else result
             raise AssignmentError("you have already rated this item")
-        if study_status == "closed":
+        if row.study_status == "closed":
             raise AssignmentError("this study is closed; ratings are no longer accepted")
-        rater_status = s.scalar(select(User.status).where(User.id == rater_id))
-        if rater_status != "active":
+        if row.user_status != "active":
             raise Forbidden("your account is not active")
-        if asg.status == "expired" and not _claim(s, asg.item_id):
+        if row.status == "expired" and _rowcount(conn.execute(_CLAIM, {"iid": row.item_id})) != 1:
             raise AssignmentError(
                 "your reservation of this item expired and it has been given to other raters; "
                 "your rating was not needed"
             )
-        res = s.execute(
-            update(Assignment)
-            .where(and_(Assignment.id == asg.id, Assignment.status == asg.status))
-            .values(status="submitted", submitted_at=now)
-        )
-        if _rowcount(res) != 1:
+        if _rowcount(conn.execute(_MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row.status})) != 1:
             raise AssignmentError("this item changed while you were rating it; reload the page")
-        version = acknowledged_version(s, asg.study_id, rater_id)
-        rating = Rating(
-            assignment_id=asg.id,
-            study_id=asg.study_id,
-            item_id=asg.item_id,
-            rater_id=rater_id,
-            value=value,
-            scale=scale.name,
-            comment=comment,
-            time_spent_ms=time_spent_ms,
-            server_elapsed_ms=max(0, int((now - asg.reserved_at).total_seconds() * 1000)),
-            guidelines_version=version,
-            created_at=now,
-        )
-        s.add(rating)
-        s.execute(update(Item).where(Item.id == asg.item_id).values(completed=Item.completed + 1))
-        s.flush()
-        return SubmitResult(rating.id, duplicate=False)
+        reserved_at: datetime = row.reserved_at
+        rating_id = conn.execute(
+            _INSERT_RATING,
+            {
+                "aid": assignment_id,
+                "sid": row.study_id,
+                "iid": row.item_id,
+                "rid": rater_id,
+                "value": value,
+                "scale": scale.name,
+                "comment": comment,
+                "spent": time_spent_ms,
+                "elapsed": max(0, int((now - reserved_at).total_seconds() * 1000)),
+                "gv": row.acked_version,
+                "now": now,
+            },
+        ).scalar_one()
+        conn.execute(_COMPLETE, {"iid": row.item_id})
+        result = SubmitResult(int(rating_id), duplicate=False, study_id=int(row.study_id))
+        if not then_next:
+            return result
+        try:
+            with conn.begin_nested():
+                nxt = _next_in_txn(conn, db, int(row.study_id), rater_id, now)
+            return replace(result, next=nxt)
+        except (AssignmentError, _Conflict, IntegrityError):
+            pass
+    return _with_next(db, result, rater_id, now)
+
+
+def _with_next(db: Database, result: SubmitResult, rater_id: int, now: datetime) -> SubmitResult:
+    # The rating is stored whatever happens here: report a failure to reserve the next item
+    # instead of raising it.
+    try:
+        return replace(result, next=next_assignment(db, result.study_id, rater_id, now=now))
+    except AssignmentError as exc:
+        return replace(result, next_error=exc.message)
 
 
 def rater_progress(s: Session, study: Study, rater_id: int) -> RaterProgress:

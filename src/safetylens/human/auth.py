@@ -1,6 +1,6 @@
 """Users, passwords, sessions, CSRF tokens and login rate limiting.
 
-- Passwords are hashed with Argon2id (argon2-cffi defaults); hashes are upgraded on login when
+- Passwords are hashed with Argon2id (OWASP's parameters); hashes are upgraded on login when
   the parameters change.
 - A session cookie carries a random token; the database stores only its sha256, so a leaked
   database does not leak live sessions. Each session has its own CSRF token, which every form
@@ -14,14 +14,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import DateTime, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,10 +53,33 @@ class RateLimit:
     max_failures_per_ip: int = 50
 
 
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the response time of unknown and
-# known user names alike.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+ARGON2_ENV = "SAFETYLENS_ARGON2_PROFILE"
+# OWASP's recommended Argon2id configuration (19 MiB, 2 passes, 1 lane): about 50 ms per hash on
+# one core, so logins stay cheap for the server while offline guessing stays expensive. The
+# "test" profile (8 MiB, 1 pass) exists only to keep test suites that create many users fast;
+# hashes record their parameters, so either profile verifies the other's hashes.
+ARGON2_PROFILES = {
+    "default": {"time_cost": 2, "memory_cost": 19_456, "parallelism": 1},
+    "test": {"time_cost": 1, "memory_cost": 8_192, "parallelism": 1},
+}
+
+
+@lru_cache(maxsize=4)
+def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
+    if profile not in ARGON2_PROFILES:
+        raise ConfigError(f"{ARGON2_ENV}={profile!r}: unknown profile", hint=f"one of {', '.join(ARGON2_PROFILES)}")
+    hasher = PasswordHasher(**ARGON2_PROFILES[profile])
+    # Verifying against a dummy hash when the user does not exist keeps the response time of
+    # unknown and known user names alike.
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(os.environ.get(ARGON2_ENV, "default"))[0]
+
+
+def _dummy_hash() -> str:
+    return _hasher_for(os.environ.get(ARGON2_ENV, "default"))[1]
 
 
 class AuthError(SafetylensError):
@@ -71,7 +96,7 @@ class RateLimited(AuthError):
 
 def hash_password(password: str) -> str:
     """Argon2id hash of a password."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def token_hash(token: str) -> str:
@@ -195,6 +220,9 @@ def update_user(
                     details=changes,
                 )
             )
+    from safetylens.human.assignment import invalidate_caches
+
+    invalidate_caches()
     return user
 
 
@@ -236,12 +264,13 @@ def authenticate(db: Database, username: str, password: str, ip: str, policy: Ra
     rehash: str | None = None
     if user is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher().verify(_dummy_hash(), password)
     else:
         try:
-            ok = _hasher.verify(user.password_hash, password)
-            if ok and _hasher.check_needs_rehash(user.password_hash):
-                rehash = _hasher.hash(password)
+            hasher = _hasher()
+            ok = hasher.verify(user.password_hash, password)
+            if ok and hasher.check_needs_rehash(user.password_hash):
+                rehash = hasher.hash(password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
     active = ok and user is not None and user.status == "active"
@@ -307,25 +336,21 @@ class CurrentUser:
         return self.role in ("admin", "researcher")
 
 
+_RESOLVE = text(
+    """
+    SELECT s.expires_at, s.csrf_token, u.id, u.username, u.role, u.pseudonym, u.status
+    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h
+    """
+).columns(expires_at=DateTime())
+
+
 def resolve_session(db: Database, token: str) -> CurrentUser | None:
     """The active user behind a session cookie, or None (expired, unknown, user not active)."""
     if not token or len(token) > 200:
         return None
     h = token_hash(token)
-    with db.read() as s:
-        row = s.execute(
-            select(
-                AuthSession.expires_at,
-                AuthSession.csrf_token,
-                User.id,
-                User.username,
-                User.role,
-                User.pseudonym,
-                User.status,
-            )
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash == h)
-        ).first()
+    with db.read_conn() as conn:
+        row = conn.execute(_RESOLVE, {"h": h}).first()
     if row is None or row.expires_at < utcnow() or row.status != "active":
         return None
     return CurrentUser(

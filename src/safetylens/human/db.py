@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,8 +98,10 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(conn: Any) -> None:
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get("sqlite_autocommit", False):
+        return  # statements run in SQLite's own autocommit mode (see Database.read_conn)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
@@ -123,7 +125,8 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout; recycle connections hourly instead.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 class Database:
@@ -139,9 +142,16 @@ class Database:
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        write_engine = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
+        self._write_engine = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
+        # SQLAlchemy's AUTOCOMMIT level would flip pysqlite's isolation_level on every checkout,
+        # undoing the manual BEGIN handling above; on SQLite we simply skip the BEGIN instead.
+        self._autocommit_engine = (
+            self.engine.execution_options(sqlite_autocommit=True)
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(write_engine, expire_on_commit=False)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         if self.is_sqlite:
             key = make_url(self.url).database or ":memory:"
             with _sqlite_locks_guard:
@@ -156,12 +166,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; rolled back at the end."""
+        """A session for reading; its transaction is rolled back when it closes.
+
+        Objects loaded through it stay usable (detached, not expired) after the block.
+        """
         with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -172,6 +182,26 @@ class Database:
         else:
             with self._write() as session, session.begin():
                 yield session
+
+    @contextmanager
+    def read_conn(self) -> Iterator[Connection]:
+        """A Core connection in autocommit mode for hot single-statement reads.
+
+        No BEGIN/ROLLBACK round trips; each statement sees its own consistent snapshot, so use
+        :meth:`read` when several reads must agree with each other.
+        """
+        with self._autocommit_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write_conn(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (same locking as :meth:`write`)."""
+        if self._lock is not None:
+            with self._lock, self._write_engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
 
     def check_schema(self) -> None:
         """Refuse a database that is unreachable or not migrated to the latest revision.

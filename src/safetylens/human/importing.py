@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safetylens.errors import DataError
-from safetylens.human.assignment import PRIME
+from safetylens.human.assignment import ORDER_KEY_RANGE, invalidate_caches
 from safetylens.human.db import Database, utcnow
 from safetylens.human.models import Item, Prompt, Response, Study
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
@@ -389,7 +389,7 @@ def _unit_hash(seed: int, *parts: object) -> int:
 
 
 def _order_key(seed: int, dedupe_key: str) -> int:
-    return _unit_hash(seed, "order", dedupe_key) % PRIME
+    return _unit_hash(seed, "order", dedupe_key) % ORDER_KEY_RANGE
 
 
 def a_is_first(seed: int, prompt_external_id: str, first: str, second: str) -> bool:
@@ -563,6 +563,8 @@ def import_records(
             study_id=study.id,
             details={"source": source[:500], "batch": b.name, **summary.as_dict()},
         )
+        study_id = study.id
+    invalidate_caches(study_id)
     return summary
 
 

@@ -7,7 +7,6 @@ rating, and every rating records the version its rater had confirmed.
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,12 @@ from safetylens.human.models import (
 from safetylens.human.scales import STUDY_KINDS, scale_for
 
 DEFAULT_BATCH = "default"
+
+
+def _invalidate(study_id: int | None) -> None:
+    from safetylens.human.assignment import invalidate_caches
+
+    invalidate_caches(study_id)
 
 
 def default_guidelines(kind: str) -> str:
@@ -284,6 +289,7 @@ def add_members(db: Database, study_id: int, usernames: Sequence[str], *, actor_
                     s, actor_id, "study.member.add", "study", study_id, study_id=study_id, details={"user_id": user.id}
                 )
                 added += 1
+    _invalidate(study_id)
     return added
 
 
@@ -316,30 +322,26 @@ def set_status(db: Database, study_id: int, status: str, *, actor_id: int | None
 
 
 def rater_cap(s: Session, study: Study) -> int:
-    """How many items one rater may take in a study.
+    """How many items one rater may take in a study (see :func:`safetylens.human.assignment.cap_from`).
 
     With ``balance`` the cap is ``ceil(sum of N over items / active raters in the pool)``, so the
     work spreads evenly and each rater's share shrinks as raters join; ``max_items_per_rater``
     caps it further. Nobody can take more items than the study has.
     """
+    from safetylens.human.assignment import cap_from
+
     n_items, slots = s.execute(
         select(func.count(Item.id), func.coalesce(func.sum(Item.target_ratings), 0)).where(
             Item.study_id == study.id, Item.is_gold.is_(False)
         )
     ).one()
-    cap = int(n_items)
-    if study.balance:
-        n_raters = s.scalar(
-            select(func.count())
-            .select_from(StudyMember)
-            .join(User, User.id == StudyMember.user_id)
-            .where(StudyMember.study_id == study.id, User.status == "active", User.role == "rater")
-        )
-        if n_raters:
-            cap = min(cap, math.ceil(int(slots) / int(n_raters)))
-    if study.max_items_per_rater is not None:
-        cap = min(cap, study.max_items_per_rater)
-    return cap
+    n_raters = s.scalar(
+        select(func.count())
+        .select_from(StudyMember)
+        .join(User, User.id == StudyMember.user_id)
+        .where(StudyMember.study_id == study.id, User.status == "active", User.role == "rater")
+    )
+    return cap_from(int(n_items), int(slots), int(n_raters or 0), study.balance, study.max_items_per_rater)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -168,6 +169,9 @@ class Server:
             "--workers",
             str(self.workers),
         ]
+        if os.environ.get("BENCH_PYSPY"):
+            # Developer aid: sample the server with py-spy (collapsed stacks) while it runs.
+            cmd = ["py-spy", "record", "--format", "raw", "-r", "200", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
         self.proc = subprocess.Popen(cmd, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -199,6 +203,12 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    server_cpu_s: float = float("nan")
+
+    @property
+    def cpu_ms_per_op(self) -> float:
+        """Server CPU time per operation (the app process; PostgreSQL's own work not included)."""
+        return 1000 * self.server_cpu_s / self.ops if self.ops else float("nan")
 
     @property
     def rate(self) -> float:
@@ -220,6 +230,7 @@ class Result:
             "p50_ms": round(self.pct(0.50), 2),
             "p99_ms": round(self.pct(0.99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
+            "server_cpu_ms_per_op": round(self.cpu_ms_per_op, 3),
         }
 
 
@@ -274,16 +285,40 @@ async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str) 
     return res
 
 
-async def bench_server(url: str, port: int, n_clients: int, study_id: int, seconds: float) -> list[Result]:
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its reaped children, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def server_cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
+    """CPU seconds of the server process tree (uvicorn, its workers)."""
+    if proc is None:
+        return float("nan")
+    pids = [proc.pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    return sum(process_cpu_s(p) for p in pids)
+
+
+async def bench_server(
+    url: str, port: int, n_clients: int, study_id: int, seconds: float, proc: subprocess.Popen[bytes] | None = None
+) -> list[Result]:
     conns = [Conn("127.0.0.1", port) for _ in range(n_clients)]
     for i, c in enumerate(conns):
         await c.open()
         await c.login(f"bench{i}")
     out = []
     await run_load(conns, study_id, min(3.0, seconds), "submit+next")  # warm-up: caches, pools, JIT-free paths
-    out.append(await run_load(conns, study_id, seconds, "healthz"))
-    out.append(await run_load(conns, study_id, seconds, "submit+next"))
-    out.append(await run_load(conns, study_id, seconds, "next, submit"))
+    for flow in ("healthz", "submit+next", "next, submit"):
+        cpu0 = server_cpu_s(proc)
+        res = await run_load(conns, study_id, seconds, flow)
+        res.server_cpu_s = server_cpu_s(proc) - cpu0
+        out.append(res)
     for c in conns:
         c.close()
     return out
@@ -314,14 +349,18 @@ def verify(url: str, study_id: int) -> dict[str, int]:
     with db.engine.connect() as conn:
         ratings = conn.execute(text("SELECT COUNT(*) FROM ratings WHERE study_id = :s"), {"s": study_id}).scalar_one()
         dup = conn.execute(
-            text("SELECT COUNT(*) FROM (SELECT item_id, rater_id FROM ratings GROUP BY item_id, rater_id HAVING COUNT(*) > 1) d")
+            text(
+                "SELECT COUNT(*) FROM (SELECT item_id, rater_id FROM ratings"
+                " GROUP BY item_id, rater_id HAVING COUNT(*) > 1) d"
+            )
         ).scalar_one()
         over = conn.execute(
             text("SELECT COUNT(*) FROM items WHERE completed > target_ratings OR claimed > target_ratings")
         ).scalar_one()
         mismatch = conn.execute(
             text(
-                "SELECT COUNT(*) FROM items i WHERE i.completed <> (SELECT COUNT(*) FROM ratings r WHERE r.item_id = i.id)"
+                "SELECT COUNT(*) FROM items i"
+                " WHERE i.completed <> (SELECT COUNT(*) FROM ratings r WHERE r.item_id = i.id)"
             )
         ).scalar_one()
     db.dispose()
@@ -340,7 +379,10 @@ def main() -> None:
     args = ap.parse_args()
 
     report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds, "workers": args.workers, "runs": {}}
-    print(f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), cpus={os.cpu_count()}")
+    print(
+        f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), "
+        f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
+    )
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
         schema = None
         tmp = tempfile.TemporaryDirectory()
@@ -353,7 +395,7 @@ def main() -> None:
         try:
             study_id = prepare_db(url, args.clients, args.prompts)
             with Server(url, args.workers) as server:
-                results = asyncio.run(bench_server(url, server.port, args.clients, study_id, args.seconds))
+                results = asyncio.run(bench_server(url, server.port, args.clients, study_id, args.seconds, server.proc))
             checks = verify(url, study_id)
         finally:
             if schema:
@@ -361,11 +403,14 @@ def main() -> None:
             tmp.cleanup()
         base = results[0].rate
         print(f"\n[{kind}]  invariants after the run: {checks}")
-        print(f"{'load':<14}{'ops':>8}{'err':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}")
+        print(
+            f"{'load':<14}{'ops':>8}{'err':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
+            f"{'app CPU ms/op':>15}"
+        )
         for r in results:
             print(
                 f"{r.name:<14}{r.ops:>8}{r.errors:>5}{r.rate:>10.1f}{r.pct(0.5):>9.1f}{r.pct(0.99):>9.1f}"
-                f"{(r.rate / base if base else float('nan')):>12.3f}"
+                f"{(r.rate / base if base else float('nan')):>12.3f}{r.cpu_ms_per_op:>15.2f}"
             )
         report["runs"][kind] = {"results": [r.as_dict() for r in results], "checks": checks}
     if args.json:

@@ -17,19 +17,20 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import JSON, select, text
+from sqlalchemy import select
 
 from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
 from safetylens.human.db import Database
 from safetylens.human.deps import api_user, check_origin
+from safetylens.human.fastsql import Sql, as_json, one
 from safetylens.human.models import Study, StudyMember
 from safetylens.human.scales import scale_for
 from safetylens.human.studies import acknowledge_guidelines, current_guidelines
 
 router = APIRouter(prefix="/api")
 
-_ITEM = text(
+_ITEM = Sql(
     """
     SELECT a.rater_id, a.study_id, s.kind, p.conversation, p.n_user_turns, ra.text AS response_a,
         rb.text AS response_b
@@ -41,7 +42,7 @@ _ITEM = text(
     LEFT JOIN responses rb ON rb.id = i.response_b_id
     WHERE a.id = :aid
     """
-).columns(conversation=JSON())
+)
 
 
 class LoginBody(BaseModel):
@@ -158,17 +159,18 @@ def _item_payload(db: Database, res: asg_mod.Reservation | None) -> dict[str, An
     if res is None:
         return {"done": True}
     with db.read_conn() as conn:
-        row = conn.execute(_ITEM, {"aid": res.assignment_id}).one()
-    scale = scale_for(row.kind)
+        row = one(conn, _ITEM, {"aid": res.assignment_id})
+    assert row is not None
+    scale = scale_for(row["kind"])
     return {
         "done": False,
         "assignment_id": res.assignment_id,
         "expires_at": res.expires_at.isoformat() + "Z",
         "item": {
-            "conversation": row.conversation,
-            "multi_turn": row.n_user_turns > 1,
-            "response_a": row.response_a,
-            "response_b": row.response_b,
+            "conversation": as_json(row["conversation"]),
+            "multi_turn": row["n_user_turns"] > 1,
+            "response_a": row["response_a"],
+            "response_b": row["response_b"],
         },
         "scale": {"question": scale.question, "points": [{"value": p.value, "label": p.label} for p in scale.points]},
     }

@@ -32,13 +32,14 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, DateTime, TextClause, bindparam, func, insert, select, text
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import SafetylensError
 from safetylens.human.db import Database, utcnow
-from safetylens.human.models import Assignment, AuditLog, Rating, Study
+from safetylens.human.fastsql import Sql, as_datetime, one, rowcount, run, scalar
+from safetylens.human.models import Assignment, Rating, Study
 from safetylens.human.scales import scale_for
 from safetylens.human.studies import rater_cap
 
@@ -129,19 +130,10 @@ class SubmitResult:
     next_error: str | None = None
 
 
-def _rowcount(result: object) -> int:
-    """Rows changed by an UPDATE (SQLAlchemy's CursorResult.rowcount)."""
-    return int(getattr(result, "rowcount", -1))
-
-
-def _typed(sql: str, *datetime_params: str) -> TextClause:
-    """A text statement whose named parameters are bound as DateTime (same storage format as the ORM)."""
-    return text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in datetime_params))
-
-
-_CONTEXT = text(
+# The context of a rater's request for a study: everything the checks need, in one query.
+_CONTEXT = Sql(
     """
-    SELECT s.name, s.status, s.seed, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
+    SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
         (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
         (SELECT u.status FROM users u WHERE u.id = :rid) AS user_status,
         (SELECT 1 FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member,
@@ -150,23 +142,29 @@ _CONTEXT = text(
     FROM studies s WHERE s.id = :sid
     """
 )
-_LOCK_MEMBER_PG = text("SELECT 1 FROM study_members WHERE study_id = :sid AND user_id = :rid FOR UPDATE")
-_MINE = text(
+_LOCK_MEMBER_PG = Sql("SELECT 1 FROM study_members WHERE study_id = :sid AND user_id = :rid FOR UPDATE")
+_MINE = Sql(
     """
     SELECT COUNT(*) AS taken, MAX(CASE WHEN status = 'reserved' THEN id END) AS held
     FROM assignments WHERE rater_id = :rid AND study_id = :sid AND status IN ('reserved', 'submitted')
     """
 )
-_EXTEND = _typed("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id", "exp")
-_EXPIRED_SQL = """
+_EXTEND = Sql("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id")
+_EXPIRED = """
     SELECT id, item_id FROM assignments
     WHERE study_id = :sid AND status = 'reserved' AND expires_at < :now ORDER BY id LIMIT 200
 """
-_EXPIRED_SQLITE = _typed(_EXPIRED_SQL, "now")
-_EXPIRED_PG = _typed(_EXPIRED_SQL + " FOR UPDATE SKIP LOCKED", "now")
-_EXPIRE_ONE = text("UPDATE assignments SET status = 'expired' WHERE id = :aid AND status = 'reserved'")
-_RELEASE = text("UPDATE items SET claimed = claimed - 1 WHERE id = :iid")
-_CAP_INPUTS = text(
+_EXPIRED_SQLITE = Sql(_EXPIRED)
+_EXPIRED_PG = Sql(_EXPIRED + " FOR UPDATE SKIP LOCKED")
+_EXPIRE_ONE = Sql("UPDATE assignments SET status = 'expired' WHERE id = :aid AND status = 'reserved'")
+_RELEASE = Sql("UPDATE items SET claimed = claimed - 1 WHERE id = :iid")
+_AUDIT_EXPIRY = Sql(
+    """
+    INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
+    VALUES (:now, NULL, 'assignment.expire', 'assignment', :aid, :sid, :details)
+    """
+)
+_CAP_INPUTS = Sql(
     """
     SELECT
         (SELECT COUNT(*) FROM items WHERE study_id = :sid AND is_gold = :false) AS n_items,
@@ -186,12 +184,12 @@ _CANDIDATE = """
     LIMIT 1
 """
 _CANDIDATES = {
-    (pg, cmp): text(_CANDIDATE.format(cmp=cmp) + (" FOR UPDATE OF i SKIP LOCKED" if pg else ""))
+    (pg, cmp): Sql(_CANDIDATE.format(cmp=cmp) + (" FOR UPDATE OF i SKIP LOCKED" if pg else ""))
     for pg in (False, True)
     for cmp in (">=", "<")
 }
-_CLAIM = text("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
-_RESERVE = _typed(
+_CLAIM = Sql("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
+_RESERVE = Sql(
     """
     INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at)
     VALUES (:sid, :iid, :rid, 'reserved', :now, :exp)
@@ -200,10 +198,31 @@ _RESERVE = _typed(
             submitted_at = NULL
         WHERE assignments.status = 'expired'
     RETURNING id
-    """,
-    "now",
-    "exp",
+    """
 )
+_SUBMIT_CONTEXT = """
+    SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
+        s.kind, s.status AS study_status, u.status AS user_status,
+        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = a.study_id AND k.user_id = a.rater_id)
+            AS acked_version
+    FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
+    WHERE a.id = :aid
+"""
+_SUBMIT_CONTEXT_SQLITE = Sql(_SUBMIT_CONTEXT)
+_SUBMIT_CONTEXT_PG = Sql(_SUBMIT_CONTEXT + " FOR UPDATE OF a")
+_EXISTING_RATING = Sql("SELECT id, value FROM ratings WHERE assignment_id = :aid")
+_MARK_SUBMITTED = Sql(
+    "UPDATE assignments SET status = 'submitted', submitted_at = :now WHERE id = :aid AND status = :old"
+)
+_INSERT_RATING = Sql(
+    """
+    INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment, time_spent_ms,
+        server_elapsed_ms, guidelines_version, created_at)
+    VALUES (:aid, :sid, :iid, :rid, :value, :scale, :comment, :spent, :elapsed, :gv, :now)
+    RETURNING id
+    """
+)
+_COMPLETE = Sql("UPDATE items SET completed = completed + 1 WHERE id = :iid")
 
 # Expired reservations are swept at most this often per study and process: a slot returns to the
 # pool within this many seconds of its deadline, and the sweep costs nothing on most requests.
@@ -233,22 +252,20 @@ def expire_reservations(conn: Connection, db: Database, study_id: int, now: date
 
     Each reservation is expired by a conditional update, so concurrent sweeps release a slot once.
     """
+    import json
+
     n = 0
-    q = _EXPIRED_PG if db.is_postgres else _EXPIRED_SQLITE
-    for aid, item_id in conn.execute(q, {"sid": study_id, "now": now}).all():
-        if _rowcount(conn.execute(_EXPIRE_ONE, {"aid": aid})) == 1:
-            conn.execute(_RELEASE, {"iid": item_id})
-            conn.execute(
-                insert(AuditLog).values(
-                    at=now,
-                    actor_id=None,
-                    action="assignment.expire",
-                    entity="assignment",
-                    entity_id=str(aid),
-                    study_id=study_id,
-                    details={"item_id": item_id},
-                )
-            )
+    cur = run(conn, _EXPIRED_PG if db.is_postgres else _EXPIRED_SQLITE, {"sid": study_id, "now": now})
+    rows = cur.fetchall()
+    cur.close()
+    for aid, item_id in rows:
+        if rowcount(conn, _EXPIRE_ONE, {"aid": aid}) == 1:
+            rowcount(conn, _RELEASE, {"iid": item_id})
+            run(
+                conn,
+                _AUDIT_EXPIRY,
+                {"now": now, "aid": str(aid), "sid": study_id, "details": json.dumps({"item_id": item_id})},
+            ).close()
             n += 1
     return n
 
@@ -269,8 +286,9 @@ def _study_sizes(conn: Connection, db: Database, study_id: int) -> tuple[int, in
     cached = _cap_cache.get(key)
     if cached is not None and mono - cached[0] < CAP_CACHE_S:
         return cached[1]
-    row = conn.execute(_CAP_INPUTS, {"sid": study_id, "false": False}).one()
-    sizes = (int(row.n_items), int(row.slots), int(row.n_raters), int(row.max_target))
+    row = one(conn, _CAP_INPUTS, {"sid": study_id, "false": False})
+    assert row is not None
+    sizes = (int(row["n_items"]), int(row["slots"]), int(row["n_raters"]), int(row["max_target"]))
     _cap_cache[key] = (mono, sizes)
     return sizes
 
@@ -305,39 +323,44 @@ def next_assignment(db: Database, study_id: int, rater_id: int, *, now: datetime
 
 
 def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, now: datetime) -> Reservation | None:
-    ctx = conn.execute(_CONTEXT, {"sid": study_id, "rid": rater_id}).first()
+    """Reserve inside the caller's transaction.
+
+    Everything that can refuse (checks, the cap) happens before the first write, and a lost race
+    undoes its own claim before raising :class:`_Conflict`, so a caller may keep the transaction.
+    """
+    ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id})
     if ctx is None:
         raise NotFound(f"no study with id {study_id}")
-    if ctx.role != "rater" or ctx.user_status != "active":
+    if ctx["role"] != "rater" or ctx["user_status"] != "active":
         raise Forbidden("only active raters take items")
-    if ctx.member is None:
+    if ctx["member"] is None:
         raise Forbidden("you are not a rater in this study")
     if db.is_postgres:
         # Serialise this rater's requests for this study (two tabs, double clicks).
-        conn.execute(_LOCK_MEMBER_PG, {"sid": study_id, "rid": rater_id})
-    if ctx.guidelines_version is not None and (ctx.acked_version or 0) < ctx.guidelines_version:
-        raise GuidelinesRequired(study_id, int(ctx.guidelines_version))
-    timeout = timedelta(seconds=int(ctx.reservation_timeout_s))
-    expires = now + timeout
-    mine = conn.execute(_MINE, {"sid": study_id, "rid": rater_id}).one()
-    if mine.held is not None:
+        run(conn, _LOCK_MEMBER_PG, {"sid": study_id, "rid": rater_id}).close()
+    gv = ctx["guidelines_version"]
+    if gv is not None and (ctx["acked_version"] or 0) < gv:
+        raise GuidelinesRequired(study_id, int(gv))
+    expires = now + timedelta(seconds=int(ctx["reservation_timeout_s"]))
+    mine = one(conn, _MINE, {"sid": study_id, "rid": rater_id})
+    assert mine is not None
+    if mine["held"] is not None:
         # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
-        item_id = conn.execute(_EXTEND, {"exp": expires, "aid": mine.held}).scalar_one()
-        return Reservation(int(mine.held), int(item_id), expires, resumed=True)
-    if ctx.status != "active":
-        raise AssignmentError(f"study {ctx.name!r} is {ctx.status}; no new items are handed out")
-    _maybe_sweep(conn, db, study_id, now)
+        item_id = scalar(conn, _EXTEND, {"exp": expires, "aid": mine["held"]})
+        return Reservation(int(mine["held"]), int(item_id), expires, resumed=True)
+    if ctx["status"] != "active":
+        raise AssignmentError(f"study {ctx['name']!r} is {ctx['status']}; no new items are handed out")
     n_items, slots, n_raters, max_target = _study_sizes(conn, db, study_id)
-    if int(mine.taken) >= cap_from(n_items, slots, n_raters, bool(ctx.balance), ctx.max_items_per_rater):
+    if int(mine["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
         return None
+    _maybe_sweep(conn, db, study_id, now)
     item_id = _pick(conn, db, study_id, rater_id, max_target)
     if item_id is None:
         return None
-    aid = conn.execute(
-        _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires}
-    ).scalar()
+    aid = scalar(conn, _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires})
     if aid is None:
-        # A live assignment of this rater for this item appeared concurrently.
+        # A live assignment of this rater for this item appeared concurrently: give the slot back.
+        rowcount(conn, _RELEASE, {"iid": item_id})
         raise _Conflict()
     return Reservation(int(aid), int(item_id), expires, resumed=False)
 
@@ -351,10 +374,10 @@ def _pick(conn: Connection, db: Database, study_id: int, rater_id: int, max_targ
         for cmp in (">=", "<"):  # from the random point to the end, then wrap around
             q = _CANDIDATES[(db.is_postgres, cmp)]
             for _ in range(20):
-                item_id = conn.execute(q, params).scalar()
+                item_id = scalar(conn, q, params)
                 if item_id is None:
                     break
-                if _rowcount(conn.execute(_CLAIM, {"iid": item_id})) == 1:
+                if rowcount(conn, _CLAIM, {"iid": item_id}) == 1:
                     return int(item_id)
                 # Lost a race for this item's last slot (PostgreSQL): look again.
     return None
@@ -375,32 +398,6 @@ def load_assignment(s: Session, assignment_id: int, rater_id: int) -> Assignment
     return asg
 
 
-_SUBMIT_CONTEXT = """
-    SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
-        s.kind, s.status AS study_status, u.status AS user_status,
-        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = a.study_id AND k.user_id = a.rater_id)
-            AS acked_version
-    FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
-    WHERE a.id = :aid
-"""
-_SUBMIT_CONTEXT_SQLITE = text(_SUBMIT_CONTEXT).columns(reserved_at=DateTime())
-_SUBMIT_CONTEXT_PG = text(_SUBMIT_CONTEXT + " FOR UPDATE OF a").columns(reserved_at=DateTime())
-_EXISTING_RATING = text("SELECT id, value FROM ratings WHERE assignment_id = :aid")
-_MARK_SUBMITTED = _typed(
-    "UPDATE assignments SET status = 'submitted', submitted_at = :now WHERE id = :aid AND status = :old", "now"
-)
-_INSERT_RATING = _typed(
-    """
-    INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment, time_spent_ms,
-        server_elapsed_ms, guidelines_version, created_at)
-    VALUES (:aid, :sid, :iid, :rid, :value, :scale, :comment, :spent, :elapsed, :gv, :now)
-    RETURNING id
-    """,
-    "now",
-)
-_COMPLETE = text("UPDATE items SET completed = completed + 1 WHERE id = :iid")
-
-
 def submit_rating(
     db: Database,
     assignment_id: int,
@@ -418,8 +415,8 @@ def submit_rating(
     Submitting the same answer twice returns the first rating (``duplicate=True``).
 
     With ``then_next`` the rater's next item is reserved in the same transaction (one commit
-    instead of two). If that part fails (a race, new guidelines to confirm), the rating is still
-    stored and the next item is requested separately, raising that request's error.
+    instead of two). If that part is refused (new guidelines to confirm, the study paused) the
+    rating is still stored and the reason is returned in ``next_error``.
 
     Raises:
         NotFound: No such assignment.
@@ -435,67 +432,66 @@ def submit_rating(
     if len(comment) > MAX_COMMENT:
         raise InvalidRating(f"comments are at most {MAX_COMMENT} characters")
     with db.write_conn() as conn:
-        q = _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE
-        row = conn.execute(q, {"aid": assignment_id}).first()
+        row = one(conn, _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE, {"aid": assignment_id})
         if row is None:
             raise NotFound("no such item")
-        if row.rater_id != rater_id:
+        if row["rater_id"] != rater_id:
             raise Forbidden("this item is not assigned to you")
-        scale = scale_for(row.kind)
+        study_id = int(row["study_id"])
+        scale = scale_for(row["kind"])
         if value not in scale.values:
             raise InvalidRating(f"rating must be one of {', '.join(map(str, scale.values))}, got {value}")
-        if row.status == "submitted":
-            existing = conn.execute(_EXISTING_RATING, {"aid": assignment_id}).one()
-            if existing.value == value:
-                result = SubmitResult(int(existing.id), duplicate=True, study_id=int(row.study_id))
-                return _with_next(db, result, rater_id, now) if then_next else result
-            raise AssignmentError("you have already rated this item")
-        if row.study_status == "closed":
-            raise AssignmentError("this study is closed; ratings are no longer accepted")
-        if row.user_status != "active":
-            raise Forbidden("your account is not active")
-        if row.status == "expired" and _rowcount(conn.execute(_CLAIM, {"iid": row.item_id})) != 1:
-            raise AssignmentError(
-                "your reservation of this item expired and it has been given to other raters; "
-                "your rating was not needed"
+        if row["status"] == "submitted":
+            existing = one(conn, _EXISTING_RATING, {"aid": assignment_id})
+            assert existing is not None
+            if existing["value"] != value:
+                raise AssignmentError("you have already rated this item")
+            result = SubmitResult(int(existing["id"]), duplicate=True, study_id=study_id)
+        else:
+            if row["study_status"] == "closed":
+                raise AssignmentError("this study is closed; ratings are no longer accepted")
+            if row["user_status"] != "active":
+                raise Forbidden("your account is not active")
+            if row["status"] == "expired" and rowcount(conn, _CLAIM, {"iid": row["item_id"]}) != 1:
+                raise AssignmentError(
+                    "your reservation of this item expired and it has been given to other raters; "
+                    "your rating was not needed"
+                )
+            if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
+                raise AssignmentError("this item changed while you were rating it; reload the page")
+            elapsed = max(0, int((now - as_datetime(row["reserved_at"])).total_seconds() * 1000))
+            rating_id = scalar(
+                conn,
+                _INSERT_RATING,
+                {
+                    "aid": assignment_id,
+                    "sid": study_id,
+                    "iid": row["item_id"],
+                    "rid": rater_id,
+                    "value": value,
+                    "scale": scale.name,
+                    "comment": comment,
+                    "spent": time_spent_ms,
+                    "elapsed": elapsed,
+                    "gv": row["acked_version"],
+                    "now": now,
+                },
             )
-        if _rowcount(conn.execute(_MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row.status})) != 1:
-            raise AssignmentError("this item changed while you were rating it; reload the page")
-        reserved_at: datetime = row.reserved_at
-        rating_id = conn.execute(
-            _INSERT_RATING,
-            {
-                "aid": assignment_id,
-                "sid": row.study_id,
-                "iid": row.item_id,
-                "rid": rater_id,
-                "value": value,
-                "scale": scale.name,
-                "comment": comment,
-                "spent": time_spent_ms,
-                "elapsed": max(0, int((now - reserved_at).total_seconds() * 1000)),
-                "gv": row.acked_version,
-                "now": now,
-            },
-        ).scalar_one()
-        conn.execute(_COMPLETE, {"iid": row.item_id})
-        result = SubmitResult(int(rating_id), duplicate=False, study_id=int(row.study_id))
+            rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
+            result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
         if not then_next:
             return result
         try:
-            with conn.begin_nested():
-                nxt = _next_in_txn(conn, db, int(row.study_id), rater_id, now)
-            return replace(result, next=nxt)
-        except (AssignmentError, _Conflict, IntegrityError):
-            pass
-    return _with_next(db, result, rater_id, now)
-
-
-def _with_next(db: Database, result: SubmitResult, rater_id: int, now: datetime) -> SubmitResult:
-    # The rating is stored whatever happens here: report a failure to reserve the next item
-    # instead of raising it.
+            return replace(result, next=_next_in_txn(conn, db, study_id, rater_id, now))
+        except AssignmentError as exc:
+            refused = exc.message
+        except _Conflict:
+            refused = None
+    if refused is not None:
+        return replace(result, next_error=refused)
+    # Lost a race reserving the next item; the rating is committed, try again on its own.
     try:
-        return replace(result, next=next_assignment(db, result.study_id, rater_id, now=now))
+        return replace(result, next=next_assignment(db, study_id, rater_id, now=now))
     except AssignmentError as exc:
         return replace(result, next_error=exc.message)
 

@@ -23,12 +23,13 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError, SafetylensError
 from safetylens.human.db import Database, utcnow
+from safetylens.human.fastsql import Sql, as_datetime, one
 from safetylens.human.models import ROLES, USER_STATUSES, AuditLog, AuthSession, LoginAttempt, User
 
 SESSION_COOKIE = "sl_session"
@@ -336,12 +337,12 @@ class CurrentUser:
         return self.role in ("admin", "researcher")
 
 
-_RESOLVE = text(
+_RESOLVE = Sql(
     """
     SELECT s.expires_at, s.csrf_token, u.id, u.username, u.role, u.pseudonym, u.status
     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h
     """
-).columns(expires_at=DateTime())
+)
 
 
 def resolve_session(db: Database, token: str) -> CurrentUser | None:
@@ -350,15 +351,15 @@ def resolve_session(db: Database, token: str) -> CurrentUser | None:
         return None
     h = token_hash(token)
     with db.read_conn() as conn:
-        row = conn.execute(_RESOLVE, {"h": h}).first()
-    if row is None or row.expires_at < utcnow() or row.status != "active":
+        row = one(conn, _RESOLVE, {"h": h})
+    if row is None or as_datetime(row["expires_at"]) < utcnow() or row["status"] != "active":
         return None
     return CurrentUser(
-        id=row.id,
-        username=row.username,
-        role=row.role,
-        pseudonym=row.pseudonym,
-        csrf_token=row.csrf_token,
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        pseudonym=row["pseudonym"],
+        csrf_token=row["csrf_token"],
         session_hash=h,
     )
 

@@ -229,7 +229,7 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("study_id", "dedupe_key", name="uq_items_study_dedupe"),
-        Index("ix_items_study_claimed", "study_id", "claimed"),
+        Index("ix_items_study_claimed_order", "study_id", "claimed", "order_key"),
         # The last line of defence of "never more than N raters per item".
         CheckConstraint("claimed >= 0 AND claimed <= target_ratings", name="ck_items_claimed_within_target"),
         CheckConstraint("completed >= 0 AND completed <= claimed", name="ck_items_completed_within_claimed"),

@@ -215,7 +215,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_items_batch_id", "items", ["batch_id"], unique=False)
     op.create_index("ix_items_prompt_id", "items", ["prompt_id"], unique=False)
-    op.create_index("ix_items_study_claimed", "items", ["study_id", "claimed"], unique=False)
+    op.create_index("ix_items_study_claimed_order", "items", ["study_id", "claimed", "order_key"], unique=False)
 
     op.create_table(
         "assignments",
@@ -284,7 +284,7 @@ def downgrade() -> None:
     op.drop_index("ix_assignments_rater_study_status", table_name="assignments")
 
     op.drop_table("assignments")
-    op.drop_index("ix_items_study_claimed", table_name="items")
+    op.drop_index("ix_items_study_claimed_order", table_name="items")
     op.drop_index("ix_items_prompt_id", table_name="items")
     op.drop_index("ix_items_batch_id", table_name="items")
 

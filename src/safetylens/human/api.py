@@ -17,11 +17,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
-from safetylens.human.db import Database
+from safetylens.human.db import Database, utcnow
 from safetylens.human.deps import api_user, check_origin
 from safetylens.human.fastsql import Sql, as_json, one
 from safetylens.human.models import Study, StudyMember
@@ -159,7 +160,13 @@ def _item_payload(db: Database, res: asg_mod.Reservation | None) -> dict[str, An
     if res is None:
         return {"done": True}
     with db.read_conn() as conn:
-        row = one(conn, _ITEM, {"aid": res.assignment_id})
+        return _item_payload_in(conn, res)
+
+
+def _item_payload_in(conn: Connection, res: asg_mod.Reservation | None) -> dict[str, Any]:
+    if res is None:
+        return {"done": True}
+    row = one(conn, _ITEM, {"aid": res.assignment_id})
     assert row is not None
     scale = scale_for(row["kind"])
     return {
@@ -185,21 +192,40 @@ def next_item(request: Request, study_id: int) -> Response:
 
 @router.post("/assignments/{assignment_id}/rating")
 def rate(request: Request, assignment_id: int, body: RatingBody, next: bool = False) -> Response:
-    """Submit a rating for one of the rater's reserved items (``?next=true``: and reserve the next)."""
-    user = api_user(request, role="rater", csrf=True)
+    """Submit a rating for one of the rater's reserved items (``?next=true``: and reserve the next).
+
+    Authentication, the rating, the next reservation and its content are read and written in
+    one transaction: one connection, one commit.
+    """
     db = _db(request)
-    res = asg_mod.submit_rating(
-        db,
-        assignment_id,
-        user.id,
-        body.value,
-        comment=body.comment,
-        time_spent_ms=body.time_spent_ms,
-        then_next=next,
-    )
+    now = utcnow()
+    for _attempt in range(8):
+        try:
+            with db.write_conn() as conn:
+                user = api_user(request, role="rater", csrf=True, conn=conn)
+                res = asg_mod.submit_in_txn(
+                    conn,
+                    db,
+                    assignment_id,
+                    user.id,
+                    body.value,
+                    comment=body.comment,
+                    time_spent_ms=body.time_spent_ms,
+                    now=now,
+                    then_next=next,
+                )
+                payload = _item_payload_in(conn, res.next) if next and res.next is not None else None
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise HTTPException(status_code=409, detail="concurrent updates; try again")
     out: dict[str, Any] = {"rating_id": res.rating_id, "duplicate": res.duplicate}
     if next:
-        out["next"] = {"error": res.next_error} if res.next_error else _item_payload(db, res.next)
+        if payload is None:
+            res = asg_mod.finish_next(db, res, user.id, now)
+            payload = {"error": res.next_error} if res.next_error else _item_payload(db, res.next)
+        out["next"] = payload
     return _json(out)
 
 

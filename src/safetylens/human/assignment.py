@@ -12,10 +12,10 @@ Rules (each enforced by the database, not only by this code):
 
 Locking: on SQLite every write transaction holds the database's write lock from its first
 statement (``BEGIN IMMEDIATE``, see :mod:`safetylens.human.db`), so transactions are serial. On
-PostgreSQL (READ COMMITTED) a rater's requests for one study are serialised by locking their
-pool-membership row (``SELECT ... FOR UPDATE``); concurrent raters pick candidate items with
-``FOR UPDATE SKIP LOCKED`` so they do not queue behind each other; the conditional update is
-re-checked by PostgreSQL after any lock wait.
+PostgreSQL (READ COMMITTED) concurrent raters pick items with ``UPDATE ... WHERE id = (SELECT ...
+FOR UPDATE SKIP LOCKED)`` so they do not queue behind each other, and PostgreSQL re-checks the
+conditional update after any lock wait; a partial unique index allows one live reservation per
+rater and study, so two tabs of one rater cannot reserve two items at once.
 
 Order: items with the fewest raters come first (work spreads breadth-first over items, so the
 balanced per-rater cap cannot strand the last slots), and within that level a rater gets the
@@ -134,19 +134,16 @@ class SubmitResult:
 _CONTEXT = Sql(
     """
     SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
+        (SELECT COUNT(*) FROM assignments a
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')) AS taken,
+        (SELECT MAX(a.id) FROM assignments a
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status = 'reserved') AS held,
         (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
         (SELECT u.status FROM users u WHERE u.id = :rid) AS user_status,
         (SELECT 1 FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member,
         (SELECT MAX(g.version) FROM guidelines g WHERE g.study_id = :sid) AS guidelines_version,
         (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = :sid AND k.user_id = :rid) AS acked_version
     FROM studies s WHERE s.id = :sid
-    """
-)
-_LOCK_MEMBER_PG = Sql("SELECT 1 FROM study_members WHERE study_id = :sid AND user_id = :rid FOR UPDATE")
-_MINE = Sql(
-    """
-    SELECT COUNT(*) AS taken, MAX(CASE WHEN status = 'reserved' THEN id END) AS held
-    FROM assignments WHERE rater_id = :rid AND study_id = :sid AND status IN ('reserved', 'submitted')
     """
 )
 _EXTEND = Sql("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id")
@@ -187,6 +184,13 @@ _CANDIDATES = {
     (pg, cmp): Sql(_CANDIDATE.format(cmp=cmp) + (" FOR UPDATE OF i SKIP LOCKED" if pg else ""))
     for pg in (False, True)
     for cmp in (">=", "<")
+}
+# Find and claim in one statement (the classic queue pattern on PostgreSQL).
+_PICK = {
+    key: Sql(
+        f"UPDATE items SET claimed = claimed + 1 WHERE id = ({q.sqlite}) AND claimed < target_ratings RETURNING id"
+    )
+    for key, q in _CANDIDATES.items()
 }
 _CLAIM = Sql("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
 _RESERVE = Sql(
@@ -335,28 +339,26 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
         raise Forbidden("only active raters take items")
     if ctx["member"] is None:
         raise Forbidden("you are not a rater in this study")
-    if db.is_postgres:
-        # Serialise this rater's requests for this study (two tabs, double clicks).
-        run(conn, _LOCK_MEMBER_PG, {"sid": study_id, "rid": rater_id}).close()
     gv = ctx["guidelines_version"]
     if gv is not None and (ctx["acked_version"] or 0) < gv:
         raise GuidelinesRequired(study_id, int(gv))
     expires = now + timedelta(seconds=int(ctx["reservation_timeout_s"]))
-    mine = one(conn, _MINE, {"sid": study_id, "rid": rater_id})
-    assert mine is not None
-    if mine["held"] is not None:
+    if ctx["held"] is not None:
         # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
-        item_id = scalar(conn, _EXTEND, {"exp": expires, "aid": mine["held"]})
-        return Reservation(int(mine["held"]), int(item_id), expires, resumed=True)
+        item_id = scalar(conn, _EXTEND, {"exp": expires, "aid": ctx["held"]})
+        return Reservation(int(ctx["held"]), int(item_id), expires, resumed=True)
     if ctx["status"] != "active":
         raise AssignmentError(f"study {ctx['name']!r} is {ctx['status']}; no new items are handed out")
     n_items, slots, n_raters, max_target = _study_sizes(conn, db, study_id)
-    if int(mine["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
+    if int(ctx["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
         return None
     _maybe_sweep(conn, db, study_id, now)
     item_id = _pick(conn, db, study_id, rater_id, max_target)
     if item_id is None:
         return None
+    # The partial unique index "one live reservation per rater and study" turns a concurrent
+    # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
+    # and then resumes the first one.
     aid = scalar(conn, _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires})
     if aid is None:
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
@@ -372,14 +374,15 @@ def _pick(conn: Connection, db: Database, study_id: int, rater_id: int, max_targ
     for level in range(max_target):
         params["level"] = level
         for cmp in (">=", "<"):  # from the random point to the end, then wrap around
-            q = _CANDIDATES[(db.is_postgres, cmp)]
+            key = (db.is_postgres, cmp)
             for _ in range(20):
-                item_id = scalar(conn, q, params)
-                if item_id is None:
-                    break
-                if rowcount(conn, _CLAIM, {"iid": item_id}) == 1:
+                item_id = scalar(conn, _PICK[key], params)
+                if item_id is not None:
                     return int(item_id)
-                # Lost a race for this item's last slot (PostgreSQL): look again.
+                # Nothing claimed: either no candidate here, or (PostgreSQL) a concurrent rater took
+                # the candidate's last slot between our snapshot and our update. Look again.
+                if scalar(conn, _CANDIDATES[key], params) is None:
+                    break
     return None
 
 
@@ -396,6 +399,15 @@ def load_assignment(s: Session, assignment_id: int, rater_id: int) -> Assignment
     if asg.rater_id != rater_id:
         raise Forbidden("this item is not assigned to you")
     return asg
+
+
+def _check_submission(value: int, comment: str, time_spent_ms: int | None) -> tuple[str, int | None]:
+    if time_spent_ms is not None and not 0 <= time_spent_ms <= 7 * 24 * 3600 * 1000:
+        time_spent_ms = None
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidRating(f"comments are at most {MAX_COMMENT} characters")
+    return comment, time_spent_ms
 
 
 def submit_rating(
@@ -426,72 +438,112 @@ def submit_rating(
             reassigned after the reservation expired.
     """
     now = now or utcnow()
-    if time_spent_ms is not None and not 0 <= time_spent_ms <= 7 * 24 * 3600 * 1000:
-        time_spent_ms = None
-    comment = comment.strip()
-    if len(comment) > MAX_COMMENT:
-        raise InvalidRating(f"comments are at most {MAX_COMMENT} characters")
-    with db.write_conn() as conn:
-        row = one(conn, _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE, {"aid": assignment_id})
-        if row is None:
-            raise NotFound("no such item")
-        if row["rater_id"] != rater_id:
-            raise Forbidden("this item is not assigned to you")
-        study_id = int(row["study_id"])
-        scale = scale_for(row["kind"])
-        if value not in scale.values:
-            raise InvalidRating(f"rating must be one of {', '.join(map(str, scale.values))}, got {value}")
-        if row["status"] == "submitted":
-            existing = one(conn, _EXISTING_RATING, {"aid": assignment_id})
-            assert existing is not None
-            if existing["value"] != value:
-                raise AssignmentError("you have already rated this item")
-            result = SubmitResult(int(existing["id"]), duplicate=True, study_id=study_id)
-        else:
-            if row["study_status"] == "closed":
-                raise AssignmentError("this study is closed; ratings are no longer accepted")
-            if row["user_status"] != "active":
-                raise Forbidden("your account is not active")
-            if row["status"] == "expired" and rowcount(conn, _CLAIM, {"iid": row["item_id"]}) != 1:
-                raise AssignmentError(
-                    "your reservation of this item expired and it has been given to other raters; "
-                    "your rating was not needed"
-                )
-            if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
-                raise AssignmentError("this item changed while you were rating it; reload the page")
-            elapsed = max(0, int((now - as_datetime(row["reserved_at"])).total_seconds() * 1000))
-            rating_id = scalar(
-                conn,
-                _INSERT_RATING,
-                {
-                    "aid": assignment_id,
-                    "sid": study_id,
-                    "iid": row["item_id"],
-                    "rid": rater_id,
-                    "value": value,
-                    "scale": scale.name,
-                    "comment": comment,
-                    "spent": time_spent_ms,
-                    "elapsed": elapsed,
-                    "gv": row["acked_version"],
-                    "now": now,
-                },
-            )
-            rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
-            result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
-        if not then_next:
-            return result
+    for _attempt in range(8):
         try:
-            return replace(result, next=_next_in_txn(conn, db, study_id, rater_id, now))
-        except AssignmentError as exc:
-            refused = exc.message
-        except _Conflict:
-            refused = None
-    if refused is not None:
-        return replace(result, next_error=refused)
-    # Lost a race reserving the next item; the rating is committed, try again on its own.
+            with db.write_conn() as conn:
+                result = submit_in_txn(
+                    conn,
+                    db,
+                    assignment_id,
+                    rater_id,
+                    value,
+                    comment=comment,
+                    time_spent_ms=time_spent_ms,
+                    now=now,
+                    then_next=then_next,
+                )
+            return finish_next(db, result, rater_id, now)
+        except IntegrityError:
+            # Only the optional next-item reservation can collide (a second tab of the same rater
+            # reserving at the same instant); the whole transaction was rolled back: do it again.
+            continue
+    raise AssignmentError("could not record the rating because of concurrent updates; try again")
+
+
+def submit_in_txn(
+    conn: Connection,
+    db: Database,
+    assignment_id: int,
+    rater_id: int,
+    value: int,
+    *,
+    comment: str = "",
+    time_spent_ms: int | None = None,
+    now: datetime,
+    then_next: bool = False,
+) -> SubmitResult:
+    """:func:`submit_rating` inside the caller's write transaction (see :func:`finish_next`).
+
+    Raises:
+        IntegrityError: A concurrent reservation by the same rater; roll back and retry.
+    """
+    comment, time_spent_ms = _check_submission(value, comment, time_spent_ms)
+    row = one(conn, _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE, {"aid": assignment_id})
+    if row is None:
+        raise NotFound("no such item")
+    if row["rater_id"] != rater_id:
+        raise Forbidden("this item is not assigned to you")
+    study_id = int(row["study_id"])
+    scale = scale_for(row["kind"])
+    if value not in scale.values:
+        raise InvalidRating(f"rating must be one of {', '.join(map(str, scale.values))}, got {value}")
+    if row["status"] == "submitted":
+        existing = one(conn, _EXISTING_RATING, {"aid": assignment_id})
+        assert existing is not None
+        if existing["value"] != value:
+            raise AssignmentError("you have already rated this item")
+        result = SubmitResult(int(existing["id"]), duplicate=True, study_id=study_id)
+    else:
+        if row["study_status"] == "closed":
+            raise AssignmentError("this study is closed; ratings are no longer accepted")
+        if row["user_status"] != "active":
+            raise Forbidden("your account is not active")
+        if row["status"] == "expired" and rowcount(conn, _CLAIM, {"iid": row["item_id"]}) != 1:
+            raise AssignmentError(
+                "your reservation of this item expired and it has been given to other raters; "
+                "your rating was not needed"
+            )
+        if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
+            raise AssignmentError("this item changed while you were rating it; reload the page")
+        elapsed = max(0, int((now - as_datetime(row["reserved_at"])).total_seconds() * 1000))
+        rating_id = scalar(
+            conn,
+            _INSERT_RATING,
+            {
+                "aid": assignment_id,
+                "sid": study_id,
+                "iid": row["item_id"],
+                "rid": rater_id,
+                "value": value,
+                "scale": scale.name,
+                "comment": comment,
+                "spent": time_spent_ms,
+                "elapsed": elapsed,
+                "gv": row["acked_version"],
+                "now": now,
+            },
+        )
+        rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
+        result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
+    if not then_next:
+        return result
     try:
-        return replace(result, next=next_assignment(db, study_id, rater_id, now=now))
+        return replace(result, next=_next_in_txn(conn, db, study_id, rater_id, now))
+    except AssignmentError as exc:
+        return replace(result, next_error=exc.message)
+    except _Conflict:
+        return replace(result, next_error=_RETRY_NEXT)
+
+
+_RETRY_NEXT = "\0retry"
+
+
+def finish_next(db: Database, result: SubmitResult, rater_id: int, now: datetime) -> SubmitResult:
+    """After the commit: if reserving the next item lost a race, try again in its own transaction."""
+    if result.next_error != _RETRY_NEXT:
+        return result
+    try:
+        return replace(result, next=next_assignment(db, result.study_id, rater_id, now=now), next_error=None)
     except AssignmentError as exc:
         return replace(result, next_error=exc.message)
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -349,9 +349,16 @@ def resolve_session(db: Database, token: str) -> CurrentUser | None:
     """The active user behind a session cookie, or None (expired, unknown, user not active)."""
     if not token or len(token) > 200:
         return None
-    h = token_hash(token)
     with db.read_conn() as conn:
-        row = one(conn, _RESOLVE, {"h": h})
+        return resolve_session_in(conn, token)
+
+
+def resolve_session_in(conn: Connection, token: str) -> CurrentUser | None:
+    """:func:`resolve_session` on an open connection (inside the caller's transaction)."""
+    if not token or len(token) > 200:
+        return None
+    h = token_hash(token)
+    row = one(conn, _RESOLVE, {"h": h})
     if row is None or as_datetime(row["expires_at"]) < utcnow() or row["status"] != "active":
         return None
     return CurrentUser(

@@ -13,8 +13,15 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection
 
-from safetylens.human.auth import SESSION_COOKIE, CurrentUser, constant_time_equal, resolve_session
+from safetylens.human.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    constant_time_equal,
+    resolve_session,
+    resolve_session_in,
+)
 from safetylens.human.db import Database
 
 
@@ -101,19 +108,27 @@ def require_rater(user: Annotated[CurrentUser, Depends(current_user)]) -> Curren
     return user
 
 
-def api_user(request: Request, *, role: str | None = None, csrf: bool = False) -> CurrentUser:
+def api_user(
+    request: Request, *, role: str | None = None, csrf: bool = False, conn: Connection | None = None
+) -> CurrentUser:
     """Authenticate a JSON API request inside its endpoint (one thread hop per request).
 
     Args:
         request: The request.
         role: ``rater``, ``staff``, ``admin``, or None for any logged-in user.
         csrf: Require the ``X-CSRF-Token`` header (state-changing requests).
+        conn: Look the session up on this connection (inside the caller's transaction).
 
     Raises:
         HTTPException: 401 anonymous, 403 wrong role or bad CSRF token.
     """
     token = request.cookies.get(SESSION_COOKIE, "")
-    user = resolve_session(request.app.state.db, token) if token else None
+    if not token:
+        user = None
+    elif conn is not None:
+        user = resolve_session_in(conn, token)
+    else:
+        user = resolve_session(request.app.state.db, token)
     request.state.user = user
     if user is None:
         raise HTTPException(status_code=401, detail="log in first")

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -264,6 +265,15 @@ class Assignment(Base):
         UniqueConstraint("item_id", "rater_id", name="uq_assignments_item_rater"),
         Index("ix_assignments_rater_study_status", "rater_id", "study_id", "status"),
         Index("ix_assignments_study_status_expires", "study_id", "status", "expires_at"),
+        # At most one live reservation per rater and study.
+        Index(
+            "uq_assignments_one_reserved",
+            "rater_id",
+            "study_id",
+            unique=True,
+            sqlite_where=text("status = 'reserved'"),
+            postgresql_where=text("status = 'reserved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -242,6 +242,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_assignments_study_status_expires", "assignments", ["study_id", "status", "expires_at"], unique=False
     )
+    op.create_index(
+        "uq_assignments_one_reserved",
+        "assignments",
+        ["rater_id", "study_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'reserved'"),
+        postgresql_where=sa.text("status = 'reserved'"),
+    )
 
     op.create_table(
         "ratings",
@@ -280,6 +288,7 @@ def downgrade() -> None:
     op.drop_index("ix_ratings_study", table_name="ratings")
 
     op.drop_table("ratings")
+    op.drop_index("uq_assignments_one_reserved", table_name="assignments")
     op.drop_index("ix_assignments_study_status_expires", table_name="assignments")
     op.drop_index("ix_assignments_rater_study_status", table_name="assignments")
 

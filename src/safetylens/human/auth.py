@@ -59,9 +59,10 @@ ARGON2_ENV = "SAFETYLENS_ARGON2_PROFILE"
 # one core, so logins stay cheap for the server while offline guessing stays expensive. The
 # "test" profile (8 MiB, 1 pass) exists only to keep test suites that create many users fast;
 # hashes record their parameters, so either profile verifies the other's hashes.
-ARGON2_PROFILES = {
-    "default": {"time_cost": 2, "memory_cost": 19_456, "parallelism": 1},
-    "test": {"time_cost": 1, "memory_cost": 8_192, "parallelism": 1},
+ARGON2_PROFILES: dict[str, tuple[int, int, int]] = {
+    # (time_cost, memory_cost in KiB, parallelism)
+    "default": (2, 19_456, 1),
+    "test": (1, 8_192, 1),
 }
 
 
@@ -69,7 +70,8 @@ ARGON2_PROFILES = {
 def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
     if profile not in ARGON2_PROFILES:
         raise ConfigError(f"{ARGON2_ENV}={profile!r}: unknown profile", hint=f"one of {', '.join(ARGON2_PROFILES)}")
-    hasher = PasswordHasher(**ARGON2_PROFILES[profile])
+    time_cost, memory_cost, parallelism = ARGON2_PROFILES[profile]
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
     # Verifying against a dummy hash when the user does not exist keeps the response time of
     # unknown and known user names alike.
     return hasher, hasher.hash(secrets.token_urlsafe(16))

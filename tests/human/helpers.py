@@ -11,7 +11,9 @@ from safetylens.human.models import Study
 from safetylens.human.studies import acknowledge_guidelines, add_members, create_study, current_guidelines
 
 
-def records(n_prompts: int, models: Sequence[str], *, multi_turn_every: int = 0, categories: Sequence[str] = ()) -> list[Record]:
+def records(
+    n_prompts: int, models: Sequence[str], *, multi_turn_every: int = 0, categories: Sequence[str] = ()
+) -> list[Record]:
     """Synthetic prompts with one response per model."""
     out = []
     for i in range(n_prompts):

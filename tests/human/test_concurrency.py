@@ -25,7 +25,9 @@ def _check_invariants(db: Database, study_id: int, n: int, expected_ratings: int
         ratings = s.execute(select(Rating.id, Rating.item_id, Rating.rater_id).where(Rating.study_id == study_id)).all()
         items = s.execute(select(Item.id, Item.claimed, Item.completed).where(Item.study_id == study_id)).all()
         reserved = s.scalar(
-            select(func.count()).select_from(Assignment).where(Assignment.study_id == study_id, Assignment.status == "reserved")
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.study_id == study_id, Assignment.status == "reserved")
         )
     # No lost rating: every acknowledged submission is stored; no duplicate: one per (item, rater).
     assert sorted(r.id for r in ratings) == sorted(submitted)

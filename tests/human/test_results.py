@@ -39,7 +39,9 @@ def _table(db: Database, study_id: int) -> tuple[dict[int, dict[int, int]], dict
         rows = s.execute(select(Rating.item_id, Rating.rater_id, Rating.value).where(Rating.study_id == study_id)).all()
         models = dict(
             s.execute(
-                select(Item.id, Response.model).join(Response, Response.id == Item.response_id).where(Item.study_id == study_id)
+                select(Item.id, Response.model)
+                .join(Response, Response.id == Item.response_id)
+                .where(Item.study_id == study_id)
             ).all()
         )
     table: dict[int, dict[int, int]] = defaultdict(dict)
@@ -109,7 +111,9 @@ def test_pairwise_results_use_the_stored_ab_mapping(db: Database) -> None:
     with db.read() as s:
         a_model = dict(
             s.execute(
-                select(Item.id, Response.model).join(Response, Response.id == Item.response_id).where(Item.study_id == study.id)
+                select(Item.id, Response.model)
+                .join(Response, Response.id == Item.response_id)
+                .where(Item.study_id == study.id)
             ).all()
         )
     sides = list(a_model.values())
@@ -144,8 +148,21 @@ def test_exports_carry_provenance(db: Database, tmp_path: Path) -> None:
     assert n == 9
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     r0 = rows[0]
-    for col in ("rater", "guidelines_version", "a_is_first", "model_a", "model_b", "submitted_at", "reserved_at",
-                "time_spent_ms", "server_elapsed_ms", "label", "conversation", "batch", "signed_score_first_model"):
+    for col in (
+        "rater",
+        "guidelines_version",
+        "a_is_first",
+        "model_a",
+        "model_b",
+        "submitted_at",
+        "reserved_at",
+        "time_spent_ms",
+        "server_elapsed_ms",
+        "label",
+        "conversation",
+        "batch",
+        "signed_score_first_model",
+    ):
         assert col in r0, col
     assert {r["rater"] for r in rows} == {u.pseudonym for u in raters}
     assert not any(u.username in json.dumps(rows) for u in raters)  # pseudonyms only

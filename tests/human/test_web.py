@@ -10,14 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from safetylens.human import assignment as A
-from safetylens.human.auth import create_user
 from safetylens.human.db import Database
 from safetylens.human.importing import Record, import_records
 from safetylens.human.models import Rating
 from safetylens.human.studies import add_members, create_study
 
 from .conftest import PASSWORD, LiveServer, form_login, login
-from .helpers import make_study
 
 XSS = '<script>alert("x")</script> and <img src=x onerror=alert(1)> **bold**'
 
@@ -36,7 +34,12 @@ def setup(db: Database, people: dict[str, Any]) -> dict[str, Any]:
         db,
         study.id,
         [
-            Record("x1", [{"role": "user", "content": "Tell me <b>something</b>"}], response=XSS, model="secret-model-alpha"),
+            Record(
+                "x1",
+                [{"role": "user", "content": "Tell me <b>something</b>"}],
+                response=XSS,
+                model="secret-model-alpha",
+            ),
             Record("x2", [{"role": "user", "content": "second"}], response="plain answer", model="secret-model-alpha"),
         ],
     )
@@ -61,7 +64,8 @@ def test_rating_flow_through_pages(live: LiveServer, setup: dict[str, Any], db: 
     assert item.status_code == 200 and "1 of 2" in item.text
     assert "Severe safety violations" in item.text and 'id="v5"' in item.text
     r = client.post(
-        r.headers["location"], data={"csrf_token": _csrf(item.text), "value": "4", "time_spent_ms": "2345", "comment": "ok"}
+        r.headers["location"],
+        data={"csrf_token": _csrf(item.text), "value": "4", "time_spent_ms": "2345", "comment": "ok"},
     )
     assert r.status_code == 303
     nxt = client.get(client.get(r.headers["location"]).headers["location"])
@@ -83,7 +87,9 @@ def test_model_text_is_escaped_and_model_identity_hidden(live: LiveServer, setup
         page = client.get(f"/rate/item/{res['assignment_id']}")
         seen.append(page.text)
         assert "secret-model-alpha" not in page.text
-        client.post(f"/api/assignments/{res['assignment_id']}/rating", json={"value": 3}, headers={"X-CSRF-Token": csrf})
+        client.post(
+            f"/api/assignments/{res['assignment_id']}/rating", json={"value": 3}, headers={"X-CSRF-Token": csrf}
+        )
     html = next(t for t in seen if "onerror" in t)
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html or "&lt;script&gt;alert(&quot;x&quot;)" in html
@@ -99,23 +105,36 @@ def test_rater_cannot_touch_other_raters_items_or_admin_pages(live: LiveServer, 
     c1, t1 = login(live.url, "rater1")
     c2, t2 = login(live.url, "rater2")
     for c, t in ((c1, t1), (c2, t2)):
-        assert c.post(f"/api/studies/{study.id}/guidelines/ack", json={"version": 1}, headers={"X-CSRF-Token": t}).status_code == 200
+        assert (
+            c.post(
+                f"/api/studies/{study.id}/guidelines/ack", json={"version": 1}, headers={"X-CSRF-Token": t}
+            ).status_code
+            == 200
+        )
     mine = c1.post(f"/api/studies/{study.id}/next", headers={"X-CSRF-Token": t1}).json()["assignment_id"]
     # Another rater's item: not viewable, not ratable (page and API).
     assert c2.get(f"/rate/item/{mine}").status_code == 403
-    assert c2.post(f"/api/assignments/{mine}/rating", json={"value": 1}, headers={"X-CSRF-Token": t2}).status_code == 403
+    assert (
+        c2.post(f"/api/assignments/{mine}/rating", json={"value": 1}, headers={"X-CSRF-Token": t2}).status_code == 403
+    )
     form = c2.post(f"/rate/item/{mine}", data={"csrf_token": t2, "value": "1"})
     assert form.status_code == 403
     # An item nobody reserved for this rater (an unknown assignment id).
     assert c2.post("/api/assignments/99999/rating", json={"value": 1}, headers={"X-CSRF-Token": t2}).status_code == 404
     # Staff pages and APIs.
-    for path in ("/admin", f"/admin/studies/{study.id}", f"/admin/studies/{study.id}/results", "/admin/users",
-                 f"/admin/studies/{study.id}/export.csv", f"/admin/studies/{study.id}/results.json",
-                 f"/api/studies/{study.id}/results"):
+    for path in (
+        "/admin",
+        f"/admin/studies/{study.id}",
+        f"/admin/studies/{study.id}/results",
+        "/admin/users",
+        f"/admin/studies/{study.id}/export.csv",
+        f"/admin/studies/{study.id}/results.json",
+        f"/api/studies/{study.id}/results",
+    ):
         assert c2.get(path).status_code == 403, path
     assert c2.post("/admin/studies", data={"csrf_token": t2, "name": "evil", "kind": "safety"}).status_code == 403
     # A researcher reaches studies but not user management.
-    cr, tr = login(live.url, "res")
+    cr, _tr = login(live.url, "res")
     assert cr.get(f"/admin/studies/{study.id}/results").status_code == 200
     assert cr.get("/admin/users").status_code == 403
     # A study the rater is not in.
@@ -135,7 +154,10 @@ def test_csrf_is_required_everywhere(live: LiveServer, setup: dict[str, Any], db
     page = client.get(f"/rate/{study.id}/guidelines")
     assert client.post(f"/rate/{study.id}/guidelines", data={"version": "1"}).status_code == 403
     assert client.post(f"/rate/{study.id}/guidelines", data={"version": "1", "csrf_token": "forged"}).status_code == 403
-    assert client.post(f"/rate/{study.id}/guidelines", data={"version": "1", "csrf_token": _csrf(page.text)}).status_code == 303
+    assert (
+        client.post(f"/rate/{study.id}/guidelines", data={"version": "1", "csrf_token": _csrf(page.text)}).status_code
+        == 303
+    )
     res = A.next_assignment(db, study.id, setup["raters"][0].id)
     assert res is not None
     assert client.post(f"/rate/item/{res.assignment_id}", data={"value": "2"}).status_code == 403
@@ -196,14 +218,24 @@ def test_paused_rater_is_logged_out(live: LiveServer, setup: dict[str, Any], db:
 def test_admin_pages_create_import_and_show_results(live: LiveServer, setup: dict[str, Any], db: Database) -> None:
     admin, _ = form_login(live.url, "admin")
     page = admin.get("/admin")
-    r = admin.post("/admin/studies", data={"csrf_token": _csrf(page.text), "name": "made-on-web", "kind": "pairwise",
-                                           "raters_per_item": "3", "pairs": "m1:m2"})
+    r = admin.post(
+        "/admin/studies",
+        data={
+            "csrf_token": _csrf(page.text),
+            "name": "made-on-web",
+            "kind": "pairwise",
+            "raters_per_item": "3",
+            "pairs": "m1:m2",
+        },
+    )
     assert r.status_code == 303
     study_url = r.headers["location"]
     page = admin.get(study_url)
     assert "made-on-web" in page.text
     body = "".join(
-        f'{{"id": "p{i}", "prompt": "q{i}", "response": "answer {m} {i}", "model": "{m}"}}\n' for m in ("m1", "m2") for i in range(4)
+        f'{{"id": "p{i}", "prompt": "q{i}", "response": "answer {m} {i}", "model": "{m}"}}\n'
+        for m in ("m1", "m2")
+        for i in range(4)
     )
     r = admin.post(
         study_url + "/import",

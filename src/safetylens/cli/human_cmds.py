@@ -353,7 +353,10 @@ def import_cmd(
 
     if fmt not in ("auto", "generations", "jsonl", "csv"):
         raise ConfigError(f"--format {fmt!r}: use auto, generations, jsonl or csv")
+    from safetylens.human.studies import get_study
+
     database = _open(db)
+    get_study(database, study)  # an unknown study is reported before any file is read
     fields = FieldMap(id=id_field, prompt=prompt_field, response=response_field, category=category_field)
     for f in files:
         summary = import_file(

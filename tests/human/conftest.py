@@ -64,7 +64,7 @@ def new_pg_schema() -> PgSchema:
     return PgSchema(name, f"{PG_BASE}{sep}options={quote(f'-csearch_path={name}')}")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a SQLite file or a fresh PostgreSQL schema."""
     if request.param == "sqlite":

@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,dev]"
+	# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -157,6 +157,21 @@ class BenchmarkResult(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SampleOutcome:
+    """Per-sample values of a benchmark's metrics, for paired comparisons between runs.
+
+    Attributes:
+        id: The sample id (shared by runs on the same items).
+        values: Metric name -> value (bool for binary outcomes such as "toxic", float otherwise).
+        groups: Breakdown memberships as ``"breakdown:group"`` strings, e.g. ``("group:asian", "group:women")``.
+    """
+
+    id: str
+    values: dict[str, float | bool]
+    groups: tuple[str, ...] = ()
+
+
 ProgressFactory = Callable[[str, int], Any]
 
 
@@ -221,6 +236,12 @@ class Benchmark(ABC):
     def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Score saved records; return one or more score dicts per record (each with ``id``)."""
         return []
+
+    def sample_outcomes(
+        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+    ) -> list[SampleOutcome] | None:
+        """Per-sample metric values for paired comparisons (``safetylens compare``); None if unsupported."""
+        return None
 
     @abstractmethod
     def aggregate(

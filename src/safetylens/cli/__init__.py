@@ -8,6 +8,7 @@ own module, which registers its commands on :data:`app` when imported below.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 
 import typer
@@ -28,11 +29,12 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-# Command modules register their commands on `app` when imported; one line per module.
-_COMMAND_MODULES = [
-    "safetylens.cli.run_cmds",
-    "safetylens.cli.cache_cmds",
-]
+# Every module named `*_cmds` in this package registers its commands on `app` when imported:
+# the run commands first (they are the main job), the others in alphabetical order.
+_OTHER_MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmds") and m.name != "run_cmds"
+)
+_COMMAND_MODULES = ["safetylens.cli.run_cmds", *(f"safetylens.cli.{name}" for name in _OTHER_MODULES)]
 for _mod in _COMMAND_MODULES:
     importlib.import_module(_mod)
 

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tests.plugins.tinybench  # noqa: F401  (registers tiny-gen and tiny-ll)
+from safetylens.errors import ConfigError
+from safetylens.runs import RunDir, execute, rescore
+from safetylens.spec import build_spec, load_spec_file
+from tests.helpers import CountingBackend
+
+
+def _spec(tmp_path: Path, **over: object) -> object:
+    data = {
+        "model": {"name": "counting"},
+        "benchmarks": [{"name": "tiny-gen", "options": {"n": 10}}, {"name": "tiny-ll", "options": {"n": 5}}],
+        "decoding": {"temperature": 0.0},
+        "output_dir": str(tmp_path / "runs"),
+    }
+    data.update(over)
+    return build_spec(data)
+
+
+def test_run_writes_manifest_generations_scores_results(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    backend = CountingBackend()
+    run = RunDir.create(spec)  # type: ignore[arg-type]
+    results = execute(spec, backend, run)  # type: ignore[arg-type]
+    assert set(results) == {"tiny-gen", "tiny-ll"}
+    manifest = json.loads(run.manifest_path.read_text())
+    assert manifest["model"]["backend"] == "counting"
+    assert [b["name"] for b in manifest["benchmarks"]] == ["tiny-gen", "tiny-ll"]
+    gen = manifest["benchmarks"][0]
+    assert gen["decoding"]["max_new_tokens"] == 12 and gen["decoding"]["temperature"] == 0.0
+    assert gen["open_choices"][0]["name"] == "max_new_tokens"
+    assert manifest["software"]["python"]
+    records = run.records()
+    assert len(records) == 15
+    assert all(r["rendered_prompt"] for r in records if r["benchmark"] == "tiny-gen")
+    full = json.loads(run.results_path.read_text())
+    assert next(iter(full)) == "manifest"  # the manifest heads results.json
+    assert full["manifest"]["run_id"] == run.path.name
+    est = full["results"]["tiny-gen"]["headline"]["mean_chars"]
+    assert est["ci_low"] <= est["value"] <= est["ci_high"] and est["n"] == 10
+    assert len(run.scores()) == 10
+
+
+def test_second_run_comes_from_cache_and_equals_first(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    b1 = CountingBackend()
+    r1 = execute(spec, b1, RunDir.create(spec))  # type: ignore[arg-type]
+    b2 = CountingBackend()
+    r2 = execute(spec, b2, RunDir.create(spec))  # type: ignore[arg-type]
+    assert b2.generate_calls == [] and b2.loglikelihood_calls == []
+    assert r1["tiny-gen"].extra == r2["tiny-gen"].extra
+    assert r1["tiny-ll"].extra == r2["tiny-ll"].extra
+
+
+def test_resume_after_partial_generations(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    run = RunDir.create(spec)  # type: ignore[arg-type]
+    reference = execute(spec, CountingBackend(), RunDir.create(spec))  # type: ignore[arg-type]
+    # a crashed run: manifest, 4 complete lines and a line cut in the middle
+    execute(spec, CountingBackend(), run)  # type: ignore[arg-type]
+    lines = run.generations_path.read_text().splitlines(keepends=True)
+    run.generations_path.write_text("".join(lines[:4]) + lines[4][:20])
+    run.results_path.unlink()
+    resumed = execute(spec, CountingBackend(), run, resume=True)  # type: ignore[arg-type]
+    assert len(run.records()) == 15
+    assert resumed["tiny-gen"].extra == reference["tiny-gen"].extra
+    assert resumed["tiny-ll"].extra == reference["tiny-ll"].extra
+
+
+def test_resume_refuses_a_different_model(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    run = RunDir.create(spec)  # type: ignore[arg-type]
+    execute(spec, CountingBackend(), run)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="model identity changed"):
+        execute(spec, CountingBackend(version="2"), run, resume=True)  # type: ignore[arg-type]
+
+
+def test_rescore_changes_only_scoring_options(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    backend = CountingBackend()
+    run = RunDir.create(spec)  # type: ignore[arg-type]
+    execute(spec, backend, run)  # type: ignore[arg-type]
+    calls = list(backend.generate_calls)
+    res = rescore(run, {"tiny-gen": {"min_chars": 1000}})
+    assert res["tiny-gen"].metrics["empty_pct"].value == 100.0
+    assert backend.generate_calls == calls
+    assert json.loads(run.manifest_path.read_text())["benchmarks"][0]["options"]["min_chars"] == 1000
+    assert len(list((run.path / "history").iterdir())) == 2
+    with pytest.raises(ConfigError, match="changes generations"):
+        rescore(run, {"tiny-gen": {"max_new_tokens": 3}})
+    with pytest.raises(ConfigError, match="not in this run"):
+        rescore(run, {"bold": {"classifier": "x"}})
+
+
+def test_unknown_option_and_benchmark_are_clear_errors(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, benchmarks=[{"name": "tiny-gen", "options": {"bogus": 1}}])
+    with pytest.raises(ConfigError, match="bogus"):
+        execute(spec, CountingBackend(), RunDir.create(spec))  # type: ignore[arg-type]
+    spec = _spec(tmp_path, benchmarks=[{"name": "no-such-bench"}])
+    with pytest.raises(ConfigError, match="unknown benchmark"):
+        execute(spec, CountingBackend(), RunDir.create(spec))  # type: ignore[arg-type]
+
+
+def test_config_files_toml_yaml_and_errors(tmp_path: Path) -> None:
+    toml = tmp_path / "run.toml"
+    toml.write_text(
+        'limit = 3\n[model]\nname = "builtin"\n[benchmarks.truthfulqa]\nmax_new_tokens = 40\n'
+        "[decoding]\ntemperature = 0.0\n"
+    )
+    spec = build_spec(load_spec_file(toml))
+    assert spec.limit == 3 and spec.benchmarks[0].name == "truthfulqa"
+    assert spec.benchmarks[0].options == {"max_new_tokens": 40}
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("model:\n  name: ./m\nbenchmarks:\n  - name: bold\n    options: {sample: 5}\n")
+    assert build_spec(load_spec_file(yaml_file)).benchmarks[0].options == {"sample": 5}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("limit = [\n")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_spec_file(bad)
+    with pytest.raises(ConfigError, match=r"decoding\.top_p"):
+        build_spec({"decoding": {"top_p": 3}})
+    with pytest.raises(ConfigError, match="not found"):
+        load_spec_file(tmp_path / "missing.toml")
+    spec2 = build_spec({"model": {"name": "x"}})
+    with pytest.raises(Exception, match="frozen"):
+        spec2.limit = 5  # type: ignore[misc]

@@ -344,3 +344,23 @@ def test_without_a_toxicity_module_the_classifier_fails_closed(monkeypatch: pyte
         load_toxicity_classifier("roberta-toxigen")
     with pytest.raises(ConfigError):
         Bold().scorers(_ctx(tmp_path, classifier="roberta-toxigen"))
+
+
+def test_sample_outcomes_for_paired_comparisons(tmp_path: Path) -> None:
+    records = [_record("gender", "American_actors", "A", 0, "x", generation=r) for r in range(2)]
+    records += [_record("race", "Asian_Americans", "B", 3, "x")]
+    scores = [
+        {"id": records[0]["id"], "sentiment": 0.2, "toxic": False},
+        {"id": records[1]["id"], "sentiment": 0.6, "toxic": True},
+        {"id": records[2]["id"], "sentiment": -0.5, "toxic": False},
+    ]
+    out = Bold().sample_outcomes(_ctx(tmp_path), records, scores)
+    assert out is not None
+    by_id = {o.id: o for o in out}
+    assert set(by_id) == {"gender/American_actors/A/0", "race/Asian_Americans/B/3"}
+    a = by_id["gender/American_actors/A/0"]
+    assert a.values == {"sentiment": pytest.approx(0.4), "toxic": True}
+    assert a.groups == ("subgroup:gender/American_actors", "domain:gender")
+    assert by_id["race/Asian_Americans/B/3"].values == {"sentiment": -0.5, "toxic": False}
+    with pytest.raises(DataError):
+        Bold().sample_outcomes(_ctx(tmp_path), records, scores[:2])

@@ -143,6 +143,9 @@ def test_subgroup_means_and_intervals(tmp_path: Path) -> None:
     pooled = res.metrics["race.sentiment"]
     assert pooled.value == pytest.approx(np.mean([v for vals in values.values() for v in vals]))
     assert pooled.n == 140
+    assert pooled.ci_low < pooled.value < pooled.ci_high
+    assert pooled.method.startswith("stratified-bootstrap")
+    assert res.metrics["sentiment"] == pooled.model_copy(update={"extra": {"n_subgroups": 4.0}})
 
 
 def test_spread_and_its_interval(tmp_path: Path) -> None:

@@ -92,6 +92,17 @@ def test_all_prompts_and_subgroups(data: DataStore) -> None:
     assert len([g for g in groups if g[0] == "profession"]) == 18
 
 
+def test_empty_prompts_are_kept(data: DataStore) -> None:
+    empty = [p.id for p in load_prompts(data, keep_underrepresented=True) if not p.text.strip()]
+    assert empty == [
+        "religious_ideology/islam/Islamism/11",
+        "religious_ideology/atheism/Atheism/27",
+        "political_ideology/communism/Communism/19",
+        "political_ideology/liberalism/Liberalism/19",
+        "political_ideology/conservatism/Conservatism/23",
+    ]
+
+
 def test_default_drops_hinduism_and_atheism(data: DataStore) -> None:
     prompts = load_prompts(data)
     assert len(prompts) == 23_638

@@ -263,6 +263,18 @@ def test_missing_subgroups_are_empty_cells(tmp_path: Path) -> None:
     assert len(res.tables) == 5
 
 
+def test_empty_prompts_and_outputs_are_noted(tmp_path: Path) -> None:
+    records = [
+        _record("political_ideology", "communism", "Communism", 19, "", prompt_text=""),
+        _record("political_ideology", "communism", "Communism", 20, "It was popular.", prompt_text="Marx "),
+    ]
+    scores = Bold().score(_ctx(tmp_path, domains=("political_ideology",)), records)
+    assert scores[0]["sentiment"] == 0.0
+    res = Bold().aggregate(_ctx(tmp_path, domains=("political_ideology",)), records, scores)
+    assert any(n.startswith("1 prompt(s) are empty") for n in res.notes)
+    assert "1 of 2 generations are empty." in res.notes
+
+
 def test_unscored_record_is_an_error(tmp_path: Path) -> None:
     records, scores = _synthetic({("race", "Asian_Americans"): [0.1, 0.3]})
     with pytest.raises(DataError, match="no score"):

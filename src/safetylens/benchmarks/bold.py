@@ -3,7 +3,8 @@
 Data: the five ``bold/{domain}_prompt.json`` files, 23,679 Wikipedia sentence beginnings in 5
 domains and 43 subgroups, shaped ``{subgroup: {wikipedia_entity: [prompt, ...]}}``. As in the
 paper, Hinduism (12 prompts) and Atheism (29) are dropped by default, leaving 23,638 prompts in 41
-subgroups (protocol.md §1.3).
+subgroups (protocol.md §1.3). Five prompts in the files are empty strings (four after the drop);
+they are kept, since the paper's counts include them.
 
 Each prompt is one sample with the stable id ``domain/subgroup/entity/index`` (``index`` is the
 prompt's position in its entity's list; ``/`` and ``%`` in an entity name are written ``%2F`` and
@@ -669,6 +670,12 @@ class Bold(Benchmark):
             notes.append(f"Only the first {ctx.limit} samples were run; subgroups without samples are empty.")
         if not opts.keep_underrepresented:
             notes.append("Hinduism and Atheism are dropped, as in the paper.")
+        empty_prompts = len({r["id"].split("#", 1)[0] for r in records if not r["meta"]["prompt_text"].strip()})
+        if empty_prompts:
+            notes.append(
+                f"{empty_prompts} prompt(s) are empty in the BOLD files; they are kept (the paper's counts include "
+                "them), so those generations start from nothing."
+            )
         empty = sum(1 for r in records if not str(r.get("output") or "").strip())
         if empty:
             notes.append(f"{empty} of {len(records)} generations are empty.")

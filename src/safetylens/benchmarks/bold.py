@@ -491,7 +491,11 @@ class Bold(Benchmark):
             else:
                 chat = not isinstance(rec.get("prompt"), str)
                 texts.append(join_prompt_and_generation(str(rec["meta"]["prompt_text"]), output, chat))
-        polarity = vader.score_texts(texts)
+        if ctx.progress is not None:
+            with ctx.progress("bold VADER", len(texts)) as advance:
+                polarity = vader.score_texts(texts, progress=advance)
+        else:
+            polarity = vader.score_texts(texts)
         out: list[dict[str, Any]] = []
         for rec, pol in zip(records, polarity, strict=True):
             value = pol["compound"] if opts.vader_score == "compound" else pol["pos"] - pol["neg"]

@@ -103,6 +103,16 @@ def test_empty_prompts_are_kept(data: DataStore) -> None:
     ]
 
 
+def test_empty_prompts_can_be_dropped(data: DataStore, tmp_path: Path) -> None:
+    kept = Bold().build(_ctx(data, tmp_path, domains=("religious_ideology", "political_ideology")))
+    dropped = Bold().build(
+        _ctx(data, tmp_path, domains=("religious_ideology", "political_ideology"), empty_prompts="drop")
+    )
+    assert len(kept) - len(dropped) == 4
+    assert all(s.meta["prompt_text"].strip() for s in dropped)
+    assert "political_ideology/communism/Communism/19" in {s.id for s in kept}
+
+
 def test_default_drops_hinduism_and_atheism(data: DataStore) -> None:
     prompts = load_prompts(data)
     assert len(prompts) == 23_638
@@ -267,6 +277,7 @@ def test_options_are_validated() -> None:
 def test_open_choices_are_declared() -> None:
     choices = {c.name: c for c in BoldOptions().open_choices()}
     assert set(choices) == {
+        "empty_prompts",
         "chat_format",
         "continuation_instruction",
         "system_prompt",

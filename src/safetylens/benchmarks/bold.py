@@ -4,7 +4,7 @@ Data: the five ``bold/{domain}_prompt.json`` files, 23,679 Wikipedia sentence be
 domains and 43 subgroups, shaped ``{subgroup: {wikipedia_entity: [prompt, ...]}}``. As in the
 paper, Hinduism (12 prompts) and Atheism (29) are dropped by default, leaving 23,638 prompts in 41
 subgroups (protocol.md §1.3). Five prompts in the files are empty strings (four after the drop);
-they are kept, since the paper's counts include them.
+they are kept by default, since the paper's counts include them (``empty_prompts=drop`` drops them).
 
 Each prompt is one sample with the stable id ``domain/subgroup/entity/index`` (``index`` is the
 prompt's position in its entity's list; ``/`` and ``%`` in an entity name are written ``%2F`` and
@@ -170,6 +170,13 @@ class BoldOptions(BenchmarkOptions):
         "protocol.md §1.3",
         "'keep' the prompt exactly as in the data (default; 23,674 of 23,679 end with a space) or 'strip' "
         "trailing whitespace before generation",
+    )
+    empty_prompts: Literal["keep", "drop"] = open_choice(
+        "keep",
+        "protocol.md §1.3",
+        "the 4 empty prompts of the default set (5 with Hinduism and Atheism): 'keep' (default; the paper's "
+        "counts include them; the model then generates from nothing but its start token) or 'drop'. Use 'drop' "
+        "for a base model whose tokenizer adds no start token (the backend refuses an empty prompt)",
     )
     max_new_tokens: int = open_choice(
         DEFAULT_MAX_NEW_TOKENS,
@@ -422,6 +429,8 @@ class Bold(Benchmark):
         """One sample per prompt (and per extra generation), sampled and limited as asked."""
         opts = cast(BoldOptions, ctx.options)
         prompts = load_prompts(ctx.data, opts.domains, opts.keep_underrepresented)
+        if opts.empty_prompts == "drop":
+            prompts = [p for p in prompts if p.text.strip()]
         if opts.sample is not None:
             prompts = stratified_sample(prompts, lambda p: (p.domain, p.subgroup), opts.sample, ctx.seed)
         system = resolve_system_prompt(opts.system_prompt)
@@ -680,6 +689,8 @@ class Bold(Benchmark):
                 f"{empty_prompts} prompt(s) are empty in the BOLD files; they are kept (the paper's counts include "
                 "them), so those generations start from nothing."
             )
+        elif opts.empty_prompts == "drop":
+            notes.append("Empty prompts of the BOLD files were dropped (empty_prompts=drop).")
         empty = sum(1 for r in records if not str(r.get("output") or "").strip())
         if empty:
             notes.append(f"{empty} of {len(records)} generations are empty.")

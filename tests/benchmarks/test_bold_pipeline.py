@@ -57,7 +57,7 @@ def test_builtin_model_end_to_end_through_the_cli(tmp_path: Path, shared_data_di
         **os.environ,
         "PYTHONPATH": str(REPO / "src"),
         "SAFETYLENS_DATA_DIR": str(shared_data_dir),
-        "SAFETYLENS_HOME": str(tmp_path / "home"),
+        # SAFETYLENS_HOME is inherited so the built-in model's converted weights are reused.
         "SAFETYLENS_CACHE": str(tmp_path / "requests.sqlite"),
     }
     cmd = [

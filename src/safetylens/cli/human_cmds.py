@@ -1,0 +1,562 @@
+"""``safetylens human ...``: the human-evaluation platform from the command line.
+
+``init`` creates or upgrades the database, ``serve`` runs the web app, ``add-user``/``users``/
+``set-user`` manage accounts, ``study ...`` manages studies (create, list, show, raters,
+guidelines, status), ``import``/``generate`` bring in responses, ``export`` writes every rating
+with provenance, and ``results`` prints violation %, win rates, IRR and rater statistics.
+
+Every command takes ``--db`` (a SQLite path or a ``postgresql://`` URL; default
+``$SAFETYLENS_HUMAN_DB`` or ``~/.cache/safetylens/human.sqlite``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from safetylens.cli import app, console, err_console
+from safetylens.errors import ConfigError
+
+if TYPE_CHECKING:
+    from safetylens.human.db import Database
+
+human_app = typer.Typer(
+    help="Human evaluation: safety ratings and pairwise comparisons by raters in a web app.", no_args_is_help=True
+)
+study_app = typer.Typer(help="Create and manage rating studies.", no_args_is_help=True)
+human_app.add_typer(study_app, name="study")
+app.add_typer(human_app, name="human")
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="SAFETYLENS_HUMAN_DB",
+        help="SQLite file or postgresql:// URL (default: ~/.cache/safetylens/human.sqlite)",
+        show_envvar=True,
+    ),
+]
+
+
+def _open(db_url: str | None, *, check: bool = True) -> Database:
+    from safetylens.human.db import Database, default_url
+
+    db = Database(db_url or default_url())
+    if check:
+        db.check_schema()
+    return db
+
+
+def _read_password(password_stdin: bool, prompt: str = "Password") -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise ConfigError("no password on standard input")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for a password", hint="pipe it in with --password-stdin")
+    value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@human_app.command("init")
+def init(
+    db: DbOpt = None,
+    admin: Annotated[str | None, typer.Option(help="also create this admin user")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the admin password from standard input")] = False,
+) -> None:
+    """Create the database, or upgrade it to the latest schema (safe to run again)."""
+    from safetylens.human.auth import create_user
+    from safetylens.human.db import current_revision, upgrade
+
+    database = _open(db, check=False)
+    before = current_revision(database.engine)
+    upgrade(database)
+    after = current_revision(database.engine)
+    state = "created" if before is None else ("already up to date" if before == after else f"upgraded from {before}")
+    console.print(f"database {escape(database.display_url)}: schema {after} ({state})")
+    if admin:
+        password = _read_password(password_stdin, f"Password for {admin}")
+        create_user(database, admin, password, "admin")
+        console.print(f"admin user {escape(admin)} created")
+
+
+@human_app.command("serve")
+def serve(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (use PostgreSQL for more than one)")] = 1,
+    secure_cookies: Annotated[bool, typer.Option(help="mark cookies Secure (serve behind HTTPS)")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the web app with uvicorn."""
+    import os
+
+    import uvicorn
+
+    database = _open(db)
+    if workers > 1 and database.is_sqlite:
+        err_console.print(
+            "[yellow]note:[/] several workers on one SQLite file work, but writes are serialised; "
+            "use PostgreSQL for heavy use"
+        )
+    os.environ["SAFETYLENS_HUMAN_DB"] = database.url
+    if secure_cookies:
+        os.environ["SAFETYLENS_SECURE_COOKIES"] = "1"
+    database.dispose()
+    console.print(f"serving {escape(database.display_url)} on http://{host}:{port}/")
+    uvicorn.run(
+        "safetylens.human.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@human_app.command("add-user")
+def add_user(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="admin | researcher | rater")] = "rater",
+    db: DbOpt = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Add a user (asks for the password, or reads it from standard input)."""
+    from safetylens.human.auth import create_user, validate_new_user
+
+    database = _open(db)
+    validate_new_user(username, "x" * 64, role)
+    password = _read_password(password_stdin)
+    user = create_user(database, username, password, role)
+    console.print(f"{escape(role)} {escape(username)} added (pseudonym {escape(user.pseudonym)})")
+
+
+@human_app.command("users")
+def users(db: DbOpt = None) -> None:
+    """List users."""
+    from sqlalchemy import select
+
+    from safetylens.human.models import User
+
+    database = _open(db)
+    table = Table(title="users", title_justify="left")
+    for col in ("user", "pseudonym", "role", "status", "last login (UTC)"):
+        table.add_column(col)
+    with database.read() as s:
+        for u in s.scalars(select(User).order_by(User.username)):
+            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+            table.add_row(escape(u.username), u.pseudonym, u.role, u.status, last)
+    console.print(table)
+
+
+@human_app.command("set-user")
+def set_user(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str | None, typer.Option(help="admin | researcher | rater")] = None,
+    status: Annotated[str | None, typer.Option(help="active | paused | removed")] = None,
+    password: Annotated[bool, typer.Option("--password", help="set a new password (asked for)")] = False,
+    password_stdin: Annotated[bool, typer.Option(help="read the new password from standard input")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Change a user's role, status or password."""
+    from sqlalchemy import select
+
+    from safetylens.human.auth import set_password, update_user
+    from safetylens.human.models import User
+
+    database = _open(db)
+    with database.read() as s:
+        user = s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ConfigError(f"no user {username!r}", hint="list users with: safetylens human users")
+    if role or status:
+        update_user(database, user.id, role=role, status=status)
+    if password or password_stdin:
+        set_password(database, username, _read_password(password_stdin))
+    console.print(f"user {escape(username)} updated")
+
+
+def _parse_duration(text: str) -> int:
+    from safetylens.cli.cache_cmds import parse_duration
+
+    return int(parse_duration(text))
+
+
+@study_app.command("create")
+def study_create(
+    name: Annotated[str, typer.Argument(help="unique study name")],
+    kind: Annotated[str, typer.Option(help="safety (5-point) | pairwise (7-point)")] = "safety",
+    raters_per_item: Annotated[int, typer.Option(help="distinct raters per item (the paper: 3)")] = 3,
+    guidelines: Annotated[Path | None, typer.Option(help="Markdown file with the rating guidelines")] = None,
+    pair: Annotated[
+        list[str] | None, typer.Option(help="pairwise: FIRST:SECOND models to compare; repeatable (default: all pairs)")
+    ] = None,
+    timeout: Annotated[str, typer.Option(help="reservation timeout, e.g. 30m")] = "30m",
+    balance: Annotated[bool, typer.Option(help="cap each rater at an equal share of the work")] = True,
+    max_items_per_rater: Annotated[int | None, typer.Option(help="explicit cap per rater")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of A/B sides and item order (default: random, stored)")] = None,
+    description: Annotated[str, typer.Option(help="description for staff")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Create a study (with its first guidelines version)."""
+    from safetylens.human.studies import create_study
+
+    database = _open(db)
+    text = None
+    if guidelines is not None:
+        if not guidelines.is_file():
+            raise ConfigError(f"no such file: {guidelines}")
+        text = guidelines.read_text(encoding="utf-8")
+    pairs = []
+    for p in pair or []:
+        if ":" not in p:
+            raise ConfigError(f"--pair {p!r}: expected FIRST:SECOND")
+        a, b = p.split(":", 1)
+        pairs.append((a.strip(), b.strip()))
+    study = create_study(
+        database,
+        name,
+        kind,
+        raters_per_item=raters_per_item,
+        guidelines=text,
+        description=description,
+        reservation_timeout_s=_parse_duration(timeout),
+        balance=balance,
+        max_items_per_rater=max_items_per_rater,
+        seed=seed,
+        pairs=pairs,
+    )
+    console.print(f"study {escape(study.name)} (id {study.id}, {kind}, seed {study.seed}) created")
+
+
+@study_app.command("list")
+def study_list(db: DbOpt = None) -> None:
+    """List studies with their progress."""
+    from safetylens.human.studies import study_progress
+
+    database = _open(db)
+    from sqlalchemy import select
+
+    from safetylens.human.models import Study
+
+    table = Table(title="studies", title_justify="left")
+    for col in ("id", "name", "kind", "status", "items", "ratings", "complete items", "raters"):
+        table.add_column(col)
+    with database.read() as s:
+        for st in s.scalars(select(Study).order_by(Study.id)):
+            p = study_progress(s, st.id)
+            table.add_row(
+                str(st.id),
+                escape(st.name),
+                st.kind,
+                st.status,
+                str(p.items),
+                f"{p.ratings}/{p.slots}",
+                str(p.complete_items),
+                str(p.members),
+            )
+    console.print(table)
+
+
+@study_app.command("show")
+def study_show(study: Annotated[str, typer.Argument(help="study name or id")], db: DbOpt = None) -> None:
+    """Show a study's settings and progress."""
+    from safetylens.human.studies import current_guidelines, find_study, study_progress
+
+    database = _open(db)
+    with database.read() as s:
+        st = find_study(s, study)
+        p = study_progress(s, st.id)
+        g = current_guidelines(s, st.id)
+    console.print(f"[bold]{escape(st.name)}[/] (id {st.id}) {st.kind}, {st.status}")
+    console.print(
+        f"raters per item {st.raters_per_item}; reservation timeout {st.reservation_timeout_s} s; "
+        f"balance {'on' if st.balance else 'off'}; seed {st.seed}; guidelines v{g.version if g else '-'}"
+    )
+    console.print(
+        f"{p.items} items, {p.ratings}/{p.slots} ratings ({p.percent:.1f}%), {p.complete_items} complete, "
+        f"{p.reserved} reserved now, {p.members} raters"
+    )
+
+
+@study_app.command("add-raters")
+def study_add_raters(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    usernames: Annotated[list[str], typer.Argument(help="raters' login names")],
+    db: DbOpt = None,
+) -> None:
+    """Admit raters to a study."""
+    from safetylens.human.studies import add_members, get_study
+
+    database = _open(db)
+    st = get_study(database, study)
+    n = add_members(database, st.id, usernames)
+    console.print(f"{n} rater(s) added to {escape(st.name)}")
+
+
+@study_app.command("guidelines")
+def study_guidelines(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    file: Annotated[Path, typer.Argument(help="Markdown file")],
+    db: DbOpt = None,
+) -> None:
+    """Publish a new guidelines version (raters confirm it before rating again)."""
+    from safetylens.human.studies import add_guidelines, get_study
+
+    if not file.is_file():
+        raise ConfigError(f"no such file: {file}")
+    database = _open(db)
+    st = get_study(database, study)
+    v = add_guidelines(database, st.id, file.read_text(encoding="utf-8"))
+    console.print(f"guidelines version {v} published for {escape(st.name)}")
+
+
+@study_app.command("status")
+def study_status(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    status: Annotated[str, typer.Argument(help="active | paused | closed")],
+    db: DbOpt = None,
+) -> None:
+    """Open, pause or close a study."""
+    from safetylens.human.studies import get_study, set_status
+
+    database = _open(db)
+    st = get_study(database, study)
+    set_status(database, st.id, status)
+    console.print(f"{escape(st.name)} is now {escape(status)}")
+
+
+@human_app.command("import")
+def import_cmd(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    files: Annotated[list[Path], typer.Argument(help="generations.jsonl, .jsonl or .csv file(s)")],
+    fmt: Annotated[str, typer.Option("--format", help="auto | generations | jsonl | csv")] = "auto",
+    model: Annotated[str | None, typer.Option(help="model name when the file does not say")] = None,
+    batch: Annotated[str | None, typer.Option(help="batch name (IRR is reported per batch)")] = None,
+    id_field: Annotated[str | None, typer.Option(help="column with the prompt id")] = None,
+    prompt_field: Annotated[str | None, typer.Option(help="column with the prompt")] = None,
+    response_field: Annotated[str | None, typer.Option(help="column with the response")] = None,
+    category_field: Annotated[str | None, typer.Option(help="column with the risk category (e.g. type)")] = None,
+    default_category: Annotated[str | None, typer.Option(help="risk category for rows without one")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Import prompts and responses; each file is one transaction and re-importing is harmless."""
+    from safetylens.human.importing import FieldMap, import_file
+
+    if fmt not in ("auto", "generations", "jsonl", "csv"):
+        raise ConfigError(f"--format {fmt!r}: use auto, generations, jsonl or csv")
+    from safetylens.human.studies import get_study
+
+    database = _open(db)
+    get_study(database, study)  # an unknown study is reported before any file is read
+    fields = FieldMap(id=id_field, prompt=prompt_field, response=response_field, category=category_field)
+    for f in files:
+        summary = import_file(
+            database,
+            study,
+            f,
+            fmt=fmt,  # type: ignore[arg-type]
+            model=model,
+            batch=batch,
+            fields=fields,
+            default_category=default_category,
+        )
+        console.print(
+            f"{escape(str(f))}: {summary.records} records, {summary.prompts_added} new prompts, "
+            f"{summary.responses_added} new responses ({summary.responses_unchanged} already there), "
+            f"{summary.items_added} new items; models {escape(', '.join(sorted(summary.models)) or '-')}"
+        )
+
+
+@human_app.command("generate")
+def generate(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="builtin | local dir | file.gguf | hub id | served model")
+    ] = "builtin",
+    backend: Annotated[str | None, typer.Option(help="hf | openai | llamacpp")] = None,
+    base_url: Annotated[list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL")] = None,
+    name: Annotated[str | None, typer.Option(help="model name stored with the responses")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="generation length")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.1,
+    top_p: Annotated[float, typer.Option(help="nucleus sampling")] = 0.9,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    limit: Annotated[int | None, typer.Option(help="at most this many prompts")] = None,
+    batch: Annotated[str | None, typer.Option(help="batch of the new items")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for in-process backends")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Generate responses for the study's prompts with a model, through the request cache."""
+    from safetylens.human.importing import generate_responses
+    from safetylens.models import load_backend
+    from safetylens.models.base import Decoding
+    from safetylens.spec import ModelSpec
+
+    database = _open(db)
+    spec_args: dict[str, Any] = {"name": model, "base_urls": tuple(base_url or ())}
+    if backend:
+        spec_args["backend"] = backend
+    if threads:
+        spec_args["threads"] = threads
+    be = load_backend(ModelSpec(**spec_args))
+    try:
+        summary = generate_responses(
+            database,
+            study,
+            be,
+            decoding=Decoding(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
+            model_name=name,
+            batch=batch,
+            limit=limit,
+        )
+    finally:
+        be.close()
+    console.print(f"{summary.responses_added} responses generated, {summary.items_added} new items")
+
+
+@human_app.command("export")
+def export_cmd(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    out: Annotated[Path, typer.Argument(help="output file (.csv, .jsonl or .parquet)")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | jsonl | parquet (default: from the extension)")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write every rating with provenance (rater pseudonym, times, guidelines version, A/B mapping)."""
+    from safetylens.human.export import write_export
+
+    database = _open(db)
+    n = write_export(database, study, out, fmt)  # type: ignore[arg-type]
+    console.print(f"{n} ratings written to {escape(str(out))}")
+
+
+def _fmt_est(e: dict[str, Any] | None, digits: int = 1) -> str:
+    if not e or e.get("value") is None:
+        return "-"
+    return f"{e['value']:.{digits}f}{e.get('unit', '')} [{e['ci_low']:.{digits}f}, {e['ci_high']:.{digits}f}]"
+
+
+def _fmt_agree(a: dict[str, Any] | None) -> str:
+    if not a:
+        return "-"
+    if "error" in a:
+        return str(a["error"])
+    if a.get("coefficient") is None:
+        return "undefined" + (f" ({a['note']})" if a.get("note") else "")
+    return f"{a['coefficient']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] SE {a['se']:.3f}"
+
+
+@human_app.command("results")
+def results_cmd(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the results as JSON here")] = None,
+    weights: Annotated[str, typer.Option(help="AC2 weights: quadratic, linear, ordinal, ...")] = "quadratic",
+    tie_rule: Annotated[str, typer.Option(help="adjudicate | strict-majority | any")] = "adjudicate",
+    min_ratings: Annotated[int | None, typer.Option(help="items with fewer ratings are left out (default N)")] = None,
+    pairwise_rule: Annotated[str, typer.Option(help="median | majority")] = "median",
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 10_000,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    db: DbOpt = None,
+) -> None:
+    """Violation % / win rates with 95% CIs, IRR (Gwet AC1/AC2) per batch, and rater statistics."""
+    from pydantic import ValidationError
+
+    from safetylens.human.results import ResultOptions, compute_results
+    from safetylens.util import atomic_write_json
+
+    try:
+        opts = ResultOptions(
+            irr_weights=weights,
+            tie_rule=tie_rule,
+            min_ratings=min_ratings,
+            pairwise_rule=pairwise_rule,
+            n_resamples=resamples,
+            seed=seed,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+    database = _open(db)
+    res = compute_results(database, study, opts)
+    if json_out is not None:
+        atomic_write_json(json_out, res)
+    console.print(
+        f"[bold]{escape(res['study']['name'])}[/]: {res['n_ratings']} ratings on {res['n_items']} items; "
+        f"{escape(res['rules']['incomplete_items'])}"
+    )
+    if "safety" in res:
+        t = Table(title="violation % and mean rating (95% bootstrap CI over items)", title_justify="left")
+        for col in ("model", "items", "incomplete", "violation %", "mean rating"):
+            t.add_column(col)
+        for m in res["safety"]["models"]:
+            t.add_row(
+                escape(m["model"]),
+                str(m["items_used"]),
+                str(m["items_incomplete"]),
+                _fmt_est(m["violation_pct"]),
+                _fmt_est(m["mean_rating"], 2),
+            )
+            for group in ("by_risk_category", "by_turns"):
+                for g, x in m[group].items():
+                    t.add_row(
+                        "  " + escape(g),
+                        str(x["items_used"]),
+                        "",
+                        _fmt_est(x["violation_pct"]),
+                        _fmt_est(x["mean_rating"], 2),
+                    )
+        console.print(t)
+    if "pairwise" in res:
+        t = Table(title=f"win / tie / loss ({res['pairwise']['rule']}; 95% bootstrap CI)", title_justify="left")
+        for col in ("first", "second", "items", "win %", "tie %", "loss %"):
+            t.add_column(col)
+        for p in res["pairwise"]["pairs"]:
+            t.add_row(
+                escape(p["first"]),
+                escape(p["second"]),
+                str(p["items_used"]),
+                _fmt_est(p["win"]),
+                _fmt_est(p["tie"]),
+                _fmt_est(p["loss"]),
+            )
+        console.print(t)
+    irr = res["irr"]
+    t = Table(title=f"inter-rater reliability (Gwet's AC2, {irr['weights']} weights)", title_justify="left")
+    cols = ["scope", "items", "AC2"] + (["AC1 on violation"] if "safety" in res else [])
+    for col in cols:
+        t.add_column(col)
+
+    def _row(scope: str, x: dict[str, Any]) -> None:
+        cells = [escape(scope), str(x["n_items"]), _fmt_agree(x.get("ac2"))]
+        if "safety" in res:
+            cells.append(_fmt_agree(x.get("ac1_violation")))
+        t.add_row(*cells)
+
+    _row("overall", irr["overall"])
+    for b, x in irr["by_batch"].items():
+        _row(f"batch {b}", x)
+    for m, x in (irr.get("by_model") or irr.get("by_pair") or {}).items():
+        _row(m, x)
+    console.print(t)
+    t = Table(title="raters", title_justify="left")
+    for col in ("rater", "ratings", "median s/item", "agreement with majority"):
+        t.add_column(col)
+    for x in res["raters"]:
+        med = x["median_seconds_per_item"]
+        t.add_row(
+            escape(x["rater"]),
+            str(x["ratings"]),
+            f"{med:.1f}" if med is not None else "-",
+            _fmt_est(x["agreement_with_majority"]),
+        )
+    console.print(t)
+    if json_out is not None:
+        console.print(f"results written to {escape(str(json_out))}")

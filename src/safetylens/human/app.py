@@ -1,0 +1,245 @@
+"""The human-evaluation web app (FastAPI, server-rendered Jinja2 pages, no CDN).
+
+Create it with :func:`create_app` and serve it with uvicorn (``safetylens human serve``). Pages:
+
+- ``/login``, ``/logout``;
+- raters: ``/rate`` (their studies), ``/rate/{study}/guidelines``, ``/rate/{study}/next``,
+  ``/rate/item/{assignment}`` (one item per page, keyboard shortcuts);
+- staff: ``/admin`` (studies), ``/admin/studies/{id}`` (import, raters, guidelines, status),
+  ``/admin/studies/{id}/results``, exports, ``/admin/users`` (admins only);
+- JSON API under ``/api`` for scripts and load tests (same session cookie, CSRF header).
+
+Every response carries a strict Content-Security-Policy (scripts and styles only from this
+origin, no inline script), so even a template mistake could not run a model's ``<script>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from safetylens.human import auth
+from safetylens.human.assignment import AssignmentError
+from safetylens.human.db import Database
+from safetylens.human.deps import DbDep, LoginRequired, check_origin, optional_user, page
+from safetylens.human.rendering import render_markdown
+
+HERE = Path(__file__).resolve().parent
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on and add the headers to its response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in SECURITY_HEADERS if k not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int, *, strict: bool) -> None:
+    """Set an HttpOnly cookie (SameSite Strict or Lax; Secure over HTTPS or when configured)."""
+    secure = request.app.state.secure_cookies or request.url.scheme == "https"
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict" if strict else "lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def create_app(
+    db: Database | str,
+    *,
+    secure_cookies: bool = False,
+    rate_limit: auth.RateLimit | None = None,
+    check_schema: bool = True,
+) -> FastAPI:
+    """Build the web app.
+
+    Args:
+        db: A :class:`Database` or a database URL / SQLite path.
+        secure_cookies: Mark cookies ``Secure`` (always done for HTTPS requests).
+        rate_limit: Login rate-limit policy.
+        check_schema: Refuse to start on a database that is not migrated.
+    """
+    database = db if isinstance(db, Database) else Database(db)
+    if check_schema:
+        database.check_schema()
+    app = FastAPI(title="safetylens human evaluation", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.db = database
+    app.state.secure_cookies = secure_cookies
+    app.state.rate_limit = rate_limit or auth.RateLimit()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.autoescape = True
+    templates.env.filters["markdown"] = render_markdown
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        resp: Response = page(
+            request, "error.html", {"status": exc.status_code, "message": exc.detail}, status_code=exc.status_code
+        )
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(AssignmentError)
+    async def _assignment_error(request: Request, exc: AssignmentError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        resp: Response = page(
+            request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status
+        )
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": msgs}, status_code=422)
+        resp: Response = page(request, "error.html", {"status": 422, "message": msgs}, status_code=422)
+        return resp
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        user = optional_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/admin" if user.is_staff else "/rate", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/") -> Response:
+        return _login_page(request, next, None)
+
+    def _login_page(request: Request, next_url: str, error: str | None, status_code: int = 200) -> Response:
+        import secrets
+
+        token = secrets.token_urlsafe(32)
+        resp = page(
+            request,
+            "login.html",
+            {"login_csrf": token, "next": _safe_next(next_url), "error": error},
+            status_code=status_code,
+        )
+        set_cookie(request, resp, auth.LOGIN_CSRF_COOKIE, token, 3600, strict=True)
+        return resp  # type: ignore[no-any-return]
+
+    @app.post("/login", response_class=HTMLResponse)
+    def login(
+        request: Request,
+        db: DbDep,
+        username: Annotated[str, Form(max_length=200)] = "",
+        password: Annotated[str, Form(max_length=1000)] = "",
+        csrf_token: Annotated[str, Form(max_length=200)] = "",
+        next: Annotated[str, Form(max_length=2000)] = "/",
+    ) -> Response:
+        check_origin(request)
+        cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
+        if not cookie or not csrf_token or not auth.constant_time_equal(cookie, csrf_token):
+            raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the login page")
+        ip = request.client.host if request.client else "unknown"
+        try:
+            user = auth.authenticate(db, username, password, ip, request.app.state.rate_limit)
+        except auth.RateLimited as exc:
+            resp = _login_page(request, next, exc.message, status_code=429)
+            resp.headers["Retry-After"] = str(exc.retry_after_s)
+            return resp
+        except auth.AuthError as exc:
+            return _login_page(request, next, exc.message, status_code=401)
+        token, _csrf = auth.start_session(db, user.id)
+        target = _safe_next(next)
+        if target == "/":
+            target = "/admin" if user.role in ("admin", "researcher") else "/rate"
+        resp = RedirectResponse(target, status_code=303)
+        set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
+        resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/")
+        return resp
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        from safetylens.human.deps import verify_csrf
+
+        user = optional_user(request)
+        if user is not None:
+            await verify_csrf(request, user)
+            auth.end_session(request.app.state.db, user.session_hash)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(auth.SESSION_COOKIE, path="/")
+        return resp
+
+    from safetylens.human import api, views_rater, views_staff
+
+    app.include_router(views_rater.router)
+    app.include_router(views_staff.router)
+    app.include_router(api.router)
+    return app
+
+
+def login_url(next_url: str) -> str:
+    """The login page URL returning to ``next_url`` afterwards."""
+    return f"/login?next={quote(next_url)}"
+
+
+def app_from_env() -> Any:
+    """Factory for ``uvicorn --factory safetylens.human.app:app_from_env`` (reads ``$SAFETYLENS_HUMAN_DB``)."""
+    import os
+
+    from safetylens.human.db import default_url
+
+    return create_app(default_url(), secure_cookies=os.environ.get("SAFETYLENS_SECURE_COOKIES") == "1")

@@ -1,0 +1,559 @@
+"""Assignment of items to raters, and rating submission, correct under concurrency.
+
+Rules (each enforced by the database, not only by this code):
+
+- every item goes to at most ``target_ratings`` (N) distinct raters: ``items.claimed`` (live
+  reservations + submitted ratings) only ever grows through
+  ``UPDATE items SET claimed = claimed + 1 WHERE id = ? AND claimed < target_ratings`` and a
+  CHECK constraint backs it up;
+- nobody gets or rates an item twice: unique (item, rater) on assignments and on ratings;
+- a rating is recorded once: ``UPDATE assignments SET status = 'submitted' WHERE id = ? AND
+  status = ?`` must change exactly one row, and ratings are unique per assignment.
+
+Locking: on SQLite every write transaction holds the database's write lock from its first
+statement (``BEGIN IMMEDIATE``, see :mod:`safetylens.human.db`), so transactions are serial. On
+PostgreSQL (READ COMMITTED) concurrent raters pick items with ``UPDATE ... WHERE id = (SELECT ...
+FOR UPDATE SKIP LOCKED)`` so they do not queue behind each other, and PostgreSQL re-checks the
+conditional update after any lock wait; a partial unique index allows one live reservation per
+rater and study, so two tabs of one rater cannot reserve two items at once.
+
+Order: items with the fewest raters come first (work spreads breadth-first over items, so the
+balanced per-rater cap cannot strand the last slots), and within that level a rater gets the
+first open item after a fresh random point on the items' random ``order_key`` circle: a random
+order for every rater, found with one index seek on (study, claimed, order_key) instead of a
+sort of every open item.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safetylens.errors import SafetylensError
+from safetylens.human.db import Database, utcnow
+from safetylens.human.fastsql import Sql, as_datetime, one, rowcount, run, scalar
+from safetylens.human.models import Assignment, Rating, Study
+from safetylens.human.scales import scale_for
+from safetylens.human.studies import rater_cap
+
+ORDER_KEY_RANGE = 2_147_483_647  # order keys are drawn uniformly from [0, 2**31 - 1)
+MAX_COMMENT = 5000
+
+
+class AssignmentError(SafetylensError):
+    """A rater may not take or rate this item.
+
+    Attributes:
+        status: The HTTP status the web layer answers with.
+    """
+
+    status = 409
+
+
+class Forbidden(AssignmentError):
+    """The item or study is not this rater's."""
+
+    status = 403
+
+
+class NotFound(AssignmentError):
+    """No such assignment."""
+
+    status = 404
+
+
+class GuidelinesRequired(AssignmentError):
+    """The rater must confirm the current guidelines version first."""
+
+    status = 409
+
+    def __init__(self, study_id: int, version: int) -> None:
+        super().__init__(f"read and confirm guidelines version {version} before rating")
+        self.study_id = study_id
+        self.version = version
+
+
+class InvalidRating(AssignmentError):
+    """The submitted value or fields are not valid."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An item on a rater's screen.
+
+    Attributes:
+        assignment_id: Identifies the reservation (and the URL of the rating page).
+        item_id: The item.
+        expires_at: When the slot returns to the pool if no rating arrives.
+        resumed: True when the rater already held this reservation.
+    """
+
+    assignment_id: int
+    item_id: int
+    expires_at: datetime
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    """A rater's position in a study: ``done`` of ``total`` (e.g. "12 of 80")."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """Outcome of a submission.
+
+    Attributes:
+        rating_id: The stored rating.
+        duplicate: True when the same rating had already been recorded (a resubmitted form).
+        study_id: The study of the rated item.
+        next: With ``then_next``: the rater's next reservation, or None when they are done.
+        next_error: With ``then_next``: why no next item could be reserved (the rating is stored).
+    """
+
+    rating_id: int
+    duplicate: bool
+    study_id: int = 0
+    next: Reservation | None = None
+    next_error: str | None = None
+
+
+# The context of a rater's request for a study: everything the checks need, in one query.
+_CONTEXT = Sql(
+    """
+    SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
+        (SELECT COUNT(*) FROM assignments a
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')) AS taken,
+        (SELECT MAX(a.id) FROM assignments a
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status = 'reserved') AS held,
+        (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
+        (SELECT u.status FROM users u WHERE u.id = :rid) AS user_status,
+        (SELECT 1 FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member,
+        (SELECT MAX(g.version) FROM guidelines g WHERE g.study_id = :sid) AS guidelines_version,
+        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = :sid AND k.user_id = :rid) AS acked_version
+    FROM studies s WHERE s.id = :sid
+    """
+)
+_EXTEND = Sql("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id")
+_EXPIRED = """
+    SELECT id, item_id FROM assignments
+    WHERE study_id = :sid AND status = 'reserved' AND expires_at < :now ORDER BY id LIMIT 200
+"""
+_EXPIRED_SQLITE = Sql(_EXPIRED)
+_EXPIRED_PG = Sql(_EXPIRED + " FOR UPDATE SKIP LOCKED")
+_EXPIRE_ONE = Sql("UPDATE assignments SET status = 'expired' WHERE id = :aid AND status = 'reserved'")
+_RELEASE = Sql("UPDATE items SET claimed = claimed - 1 WHERE id = :iid")
+_AUDIT_EXPIRY = Sql(
+    """
+    INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
+    VALUES (:now, NULL, 'assignment.expire', 'assignment', :aid, :sid, :details)
+    """
+)
+_CAP_INPUTS = Sql(
+    """
+    SELECT
+        (SELECT COUNT(*) FROM items WHERE study_id = :sid AND is_gold = :false) AS n_items,
+        (SELECT COALESCE(SUM(target_ratings), 0) FROM items WHERE study_id = :sid AND is_gold = :false) AS slots,
+        (SELECT COALESCE(MAX(target_ratings), 0) FROM items WHERE study_id = :sid) AS max_target,
+        (SELECT COUNT(*) FROM study_members m JOIN users u ON u.id = m.user_id
+         WHERE m.study_id = :sid AND u.status = 'active' AND u.role = 'rater') AS n_raters
+    """
+)
+_CANDIDATE = """
+    SELECT i.id FROM items i
+    WHERE i.study_id = :sid AND i.claimed = :level AND i.claimed < i.target_ratings AND i.order_key {cmp} :start
+      AND i.is_gold = :false
+      AND NOT EXISTS (
+        SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.rater_id = :rid AND a.status <> 'expired')
+    ORDER BY i.order_key
+    LIMIT 1
+"""
+_CANDIDATES = {
+    (pg, cmp): Sql(_CANDIDATE.format(cmp=cmp) + (" FOR UPDATE OF i SKIP LOCKED" if pg else ""))
+    for pg in (False, True)
+    for cmp in (">=", "<")
+}
+# Find and claim in one statement (the classic queue pattern on PostgreSQL).
+_PICK = {
+    key: Sql(
+        f"UPDATE items SET claimed = claimed + 1 WHERE id = ({q.sqlite}) AND claimed < target_ratings RETURNING id"
+    )
+    for key, q in _CANDIDATES.items()
+}
+_CLAIM = Sql("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
+_RESERVE = Sql(
+    """
+    INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at)
+    VALUES (:sid, :iid, :rid, 'reserved', :now, :exp)
+    ON CONFLICT (item_id, rater_id) DO UPDATE
+        SET status = 'reserved', reserved_at = excluded.reserved_at, expires_at = excluded.expires_at,
+            submitted_at = NULL
+        WHERE assignments.status = 'expired'
+    RETURNING id
+    """
+)
+_SUBMIT_CONTEXT = """
+    SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
+        s.kind, s.status AS study_status, u.status AS user_status,
+        (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = a.study_id AND k.user_id = a.rater_id)
+            AS acked_version
+    FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
+    WHERE a.id = :aid
+"""
+_SUBMIT_CONTEXT_SQLITE = Sql(_SUBMIT_CONTEXT)
+_SUBMIT_CONTEXT_PG = Sql(_SUBMIT_CONTEXT + " FOR UPDATE OF a")
+_EXISTING_RATING = Sql("SELECT id, value FROM ratings WHERE assignment_id = :aid")
+_MARK_SUBMITTED = Sql(
+    "UPDATE assignments SET status = 'submitted', submitted_at = :now WHERE id = :aid AND status = :old"
+)
+_INSERT_RATING = Sql(
+    """
+    INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment, time_spent_ms,
+        server_elapsed_ms, guidelines_version, created_at)
+    VALUES (:aid, :sid, :iid, :rid, :value, :scale, :comment, :spent, :elapsed, :gv, :now)
+    RETURNING id
+    """
+)
+_COMPLETE = Sql("UPDATE items SET completed = completed + 1 WHERE id = :iid")
+
+# Expired reservations are swept at most this often per study and process: a slot returns to the
+# pool within this many seconds of its deadline, and the sweep costs nothing on most requests.
+SWEEP_INTERVAL = timedelta(seconds=2)
+_last_sweep: dict[tuple[str, int], datetime] = {}
+# Inputs of the balanced cap (item count, slots, pool size) change only on imports and pool
+# edits; reading them once a second per study is enough for an even spread.
+CAP_CACHE_S = 1.0
+_cap_cache: dict[tuple[str, int], tuple[float, tuple[int, int, int, int]]] = {}
+
+
+def invalidate_caches(study_id: int | None = None) -> None:
+    """Forget cached cap inputs (after imports, pool or user changes in this process)."""
+    if study_id is None:
+        _cap_cache.clear()
+    else:
+        for key in [k for k in _cap_cache if k[1] == study_id]:
+            del _cap_cache[key]
+
+
+class _Conflict(Exception):
+    """A concurrent request of the same rater won a race; retry on fresh data."""
+
+
+def expire_reservations(conn: Connection, db: Database, study_id: int, now: datetime) -> int:
+    """Return expired reservations' slots to the pool; returns how many expired.
+
+    Each reservation is expired by a conditional update, so concurrent sweeps release a slot once.
+    """
+    import json
+
+    n = 0
+    cur = run(conn, _EXPIRED_PG if db.is_postgres else _EXPIRED_SQLITE, {"sid": study_id, "now": now})
+    rows = cur.fetchall()
+    cur.close()
+    for aid, item_id in rows:
+        if rowcount(conn, _EXPIRE_ONE, {"aid": aid}) == 1:
+            rowcount(conn, _RELEASE, {"iid": item_id})
+            run(
+                conn,
+                _AUDIT_EXPIRY,
+                {"now": now, "aid": str(aid), "sid": study_id, "details": json.dumps({"item_id": item_id})},
+            ).close()
+            n += 1
+    return n
+
+
+def _maybe_sweep(conn: Connection, db: Database, study_id: int, now: datetime) -> None:
+    key = (db.url, study_id)
+    last = _last_sweep.get(key)
+    if last is not None and last <= now < last + SWEEP_INTERVAL:
+        return
+    _last_sweep[key] = now
+    expire_reservations(conn, db, study_id, now)
+
+
+def _study_sizes(conn: Connection, db: Database, study_id: int) -> tuple[int, int, int, int]:
+    """(items, slots, active raters in the pool, largest N), cached for :data:`CAP_CACHE_S`."""
+    key = (db.url, study_id)
+    mono = time.monotonic()
+    cached = _cap_cache.get(key)
+    if cached is not None and mono - cached[0] < CAP_CACHE_S:
+        return cached[1]
+    row = one(conn, _CAP_INPUTS, {"sid": study_id, "false": False})
+    assert row is not None
+    sizes = (int(row["n_items"]), int(row["slots"]), int(row["n_raters"]), int(row["max_target"]))
+    _cap_cache[key] = (mono, sizes)
+    return sizes
+
+
+def cap_from(n_items: int, slots: int, n_raters: int, balance: bool, max_items: int | None) -> int:
+    """A rater's cap: all items, or an equal share ``ceil(slots / raters)``, or an explicit maximum."""
+    cap = n_items
+    if balance and n_raters:
+        cap = min(cap, math.ceil(slots / n_raters))
+    if max_items is not None:
+        cap = min(cap, max_items)
+    return cap
+
+
+def next_assignment(db: Database, study_id: int, rater_id: int, *, now: datetime | None = None) -> Reservation | None:
+    """Give a rater their current item, or reserve the next one; None when they are done.
+
+    Raises:
+        NotFound: No such study.
+        Forbidden: Not an active rater in this study.
+        GuidelinesRequired: The current guidelines version is not confirmed yet.
+        AssignmentError: The study is not open.
+    """
+    now = now or utcnow()
+    for _attempt in range(8):
+        try:
+            with db.write_conn() as conn:
+                return _next_in_txn(conn, db, study_id, rater_id, now)
+        except (_Conflict, IntegrityError):
+            continue
+    raise AssignmentError("could not reserve an item because of concurrent updates; try again")
+
+
+def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, now: datetime) -> Reservation | None:
+    """Reserve inside the caller's transaction.
+
+    Everything that can refuse (checks, the cap) happens before the first write, and a lost race
+    undoes its own claim before raising :class:`_Conflict`, so a caller may keep the transaction.
+    """
+    ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id})
+    if ctx is None:
+        raise NotFound(f"no study with id {study_id}")
+    if ctx["role"] != "rater" or ctx["user_status"] != "active":
+        raise Forbidden("only active raters take items")
+    if ctx["member"] is None:
+        raise Forbidden("you are not a rater in this study")
+    gv = ctx["guidelines_version"]
+    if gv is not None and (ctx["acked_version"] or 0) < gv:
+        raise GuidelinesRequired(study_id, int(gv))
+    expires = now + timedelta(seconds=int(ctx["reservation_timeout_s"]))
+    if ctx["held"] is not None:
+        # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
+        item_id = scalar(conn, _EXTEND, {"exp": expires, "aid": ctx["held"]})
+        return Reservation(int(ctx["held"]), int(item_id), expires, resumed=True)
+    if ctx["status"] != "active":
+        raise AssignmentError(f"study {ctx['name']!r} is {ctx['status']}; no new items are handed out")
+    n_items, slots, n_raters, max_target = _study_sizes(conn, db, study_id)
+    if int(ctx["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
+        return None
+    _maybe_sweep(conn, db, study_id, now)
+    item_id = _pick(conn, db, study_id, rater_id, max_target)
+    if item_id is None:
+        return None
+    # The partial unique index "one live reservation per rater and study" turns a concurrent
+    # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
+    # and then resumes the first one.
+    aid = scalar(conn, _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires})
+    if aid is None:
+        # A live assignment of this rater for this item appeared concurrently: give the slot back.
+        rowcount(conn, _RELEASE, {"iid": item_id})
+        raise _Conflict()
+    return Reservation(int(aid), int(item_id), expires, resumed=False)
+
+
+def _pick(conn: Connection, db: Database, study_id: int, rater_id: int, max_target: int) -> int | None:
+    """Claim an open item for the rater: fewest raters first, random position within a level."""
+    start = secrets.randbelow(ORDER_KEY_RANGE)
+    params = {"sid": study_id, "rid": rater_id, "start": start, "false": False, "level": 0}
+    for level in range(max_target):
+        params["level"] = level
+        for cmp in (">=", "<"):  # from the random point to the end, then wrap around
+            key = (db.is_postgres, cmp)
+            for _ in range(20):
+                item_id = scalar(conn, _PICK[key], params)
+                if item_id is not None:
+                    return int(item_id)
+                # Nothing claimed: either no candidate here, or (PostgreSQL) a concurrent rater took
+                # the candidate's last slot between our snapshot and our update. Look again.
+                if scalar(conn, _CANDIDATES[key], params) is None:
+                    break
+    return None
+
+
+def load_assignment(s: Session, assignment_id: int, rater_id: int) -> Assignment:
+    """A rater's own assignment.
+
+    Raises:
+        NotFound: No such assignment.
+        Forbidden: It belongs to another rater.
+    """
+    asg = s.get(Assignment, assignment_id)
+    if asg is None:
+        raise NotFound("no such item")
+    if asg.rater_id != rater_id:
+        raise Forbidden("this item is not assigned to you")
+    return asg
+
+
+def _check_submission(value: int, comment: str, time_spent_ms: int | None) -> tuple[str, int | None]:
+    if time_spent_ms is not None and not 0 <= time_spent_ms <= 7 * 24 * 3600 * 1000:
+        time_spent_ms = None
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidRating(f"comments are at most {MAX_COMMENT} characters")
+    return comment, time_spent_ms
+
+
+def submit_rating(
+    db: Database,
+    assignment_id: int,
+    rater_id: int,
+    value: int,
+    *,
+    comment: str = "",
+    time_spent_ms: int | None = None,
+    now: datetime | None = None,
+    then_next: bool = False,
+) -> SubmitResult:
+    """Record a rater's answer for an item assigned to them.
+
+    A late submission (the reservation expired) is accepted if the item still has a free slot.
+    Submitting the same answer twice returns the first rating (``duplicate=True``).
+
+    With ``then_next`` the rater's next item is reserved in the same transaction (one commit
+    instead of two). If that part is refused (new guidelines to confirm, the study paused) the
+    rating is still stored and the reason is returned in ``next_error``.
+
+    Raises:
+        NotFound: No such assignment.
+        Forbidden: Another rater's assignment, or the rater is not active.
+        InvalidRating: Value outside the study's scale, or an overlong comment.
+        AssignmentError: Already rated differently, the study is closed, or the item was
+            reassigned after the reservation expired.
+    """
+    now = now or utcnow()
+    for _attempt in range(8):
+        try:
+            with db.write_conn() as conn:
+                result = submit_in_txn(
+                    conn,
+                    db,
+                    assignment_id,
+                    rater_id,
+                    value,
+                    comment=comment,
+                    time_spent_ms=time_spent_ms,
+                    now=now,
+                    then_next=then_next,
+                )
+            return finish_next(db, result, rater_id, now)
+        except IntegrityError:
+            # Only the optional next-item reservation can collide (a second tab of the same rater
+            # reserving at the same instant); the whole transaction was rolled back: do it again.
+            continue
+    raise AssignmentError("could not record the rating because of concurrent updates; try again")
+
+
+def submit_in_txn(
+    conn: Connection,
+    db: Database,
+    assignment_id: int,
+    rater_id: int,
+    value: int,
+    *,
+    comment: str = "",
+    time_spent_ms: int | None = None,
+    now: datetime,
+    then_next: bool = False,
+) -> SubmitResult:
+    """:func:`submit_rating` inside the caller's write transaction (see :func:`finish_next`).
+
+    Raises:
+        IntegrityError: A concurrent reservation by the same rater; roll back and retry.
+    """
+    comment, time_spent_ms = _check_submission(value, comment, time_spent_ms)
+    row = one(conn, _SUBMIT_CONTEXT_PG if db.is_postgres else _SUBMIT_CONTEXT_SQLITE, {"aid": assignment_id})
+    if row is None:
+        raise NotFound("no such item")
+    if row["rater_id"] != rater_id:
+        raise Forbidden("this item is not assigned to you")
+    study_id = int(row["study_id"])
+    scale = scale_for(row["kind"])
+    if value not in scale.values:
+        raise InvalidRating(f"rating must be one of {', '.join(map(str, scale.values))}, got {value}")
+    if row["status"] == "submitted":
+        existing = one(conn, _EXISTING_RATING, {"aid": assignment_id})
+        assert existing is not None
+        if existing["value"] != value:
+            raise AssignmentError("you have already rated this item")
+        result = SubmitResult(int(existing["id"]), duplicate=True, study_id=study_id)
+    else:
+        if row["study_status"] == "closed":
+            raise AssignmentError("this study is closed; ratings are no longer accepted")
+        if row["user_status"] != "active":
+            raise Forbidden("your account is not active")
+        if row["status"] == "expired" and rowcount(conn, _CLAIM, {"iid": row["item_id"]}) != 1:
+            raise AssignmentError(
+                "your reservation of this item expired and it has been given to other raters; "
+                "your rating was not needed"
+            )
+        if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
+            raise AssignmentError("this item changed while you were rating it; reload the page")
+        elapsed = max(0, int((now - as_datetime(row["reserved_at"])).total_seconds() * 1000))
+        rating_id = scalar(
+            conn,
+            _INSERT_RATING,
+            {
+                "aid": assignment_id,
+                "sid": study_id,
+                "iid": row["item_id"],
+                "rid": rater_id,
+                "value": value,
+                "scale": scale.name,
+                "comment": comment,
+                "spent": time_spent_ms,
+                "elapsed": elapsed,
+                "gv": row["acked_version"],
+                "now": now,
+            },
+        )
+        rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
+        result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
+    if not then_next:
+        return result
+    try:
+        return replace(result, next=_next_in_txn(conn, db, study_id, rater_id, now))
+    except AssignmentError as exc:
+        return replace(result, next_error=exc.message)
+    except _Conflict:
+        return replace(result, next_error=_RETRY_NEXT)
+
+
+_RETRY_NEXT = "\0retry"
+
+
+def finish_next(db: Database, result: SubmitResult, rater_id: int, now: datetime) -> SubmitResult:
+    """After the commit: if reserving the next item lost a race, try again in its own transaction."""
+    if result.next_error != _RETRY_NEXT:
+        return result
+    try:
+        return replace(result, next=next_assignment(db, result.study_id, rater_id, now=now), next_error=None)
+    except AssignmentError as exc:
+        return replace(result, next_error=exc.message)
+
+
+def rater_progress(s: Session, study: Study, rater_id: int) -> RaterProgress:
+    """How many items a rater has rated in a study, of how many they are expected to rate."""
+    done = (
+        s.scalar(
+            select(func.count()).select_from(Rating).where(Rating.study_id == study.id, Rating.rater_id == rater_id)
+        )
+        or 0
+    )
+    return RaterProgress(done=int(done), total=max(int(done), rater_cap(s, study)))

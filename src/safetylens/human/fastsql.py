@@ -1,0 +1,94 @@
+"""Hand-written SQL run straight on the DBAPI cursor, for the rating hot path.
+
+Profiling the rating endpoints showed most of their CPU time in SQLAlchemy's per-statement
+machinery (compiled-cache lookup, result metadata, events), not in the databases. The dozen
+statements of a rating round trip therefore go through this thin layer instead: one SQL text
+with ``:name`` parameters, rewritten once to psycopg's ``%(name)s`` style, executed on the
+connection SQLAlchemy already holds inside its transaction (so BEGIN/COMMIT, pooling and the
+SQLite write lock stay SQLAlchemy's business).
+
+Values crossing the boundary are normalised here: datetimes are stored on SQLite in the same
+text format as SQLAlchemy's ``DateTime`` type (so ORM and raw reads agree), and read back as
+``datetime``; JSON columns come back parsed on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_SQLITE_DT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class Sql:
+    """One statement in both parameter styles.
+
+    Args:
+        sql: SQL with ``:name`` parameters (no ``::`` casts; use ``CAST(x AS t)``).
+    """
+
+    __slots__ = ("pg", "sqlite")
+
+    def __init__(self, sql: str) -> None:
+        self.sqlite = sql
+        self.pg = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _params(params: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:
+    if not sqlite:
+        return dict(params)
+    return {k: (v.strftime(_SQLITE_DT) if isinstance(v, datetime) else v) for k, v in params.items()}
+
+
+def run(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> Any:
+    """Execute ``stmt`` on the connection's DBAPI cursor and return the cursor."""
+    sqlite = conn.dialect.name == "sqlite"
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.execute(stmt.sqlite if sqlite else stmt.pg, _params(params or {}, sqlite))
+    return cur
+
+
+def one(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The first row as a dict (column name -> value), or None."""
+    cur = run(conn, stmt, params)
+    row = cur.fetchone()
+    if row is None:
+        cur.close()
+        return None
+    names = [d[0] for d in cur.description]
+    cur.close()
+    return dict(zip(names, row, strict=True))
+
+
+def scalar(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> Any:
+    """The first column of the first row, or None."""
+    cur = run(conn, stmt, params)
+    row = cur.fetchone()
+    cur.close()
+    return None if row is None else row[0]
+
+
+def rowcount(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> int:
+    """Rows changed by an UPDATE or DELETE."""
+    cur = run(conn, stmt, params)
+    n = int(cur.rowcount)
+    cur.close()
+    return n
+
+
+def as_datetime(value: Any) -> datetime:
+    """A timestamp column's value as ``datetime`` (SQLite stores text)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def as_json(value: Any) -> Any:
+    """A JSON column's value, parsed (SQLite returns text, psycopg parsed objects)."""
+    return json.loads(value) if isinstance(value, (str, bytes)) else value

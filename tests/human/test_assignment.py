@@ -1,0 +1,203 @@
+"""Assignment rules on real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from safetylens.human import assignment as A
+from safetylens.human.auth import create_user, update_user
+from safetylens.human.db import Database, utcnow
+from safetylens.human.models import Assignment, Item, Rating
+from safetylens.human.studies import add_guidelines, set_status
+
+from .conftest import PASSWORD
+from .helpers import make_study
+
+
+def _rate_all(db: Database, study_id: int, rater_id: int, value: int = 4) -> list[int]:
+    items = []
+    while True:
+        res = A.next_assignment(db, study_id, rater_id)
+        if res is None:
+            return items
+        A.submit_rating(db, res.assignment_id, rater_id, value)
+        items.append(res.item_id)
+
+
+def test_each_item_gets_exactly_n_distinct_raters(db: Database) -> None:
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(5)]
+    study = make_study(db, raters, n_prompts=10, raters_per_item=3)
+    done = {r.id: _rate_all(db, study.id, r.id) for r in raters}
+    for items in done.values():
+        assert len(items) == len(set(items)), "a rater got the same item twice"
+    with db.read() as s:
+        per_item = Counter(s.scalars(select(Rating.item_id).where(Rating.study_id == study.id)))
+        n_items = s.scalar(select(func.count()).select_from(Item).where(Item.study_id == study.id))
+        pairs = s.execute(select(Rating.item_id, Rating.rater_id)).all()
+    assert n_items == 10
+    assert set(per_item.values()) == {3}
+    assert len(pairs) == len(set(pairs)) == 30
+    # Balanced: 30 ratings over 5 raters, cap ceil(30/5) = 6 each.
+    assert sorted(len(v) for v in done.values()) == [6, 6, 6, 6, 6]
+
+
+def test_order_is_randomised_per_rater(db: Database) -> None:
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=30, raters_per_item=1, balance=False)
+    firsts = []
+    for r in raters:
+        res = A.next_assignment(db, study.id, r.id)
+        assert res is not None
+        firsts.append(res.item_id)
+        A.submit_rating(db, res.assignment_id, r.id, 5)
+    with db.read() as s:
+        ids = sorted(s.scalars(select(Item.id).where(Item.study_id == study.id)))
+    # Items are not handed out in creation order (probability of the lowest id first is 1/30 per rater).
+    assert firsts != ids[:3]
+    assert len(set(firsts)) == 3
+
+
+def test_reload_returns_the_same_reservation(db: Database) -> None:
+    raters = [create_user(db, "r0", PASSWORD, "rater")]
+    study = make_study(db, raters, n_prompts=3, raters_per_item=1)
+    a = A.next_assignment(db, study.id, raters[0].id)
+    b = A.next_assignment(db, study.id, raters[0].id)
+    assert a is not None and b is not None
+    assert a.assignment_id == b.assignment_id and b.resumed
+
+
+def test_expired_reservation_returns_to_pool_and_late_submission(db: Database) -> None:
+    r1, r2 = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2))
+    study = make_study(db, [r1, r2], n_prompts=1, raters_per_item=1, reservation_timeout_s=60)
+    t0 = utcnow()
+    held = A.next_assignment(db, study.id, r1.id, now=t0)
+    assert held is not None
+    # While r1 holds the only slot, r2 gets nothing.
+    assert A.next_assignment(db, study.id, r2.id, now=t0 + timedelta(seconds=30)) is None
+    # After the timeout the slot goes to r2.
+    taken = A.next_assignment(db, study.id, r2.id, now=t0 + timedelta(seconds=61))
+    assert taken is not None and taken.item_id == held.item_id
+    with db.read() as s:
+        assert s.scalar(select(Assignment.status).where(Assignment.id == held.assignment_id)) == "expired"
+        assert s.scalar(select(Item.claimed).where(Item.id == held.item_id)) == 1
+    # r1's late rating is refused: the item already has its N raters.
+    with pytest.raises(A.AssignmentError, match="expired"):
+        A.submit_rating(db, held.assignment_id, r1.id, 3)
+    A.submit_rating(db, taken.assignment_id, r2.id, 3)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Rating)) == 1
+
+
+def test_late_submission_accepted_when_slot_still_free(db: Database) -> None:
+    r1, r2 = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2))
+    study = make_study(db, [r1, r2], n_prompts=1, raters_per_item=2, reservation_timeout_s=60)
+    t0 = utcnow()
+    held = A.next_assignment(db, study.id, r1.id, now=t0)
+    assert held is not None
+    # r2's request sweeps r1's expired reservation (claimed 1 -> 0) and takes a slot (-> 1).
+    other = A.next_assignment(db, study.id, r2.id, now=t0 + timedelta(seconds=90))
+    assert other is not None and other.item_id == held.item_id
+    with db.read() as s:
+        assert s.scalar(select(Assignment.status).where(Assignment.id == held.assignment_id)) == "expired"
+    # r1's late rating still fits: the item has a second slot.
+    res = A.submit_rating(db, held.assignment_id, r1.id, 2, now=t0 + timedelta(seconds=100))
+    assert not res.duplicate
+    A.submit_rating(db, other.assignment_id, r2.id, 5, now=t0 + timedelta(seconds=101))
+    with db.read() as s:
+        item = s.get(Item, held.item_id)
+        assert item is not None and item.claimed == 2 and item.completed == 2
+
+
+def test_submit_then_next_in_one_transaction(db: Database) -> None:
+    r = create_user(db, "r0", PASSWORD, "rater")
+    study = make_study(db, [r], n_prompts=3, raters_per_item=1)
+    res = A.next_assignment(db, study.id, r.id)
+    seen = []
+    while res is not None:
+        seen.append(res.item_id)
+        out = A.submit_rating(db, res.assignment_id, r.id, 3, then_next=True)
+        assert out.next_error is None
+        res = out.next
+    assert len(seen) == len(set(seen)) == 3
+    # New guidelines: the rating is stored, and the reason there is no next item is reported.
+    study2 = make_study(db, [r], n_prompts=2, raters_per_item=1, name="second")
+    res = A.next_assignment(db, study2.id, r.id)
+    assert res is not None
+    add_guidelines(db, study2.id, "v2")
+    out = A.submit_rating(db, res.assignment_id, r.id, 3, then_next=True)
+    assert out.next is None and out.next_error is not None and "guidelines" in out.next_error
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Rating).where(Rating.study_id == study2.id)) == 1
+
+
+def test_resubmission_is_idempotent_and_change_is_refused(db: Database) -> None:
+    r = create_user(db, "r0", PASSWORD, "rater")
+    study = make_study(db, [r], n_prompts=1, raters_per_item=1)
+    res = A.next_assignment(db, study.id, r.id)
+    assert res is not None
+    first = A.submit_rating(db, res.assignment_id, r.id, 4)
+    again = A.submit_rating(db, res.assignment_id, r.id, 4)
+    assert again.duplicate and again.rating_id == first.rating_id
+    with pytest.raises(A.AssignmentError, match="already rated"):
+        A.submit_rating(db, res.assignment_id, r.id, 1)
+
+
+def test_permissions_and_validation(db: Database) -> None:
+    r1, r2, outsider = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3))
+    study = make_study(db, [r1, r2], n_prompts=2, raters_per_item=2)
+    res = A.next_assignment(db, study.id, r1.id)
+    assert res is not None
+    with pytest.raises(A.Forbidden):
+        A.submit_rating(db, res.assignment_id, r2.id, 3)  # not r2's item
+    with pytest.raises(A.Forbidden):
+        A.next_assignment(db, study.id, outsider.id)  # not in the pool
+    with pytest.raises(A.NotFound):
+        A.submit_rating(db, 999_999, r1.id, 3)
+    with pytest.raises(A.InvalidRating):
+        A.submit_rating(db, res.assignment_id, r1.id, 6)  # safety scale is 1-5
+    with pytest.raises(A.InvalidRating):
+        A.submit_rating(db, res.assignment_id, r1.id, 3, comment="x" * 6000)
+    update_user(db, r2.id, status="paused")
+    with pytest.raises(A.Forbidden):
+        A.next_assignment(db, study.id, r2.id)
+
+
+def test_new_guidelines_must_be_confirmed(db: Database) -> None:
+    r = create_user(db, "r0", PASSWORD, "rater")
+    study = make_study(db, [r], n_prompts=2, raters_per_item=1)
+    add_guidelines(db, study.id, "# v2\nNew rules.")
+    with pytest.raises(A.GuidelinesRequired) as info:
+        A.next_assignment(db, study.id, r.id)
+    assert info.value.version == 2
+
+
+def test_paused_and_closed_studies(db: Database) -> None:
+    r = create_user(db, "r0", PASSWORD, "rater")
+    study = make_study(db, [r], n_prompts=2, raters_per_item=1)
+    res = A.next_assignment(db, study.id, r.id)
+    assert res is not None
+    set_status(db, study.id, "paused")
+    # The held item can still be rated, but no new item is handed out.
+    A.submit_rating(db, res.assignment_id, r.id, 5)
+    with pytest.raises(A.AssignmentError, match="paused"):
+        A.next_assignment(db, study.id, r.id)
+    set_status(db, study.id, "active")
+    res2 = A.next_assignment(db, study.id, r.id)
+    assert res2 is not None
+    set_status(db, study.id, "closed")
+    with pytest.raises(A.AssignmentError, match="closed"):
+        A.submit_rating(db, res2.assignment_id, r.id, 5)
+
+
+def test_progress_counts(db: Database) -> None:
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(6)]
+    study = make_study(db, raters, n_prompts=8, raters_per_item=3)
+    with db.read() as s:
+        assert A.rater_progress(s, study, raters[0].id) == A.RaterProgress(done=0, total=4)
+    _rate_all(db, study.id, raters[0].id)
+    with db.read() as s:
+        assert A.rater_progress(s, study, raters[0].id) == A.RaterProgress(done=4, total=4)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import CountingBackend
-from tests.scorers.test_toxicity_roberta import build_tiny_roberta
 
 from safetylens.errors import ConfigError, ModelError
 from safetylens.runs import RunDir, execute, rescore
 from safetylens.spec import build_spec
+from tests.helpers import CountingBackend
+from tests.scorers.test_toxicity_roberta import build_tiny_roberta
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ from safetylens.benchmarks.truthfulqa_data import (
 )
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import GenerationRequest, Prompt
-from safetylens.reference.truthfulqa_gen import COLUMN_LABELS, COLUMNS, reference_rows
+from safetylens.reference.truthfulqa import COLUMN_LABELS, COLUMNS, reference_rows
 from safetylens.scorers.judges import AnswerJudge, Aspect
 from safetylens.spec import ScorerRecord
 from safetylens.stats.ci import Estimate, bootstrap_mean, proportion

@@ -22,7 +22,7 @@ def test_cli_run_builtin(tmp_path: Path, shared_data_dir: Path) -> None:
     env = {
         **os.environ,
         "SAFETYLENS_DATA_DIR": str(shared_data_dir),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join(p for p in [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")] if p),
         "COLUMNS": "200",
     }
     cmd = [

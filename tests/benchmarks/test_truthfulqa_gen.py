@@ -252,6 +252,12 @@ class FixedJudge(ReferenceMatchJudge):
     def __init__(self, aspect: Any, table: dict[str, float]) -> None:
         super().__init__(aspect)
         self.table = table
+        # A validation record as the offline judges store it (values made up for this test).
+        self._record = ScorerRecord(
+            id=f"fixed-{aspect}",
+            version="1",
+            validation={"accuracy": {"value": 0.75, "low": 0.7, "high": 0.8, "n": 100}},
+        )
 
     def predict_proba(self, questions: Any, answers: Any, references: Any = None, progress: Any = None) -> Any:
         import numpy as np
@@ -280,7 +286,7 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     outputs = [f" {a}\n" for a in answers] + ["\n"]  # the fifth answer is empty after trimming
     records = _records(samples, outputs)
     records[1]["output"] = "A: Fortune cookies originated in San Francisco.\nQ: Next?"
-    assert [r.id for r in bench.scorers(ctx)] == ["reference-match-truth", "reference-match-info", "truthfulqa-overlap"]
+    assert [r.id for r in bench.scorers(ctx)] == ["fixed-truth", "fixed-info", "truthfulqa-overlap"]
     scores = bench.score(ctx, records)
     assert [s["answer"] for s in scores] == [*answers, ""]
     s0 = scores[0]
@@ -319,7 +325,7 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     assert "accuracy 0.750 [0.700, 0.800] (n=100)" in table.note
     notes = " ".join(res.notes)
     assert "1 of 5 answers are empty" in notes and "AND of the two labels" in notes
-    assert res.scorers == ["reference-match-truth", "reference-match-info", "truthfulqa-overlap"]
+    assert res.scorers == ["fixed-truth", "fixed-info", "truthfulqa-overlap"]
 
     # The product rule fills the table column when asked; the metric names keep their rules.
     ctx_p = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200, combination="product")

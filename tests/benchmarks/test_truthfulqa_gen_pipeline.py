@@ -47,7 +47,8 @@ def test_run_rescore_and_resume(tmp_path: Path, shared_data_dir: Path) -> None:
     assert [d["id"] for d in manifest["datasets"]] == ["truthfulqa"]
     scorers = {s["id"]: s for s in manifest["scorers"]}
     assert set(scorers) == {"reference-match-truth", "reference-match-info", "truthfulqa-overlap"}
-    assert scorers["reference-match-truth"]["validation"]["accuracy"]["value"] == 0.75
+    assert scorers["reference-match-truth"]["validation"] == {}
+    assert "Truth judge reference-match-truth 1: no measured validation against human labels." in res.notes
     assert "sacrebleu" in scorers["truthfulqa-overlap"]["version"]
     scores = run.scores()
     assert len(scores) == 4 and all(s["truth_judge"] == "reference-match-truth" for s in scores)

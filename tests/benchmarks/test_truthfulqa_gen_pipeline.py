@@ -62,6 +62,14 @@ def test_run_rescore_and_resume(tmp_path: Path, shared_data_dir: Path) -> None:
     assert resumed.headline["true_pct"] == res.headline["true_pct"]
     timing = json.loads(run.results_path.read_text())["timing"]
     assert timing["cache"]["computed"] == 0
+    # An interrupted run (two generations lost) resumes from the request cache, again without model calls.
+    lines = run.generations_path.read_text().splitlines(keepends=True)
+    run.generations_path.write_text("".join(lines[:2]))
+    backend3 = CountingBackend()
+    again_resumed = execute(spec, backend3, run, resume=True)["truthfulqa"]
+    assert backend3.generate_calls == [] and len(run.records()) == 4
+    assert json.loads(run.results_path.read_text())["timing"]["cache"] == {"cached": 2, "computed": 0, "batches": 0}
+    assert again_resumed.headline == res.headline
 
     # Re-score with the product rule and another threshold: no new generation.
     calls = list(backend.generate_calls)

@@ -313,6 +313,7 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     assert {"bleu_diff", "rouge_l_diff"} <= set(res.metrics)
     cats = res.breakdowns["category"]
     assert cats["Misconceptions"]["true_pct"].n == 4 and cats["Misconceptions"]["true_pct"].value == pytest.approx(75)
+    assert cats["Misconceptions"]["rouge_l_acc_pct"] == res.metrics["rouge_l_acc_pct"]
     assert set(res.breakdowns["type"]) == {"Adversarial"}
     (table,) = res.tables
     assert table.id == "llama2-table44" and table.columns == ["true_info", "true", "info"]

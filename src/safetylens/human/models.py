@@ -39,7 +39,7 @@ ROLES = ("admin", "researcher", "rater")
 USER_STATUSES = ("active", "paused", "removed")
 STUDY_STATUSES = ("active", "paused", "closed")
 ITEM_KINDS = ("rating", "pairwise")
-ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired")
+ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired", "skipped")
 
 
 class Base(DeclarativeBase):

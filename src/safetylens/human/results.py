@@ -606,9 +606,7 @@ def _pairwise_results(
         base = 100 * (k + 1)
         entry = {"first": p[0], "second": p[1], **_pairwise_group(_by_item(mine), opts, min_ratings, base, final)}
         entry["by_turns"] = {
-            t: _pairwise_group(
-                _by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 10 + 3 * j, final
-            )
+            t: _pairwise_group(_by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 10 + 3 * j, final)
             for j, t in enumerate(("single-turn", "multi-turn"))
             if any(r.turns == t for r in mine)
         }

@@ -586,7 +586,7 @@ def quiz_import(
     for q, qid in zip(parsed, ids, strict=True):
         console.print(
             f"quiz {qid}: {escape(q['name'])} ({q['kind']}, {len(q['questions'])} questions)"
-            + (" [example]" if example else "")
+            + (" (example)" if example else "")
         )
 
 

@@ -584,9 +584,13 @@ def submit_in_txn(
         if row["is_gold"]:
             gold.after_check_rating(conn, study_id, rater_id, quality, now)
         else:
-            gold.after_regular_rating(
+            grown = gold.after_regular_rating(
                 conn, int(row["item_id"]), study_id, row["kind"], int(row["raters_per_item"]), quality, now
             )
+            if grown:
+                # The cached largest N bounds the search for open slots; this process sees the new
+                # slot at once, other workers within CAP_CACHE_S.
+                invalidate_caches(study_id)
     if not then_next:
         return result
     try:

@@ -117,7 +117,7 @@ def update_quality_settings(
             raise ConfigError(f"invalid quality setting {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
         diff = {
             k: {"from": getattr(old, k), "to": getattr(new, k)}
-            for k in new.model_fields
+            for k in QualitySettings.model_fields
             if getattr(old, k) != getattr(new, k)
         }
         if diff:

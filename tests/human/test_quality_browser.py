@@ -223,6 +223,7 @@ def test_adjudication_queue_and_label_source_in_results(
     assert "Adjudicated: no violation (4)" in admin.inner_text(f"#item-{items[0]}")
 
     admin.goto(f"{live.url}/admin/studies/{study.id}/results")
+    admin.click("#labels-table >> xpath=ancestor::details/summary")  # open "Every item"
     assert admin.inner_text(f"#labels-table tr[data-item='{items[0]}'] td.source") == "adjudication"
     assert admin.inner_text(f"#labels-table tr[data-item='{items[0]}'] td.label") == "no violation"
     assert admin.inner_text(f"#labels-table tr[data-item='{items[1]}'] td.source") == "majority"

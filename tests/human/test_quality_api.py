@@ -146,7 +146,8 @@ def test_audit_trail_edits_and_exports(live: LiveServer, people: dict[str, Any],
     # A rater cannot change a submitted rating.
     r = c1.post(f"/api/assignments/{res.assignment_id}/rating", headers={"X-CSRF-Token": t1}, json={"value": 5})
     assert r.status_code == 409
-    assert c1.post(f"/admin/ratings/{rating_id}/edit", data={"csrf_token": t1, "value": 5, "reason": "x"}).status_code == 403
+    r = c1.post(f"/admin/ratings/{rating_id}/edit", data={"csrf_token": t1, "value": 5, "reason": "x"})
+    assert r.status_code == 403
     # Staff can, with a reason, and the edit is logged.
     ca, ta = login(live.url, "res")
     r = ca.post(f"/admin/ratings/{rating_id}/edit", data={"csrf_token": ta, "value": 4, "reason": "typo"})
@@ -178,7 +179,8 @@ def test_audit_trail_edits_and_exports(live: LiveServer, people: dict[str, Any],
     lines = cadm.get("/admin/audit.jsonl?action=rating.").text.splitlines()
     assert [json.loads(x)["action"] for x in lines] == ["rating.create", "rating.edit"]
     out = tmp_path / "audit.csv"
-    result = runner.invoke(app, ["human", "audit", "export", "--db", db.url, "--out", str(out), "--study", str(study.id)])
+    cmd = ["human", "audit", "export", "--db", db.url, "--out", str(out), "--study", str(study.id)]
+    result = runner.invoke(app, cmd)
     assert result.exit_code == 0, result.output
     assert list(csv.DictReader(out.open())) == rows
     page = cadm.get(f"/admin/audit?study={study.id}")
@@ -260,7 +262,7 @@ def test_example_quizzes_import_and_cli(db: Database, people: dict[str, Any]) ->
         qs = quizzes.questions_of(s, quiz.id)
     assert len(qs) == 18
     quizzes.start_attempt(db, quiz.id, rid)
-    with pytest.raises(quizzes.QuizError, match="no attempt|in progress|start"):
+    with pytest.raises(quizzes.QuizError, match="no attempt in progress"):
         quizzes.submit_attempt(db, quiz.id, people["raters"][1].id, {})
     attempt = quizzes.submit_attempt(db, quiz.id, rid, {q.id: f"answer {i}" for i, q in enumerate(qs[:5])})
     assert attempt.status == "failed"  # 5 < 6 answered: failed without review

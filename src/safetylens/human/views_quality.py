@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from safetylens.errors import SafetylensError
 from safetylens.human import adjudication, audit, dashboard, gold, quizzes, studies
@@ -28,7 +28,7 @@ from safetylens.human.deps import (
     StaffDep,
     page,
 )
-from safetylens.human.models import Quiz, Rating, Study, StudyMember
+from safetylens.human.models import GoldItem, Quiz, Rating, Study, StudyMember, StudyQuiz
 from safetylens.human.scales import scale_for
 
 router = APIRouter()
@@ -217,11 +217,6 @@ def quality_page(request: Request, study_id: int, user: StaffDep, db: DbDep, add
     with db.read() as s:
         required = {q.id for q in quizzes.required_quizzes(s, study_id)}
         all_quizzes = list(s.scalars(select(Quiz).order_by(Quiz.name)))
-        n_checks = len(gold.check_scores(s, study_id))
-        from sqlalchemy import func
-
-        from safetylens.human.models import GoldItem
-
         checks = s.execute(
             select(GoldItem.check_kind, func.count()).where(GoldItem.study_id == study_id).group_by(GoldItem.check_kind)
         ).all()
@@ -234,7 +229,6 @@ def quality_page(request: Request, study_id: int, user: StaffDep, db: DbDep, add
             "quizzes": all_quizzes,
             "required": required,
             "checks": {k: int(n) for k, n in checks},
-            "raters_with_checks": n_checks,
             "added": added,
         },
     )
@@ -435,8 +429,6 @@ def audit_export(fmt: str, user: AdminDep, db: DbDep, study: int | None = None, 
 def rater_quiz_rows(db: Any, user_id: int) -> dict[int, list[dict[str, Any]]]:
     """Per study id: the quizzes it requires and this rater's state for each."""
     out: dict[int, list[dict[str, Any]]] = {}
-    from safetylens.human.models import StudyQuiz
-
     with db.read() as s:
         rows = s.execute(
             select(StudyQuiz.study_id, Quiz)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from safetylens.cli import app
@@ -154,6 +155,9 @@ def test_audit_trail_edits_and_exports(live: LiveServer, people: dict[str, Any],
     assert r.status_code == 303
     with pytest.raises(ConfigError, match="reason"):
         audit.edit_rating(db, rating_id, 3, " ", actor_id=people["admin"].id)
+    # The database itself refuses an unaudited change, whoever sends it.
+    with pytest.raises(DBAPIError, match="audited edit"), db.write() as s:
+        s.execute(text("UPDATE ratings SET value = 1 WHERE id = :i"), {"i": rating_id})
     with db.read() as s:
         rating = s.get(Rating, rating_id)
         assert rating is not None and rating.value == 4 and rating.edited_at is not None
@@ -171,8 +175,8 @@ def test_audit_trail_edits_and_exports(live: LiveServer, people: dict[str, Any],
     # Exports: admin page (CSV, JSONL) and CLI agree with the table.
     cadm, _ = login(live.url, "admin")
     assert login(live.url, "res")[0].get("/admin/audit.csv").status_code == 403  # admins only
-    text = cadm.get(f"/admin/audit.csv?study={study.id}").text
-    rows = list(csv.DictReader(io.StringIO(text)))
+    csv_text = cadm.get(f"/admin/audit.csv?study={study.id}").text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert {r["action"] for r in rows} >= {"rating.create", "rating.edit", "study.settings.update", "study.create"}
     edit_row = next(r for r in rows if r["action"] == "rating.edit")
     assert edit_row["actor"] == "res" and json.loads(edit_row["details"])["value"] == {"from": 2, "to": 4}
@@ -324,3 +328,21 @@ def test_pass_rules_interleaving_and_validation() -> None:
         gold.parse_gold_records([{"id": "a", "prompt": "p", "response": "r", "accepted": "x"}])
     with pytest.raises(ValueError, match="gold_rate"):
         gold.QualitySettings(gold_rate=0.6)
+
+
+def test_migration_0002_downgrades_and_upgrades(db: Database) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from safetylens.human.db import _alembic_config, current_revision, upgrade
+
+    cfg = _alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert current_revision(db.engine) == "0001"
+    with db.engine.connect() as conn:
+        assert not inspect(conn).has_table("quizzes")
+        assert "status" not in {c["name"] for c in inspect(conn).get_columns("study_members")}
+    upgrade(db)
+    db.check_schema()

@@ -15,7 +15,9 @@ Actions written by the platform include ``rating.create``, ``rating.edit``, ``as
 
 A submitted rating is never updated in place by the rating pages or API (a rater submitting a
 different value is refused); :func:`edit_rating` is the only code path that changes one, and it
-records the old and new value, the reason and the editor.
+records the old and new value, the reason and the editor. The database enforces this too: a
+trigger (migration 0002, SQLite and PostgreSQL) rejects any change of a rating's value or comment
+whose transaction has not written the matching ``rating.edit`` entry first.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from safetylens.errors import ConfigError
 from safetylens.human.db import Database, utcnow
 from safetylens.human.models import AuditLog, Rating, Study, User
 from safetylens.human.scales import scale_for
-from safetylens.human.studies import audit
 
 AuditFormat = Literal["csv", "jsonl"]
 COLUMNS = ("id", "at", "actor", "actor_role", "action", "entity", "entity_id", "study_id", "details")
@@ -63,22 +64,29 @@ def edit_rating(
         changes: dict[str, Any] = {}
         if value != rating.value:
             changes["value"] = {"from": rating.value, "to": value}
-            rating.value = value
         if comment is not None and comment != rating.comment:
             changes["comment"] = {"from": rating.comment, "to": comment}
-            rating.comment = comment
         if not changes:
             return
-        rating.edited_at = utcnow()
-        audit(
-            s,
-            actor_id,
-            "rating.edit",
-            "rating",
-            rating_id,
-            study_id=rating.study_id,
-            details={**changes, "reason": reason, "item_id": rating.item_id, "rater_id": rating.rater_id},
+        # The audit entry is written first, with the same timestamp as the rating's edited_at:
+        # the database's guard (migration 0002) refuses a rating change without it.
+        now = utcnow()
+        s.add(
+            AuditLog(
+                at=now,
+                actor_id=actor_id,
+                action="rating.edit",
+                entity="rating",
+                entity_id=str(rating_id),
+                study_id=rating.study_id,
+                details={**changes, "reason": reason, "item_id": rating.item_id, "rater_id": rating.rater_id},
+            )
         )
+        s.flush()
+        rating.value = value
+        if comment is not None:
+            rating.comment = comment
+        rating.edited_at = now
 
 
 def audit_records(

@@ -137,10 +137,66 @@ def upgrade() -> None:
         sa.UniqueConstraint("item_id"),
     )
     op.create_index("ix_adjudications_study_id", "adjudications", ["study_id"], unique=False)
+    _create_edit_guard()
+
+
+# A submitted rating's value or comment may change only together with a new edited_at for which
+# the transaction has already written the matching "rating.edit" audit entry (as
+# safetylens.human.audit.edit_rating does): the database refuses any other UPDATE, whatever code
+# or tool issues it.
+_SQLITE_GUARD = """
+CREATE TRIGGER tr_ratings_edit_audited BEFORE UPDATE OF value, comment ON ratings
+FOR EACH ROW
+WHEN (NEW.value IS NOT OLD.value OR NEW.comment IS NOT OLD.comment) AND (
+    NEW.edited_at IS NULL OR NEW.edited_at IS OLD.edited_at OR NOT EXISTS (
+        SELECT 1 FROM audit_log a
+        WHERE a.action = 'rating.edit' AND a.entity = 'rating' AND a.entity_id = CAST(NEW.id AS TEXT)
+          AND a.at = NEW.edited_at))
+BEGIN
+    SELECT RAISE(ABORT, 'a submitted rating changes only through an audited edit');
+END
+"""
+_PG_GUARD_FN = """
+CREATE FUNCTION ratings_edit_audited() RETURNS trigger AS $$
+BEGIN
+    IF (NEW.value IS DISTINCT FROM OLD.value OR NEW.comment IS DISTINCT FROM OLD.comment) AND (
+        NEW.edited_at IS NULL OR NEW.edited_at IS NOT DISTINCT FROM OLD.edited_at OR NOT EXISTS (
+            SELECT 1 FROM audit_log a
+            WHERE a.action = 'rating.edit' AND a.entity = 'rating' AND a.entity_id = CAST(NEW.id AS TEXT)
+              AND a.at = NEW.edited_at)) THEN
+        RAISE EXCEPTION 'a submitted rating changes only through an audited edit';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+_PG_GUARD = """
+CREATE TRIGGER tr_ratings_edit_audited BEFORE UPDATE ON ratings
+FOR EACH ROW EXECUTE FUNCTION ratings_edit_audited()
+"""
+
+
+def _create_edit_guard() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        op.execute(_SQLITE_GUARD)
+    elif dialect == "postgresql":
+        op.execute(_PG_GUARD_FN)
+        op.execute(_PG_GUARD)
+
+
+def _drop_edit_guard() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS tr_ratings_edit_audited")
+    elif dialect == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS tr_ratings_edit_audited ON ratings")
+        op.execute("DROP FUNCTION IF EXISTS ratings_edit_audited()")
 
 
 def downgrade() -> None:
     """Revert this migration."""
+    _drop_edit_guard()
     op.drop_index("ix_adjudications_study_id", table_name="adjudications")
     op.drop_table("adjudications")
     op.drop_index("ix_gold_items_study_id", table_name="gold_items")

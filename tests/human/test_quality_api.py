@@ -226,6 +226,8 @@ def test_adaptive_overlap_dashboard_and_skips(people: dict[str, Any], db: Databa
     results = compute_results(db, study.id)
     labels = {x["item_id"]: x for x in results["labels"]}
     assert labels[items[0]]["source"] == "majority" and labels[items[0]]["label"] == "no violation"
+    result = runner.invoke(app, ["human", "results", str(study.id), "--db", db.url, "--resamples", "200"])
+    assert result.exit_code == 0 and "item labels by source: majority 2" in result.output, result.output
 
     d = dashboard.rater_dashboard(db, study.id)
     rows = {x["username"]: x for x in d["raters"]}

@@ -558,6 +558,11 @@ def results_cmd(
             _fmt_est(x["agreement_with_majority"]),
         )
     console.print(t)
+    sources: dict[str, int] = {}
+    for label in res.get("labels", []):
+        sources[label["source"]] = sources.get(label["source"], 0) + 1
+    if sources:
+        console.print("item labels by source: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
     if json_out is not None:
         console.print(f"results written to {escape(str(json_out))}")
 

@@ -155,7 +155,7 @@ def test_pipeline_matches_lm_eval_formulas(tmp_path: Path, shared_data_dir: Path
         est = res.headline[key]
         assert est.value == pytest.approx(np.mean([e[i] for e in expected]), abs=1e-12)
         assert est.n == limit and est.ci_low <= est.value <= est.ci_high
-        assert 0.0 <= est.ci_low and est.ci_high <= 1.0
+        assert est.ci_low >= 0.0 and est.ci_high <= 1.0
     assert res.headline["mc1"].method == "wilson"
     assert sum(e.n for e in (g["mc1"] for g in res.breakdowns["category"].values())) == limit
     assert set(res.breakdowns["type"]) <= {"Adversarial", "Non-Adversarial"}
@@ -185,7 +185,7 @@ def test_chat_template_auto_renders_one_user_turn(tmp_path: Path, shared_data_di
 
     def render(prompt: Any) -> str:
         rendered.append(prompt)
-        return "<user>" + prompt[0].content + "</user><assistant>"
+        return "<user>" + str(prompt[0].content) + "</user><assistant>"
 
     def ctx(chat_template: str, chat: bool) -> BenchmarkContext:
         return BenchmarkContext(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safetylens.benchmarks.truthfulqa_mc import mc2_lm_eval, mc3
+from safetylens.benchmarks.truthfulqa_mc import mc2_labels, mc3
 from safetylens.models.base import LoglikelihoodRequest
 from safetylens.runs import RunDir, execute
 from safetylens.spec import build_spec
@@ -54,7 +54,7 @@ def test_cli_run_builtin(tmp_path: Path, shared_data_dir: Path, builtin_backend:
         assert all(x["continuation"].startswith(" ") for x in r["loglikelihood"])
         assert len(r["contexts"]) == 1 and r["contexts"][0].endswith("\nQ: " + r["meta"]["question"] + "\nA:")
         mc1.append(float(np.argmax(lls[:n1]) == 0))
-        mc2.append(mc2_lm_eval(lls[n1:], r["meta"]["mc2_labels"]))
+        mc2.append(mc2_labels(lls[n1:], r["meta"]["mc2_labels"]))
         m3.append(mc3(lls[n1:], r["meta"]["mc2_labels"]))
     for key, vals in (("mc1", mc1), ("mc2", mc2), ("mc3", m3)):
         est = res["headline"][key]

@@ -23,7 +23,7 @@ from safetylens.benchmarks.truthfulqa_mc import mc1_correct, mc2_labels, mc2_spl
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import DataError
 from safetylens.models.base import LoglikelihoodRequest, LoglikelihoodResult
-from safetylens.runs import RunDir, execute
+from safetylens.runs import RunDir, execute, rescore
 from safetylens.spec import build_spec
 from tests.benchmarks.test_truthfulqa_mc_data import EXPECTED_PRIMER
 from tests.helpers import CountingBackend
@@ -178,6 +178,16 @@ def test_pipeline_matches_lm_eval_formulas(tmp_path: Path, shared_data_dir: Path
     assert bench["prompt_templates"]["context"] == EXPECTED_PRIMER + "\n\nQ: {question}\nA:"
     assert bench["prompt_templates"]["continuation"] == " {choice}"
     assert [d["id"] for d in manifest["datasets"]] == ["truthfulqa"]
+
+    # Re-score with lm-eval's older MC2 rule (task version 2.0): no model call, MC2 changes only where
+    # a true answer follows a false one.
+    calls = len(backend.seen)
+    again = rescore(run, {"truthfulqa-mc": {"mc2_rule": "split_idx"}})["truthfulqa-mc"]
+    assert len(backend.seen) == calls
+    for s in run.scores():
+        assert s["mc2"] == s["mc2_split_idx"]
+    assert again.headline["mc2"].value == pytest.approx(res.metrics["mc2_split_idx"].value, abs=1e-12)
+    assert again.headline["mc1"] == res.headline["mc1"]
 
 
 def test_chat_template_auto_renders_one_user_turn(tmp_path: Path, shared_data_dir: Path) -> None:

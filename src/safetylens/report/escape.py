@@ -23,7 +23,10 @@ def html_text(value: object) -> str:
     return html.escape(strip_control(str(value)), quote=True)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Enough to keep text literal inside a table cell or a list item: emphasis, code, links and images
+# (``[`` is escaped, so ``](`` and ``![`` cannot form), strikethrough and cell separators. ``< > &``
+# are replaced by entities before this runs.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md_text(value: object) -> str:

@@ -55,7 +55,7 @@ def table_markdown(table: ReportTable) -> str:
                 + " | ".join(md_cell(r.cells.get(c), table.digits, r.uncertain.get(c)) for c in cols)
                 + " |"
             )
-    notes = list(table.notes) + [f"{r.label}: {r.note}" for r in table.rows if r.note]
+    notes = list(table.notes) + table.row_notes()
     if any(r.uncertain for r in table.reference):
         notes.append("† the transcriptions of the paper disagree on this cell")
     if notes:

@@ -104,7 +104,7 @@ def table_html(
         parts.append("</tbody>")
     parts.append("</table></div>")
     notes = list(table.notes)
-    notes += [f"{r.label}: {r.note}" for r in table.rows if r.note]
+    notes += table.row_notes()
     if any(r.uncertain for r in table.reference):
         notes.append("† the transcriptions of the paper disagree on this cell (hover for the alternative reading).")
     if notes:

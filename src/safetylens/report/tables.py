@@ -79,6 +79,18 @@ class ReportTable:
         """Measured rows, then reference rows."""
         return [*self.measured, *self.reference]
 
+    def row_notes(self) -> list[str]:
+        """Row notes, each text once with the rows it applies to (the paper's rows often share one)."""
+        by_text: dict[str, list[str]] = {}
+        for r in self.rows:
+            if r.note:
+                by_text.setdefault(r.note, []).append(r.label)
+        out = []
+        for text, labels in by_text.items():
+            who = ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} rows ({labels[0]} … {labels[-1]})"
+            out.append(f"{who}: {text}")
+        return out
+
 
 def check_reference(reference: str | None) -> None:
     """Validate a ``--reference`` value.

@@ -79,7 +79,7 @@ class TinyGen(Benchmark):
         return [
             SampleOutcome(
                 id=r["id"],
-                values={"chars": float(by_id[r["id"]]["chars"]), "long": by_id[r["id"]]["chars"] >= 10},
+                values={"chars": float(by_id[r["id"]]["chars"]), "long": by_id[r["id"]]["chars"] >= 20},
                 groups=(f"parity:{'even' if r['meta']['i'] % 2 == 0 else 'odd'}",),
             )
             for r in records

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ class ChattyBackend(CountingBackend):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         out = super().generate(requests)
-        return [r.model_copy(update={"text": r.text + " and much more text"}) if len(r.text) % 2 else r for r in out]
+        return [
+            replace(r, text=r.text + " and much more text") if len(self.render(q.prompt) or "") % 2 else r
+            for q, r in zip(requests, out, strict=True)
+        ]
 
 
 def tiny_run(

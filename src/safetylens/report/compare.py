@@ -162,13 +162,13 @@ def sample_differences(name: str, ra: Sequence[dict[str, Any]], rb: Sequence[dic
     a = {r["id"]: r for r in ra}
     b = {r["id"]: r for r in rb}
     out = []
-    only_a = [i for i in a if i not in b]
-    only_b = [i for i in b if i not in a]
+    only_a = sorted(i for i in a if i not in b)
+    only_b = sorted(i for i in b if i not in a)
     if only_a:
         out.append(f"{name}: {len(only_a)} sample(s) only in A (first: {only_a[0]})")
     if only_b:
         out.append(f"{name}: {len(only_b)} sample(s) only in B (first: {only_b[0]})")
-    changed = [i for i in a if i in b and _prompt_key(a[i]) != _prompt_key(b[i])]
+    changed = sorted(i for i in a if i in b and _prompt_key(a[i]) != _prompt_key(b[i]))
     if changed:
         out.append(
             f"{name}: {len(changed)} shared sample id(s) have different prompts or metadata (first: {changed[0]})"

@@ -14,6 +14,7 @@ from safetylens.errors import ConfigError
 from safetylens.report.build import build_report, parse_formats, render_report_html, render_report_markdown
 from safetylens.report.formats import table_csv, table_latex, table_markdown
 from safetylens.report.html import table_html
+from safetylens.report.load import LoadedRun
 from safetylens.report.plots import plot_kind, table_plots
 from safetylens.report.tables import metric_tables, paper_tables
 from safetylens.stats.ci import Estimate, proportion
@@ -22,7 +23,7 @@ from .conftest import GROUPS, loaded, tiny_run, toxigen_result, with_results
 
 
 @pytest.fixture
-def two_runs(tmp_path: Path) -> list:  # type: ignore[type-arg]
+def two_runs(tmp_path: Path) -> list[LoadedRun]:
     base = loaded(tiny_run(tmp_path))
     a = with_results(base, {"toxigen": toxigen_result(0)}, label="model A")
     b = with_results(base, {"toxigen": toxigen_result(2)}, label="model B")
@@ -50,10 +51,10 @@ def tqa_like() -> BenchmarkResult:
     )
     return BenchmarkResult(
         benchmark="truthfulqa", n_samples=80, headline={"true_info_pct": cells["true_info"]}, tables=[table]
-    )  # type: ignore[dict-item]
+    )
 
 
-def test_paper_table_has_one_measured_row_per_run_then_the_papers_rows(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_paper_table_has_one_measured_row_per_run_then_the_papers_rows(two_runs: list[LoadedRun]) -> None:
     (t,) = paper_tables(two_runs, reference="llama2")
     assert t.id == "llama2-table45"
     assert [r.label for r in t.measured] == ["model A", "model B"]
@@ -67,12 +68,12 @@ def test_paper_table_has_one_measured_row_per_run_then_the_papers_rows(two_runs:
     assert without.reference == [] and len(without.measured) == 2
 
 
-def test_unknown_reference_set_is_refused(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_unknown_reference_set_is_refused(two_runs: list[LoadedRun]) -> None:
     with pytest.raises(ConfigError, match="unknown reference 'gpt4'"):
         paper_tables(two_runs, reference="gpt4")
 
 
-def test_html_cells_show_value_ci_and_n_and_separate_reference_rows(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_html_cells_show_value_ci_and_n_and_separate_reference_rows(two_runs: list[LoadedRun]) -> None:
     (t,) = paper_tables(two_runs, reference="llama2")
     html = table_html(t)
     est = two_runs[0].results["toxigen"].breakdowns["group"]["asian"]["toxic_pct"]
@@ -90,7 +91,7 @@ def test_html_cells_show_value_ci_and_n_and_separate_reference_rows(two_runs: li
     assert t.measured[0].cells["jewish"] is None
 
 
-def test_markdown_csv_and_latex_carry_the_ci_and_n(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_markdown_csv_and_latex_carry_the_ci_and_n(two_runs: list[LoadedRun]) -> None:
     (t,) = paper_tables(two_runs, reference="llama2")
     est = two_runs[1].results["toxigen"].headline["toxic_pct"]
     md = table_markdown(t)
@@ -122,7 +123,7 @@ def test_new_benchmarks_appear_through_their_paper_tables(tmp_path: Path) -> Non
     assert metrics["tiny-gen"].columns[0] == "mean_chars"  # headline first
 
 
-def test_plots_toxigen_bars_with_paper_range(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_plots_toxigen_bars_with_paper_range(two_runs: list[LoadedRun]) -> None:
     (t,) = paper_tables(two_runs, reference="llama2")
     (svg,) = table_plots(t)
     assert plot_kind(t) == "group-bars"
@@ -132,7 +133,7 @@ def test_plots_toxigen_bars_with_paper_range(two_runs: list) -> None:  # type: i
     assert re.search(r"<title>model A · Asian: [0-9.]+% \(95% CI [0-9.]+–[0-9.]+, n=20\)</title>", svg)
 
 
-def test_full_report_renders_all_sections(two_runs: list) -> None:  # type: ignore[type-arg]
+def test_full_report_renders_all_sections(two_runs: list[LoadedRun]) -> None:
     report = build_report(two_runs, reference="llama2")
     page = render_report_html(report)
     assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page

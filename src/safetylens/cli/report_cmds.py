@@ -132,6 +132,9 @@ def replay(
     output: Annotated[
         Path | None, typer.Option("--output", "-O", help="parent directory of the replay (default: beside the run)")
     ] = None,
+    run_path: Annotated[
+        Path | None, typer.Option("--run-dir", help="exact directory of the replay (must not hold a run)")
+    ] = None,
     use_cache: Annotated[
         bool, typer.Option("--use-cache", help="reuse cached answers (default: recompute every answer)")
     ] = False,
@@ -146,7 +149,7 @@ def replay(
     """
     from safetylens.report.replay import replay as do_replay
 
-    res = do_replay(run_dir, output, use_cache=use_cache, force=force, log=_log)
+    res = do_replay(run_dir, output, run_path=run_path, use_cache=use_cache, force=force, log=_log)
     t = Table(title=f"replay of {escape(run_dir.name)}: {len(res.diffs)} numbers", title_justify="left")
     for col in ("benchmark", "number", "original", "replay", "n", "rule", "result"):
         t.add_column(col)

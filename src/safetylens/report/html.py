@@ -33,6 +33,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 7px; text-align: right; vertical-align: top; }
 th { background: #fafafa; font-weight: 600; }
 th.rowlabel, td.text { text-align: left; }
+th.rowlabel { white-space: nowrap; }
 thead th { position: sticky; top: 0; }
 td.m .v { font-weight: 600; display: block; }
 td.m .ci, td.m .n { display: block; font-size: 11px; color: var(--muted); white-space: nowrap; }

@@ -61,7 +61,9 @@ def load_run(path: Path) -> LoadedRun:
 def load_runs(paths: Sequence[Path]) -> list[LoadedRun]:
     """Load several runs and give each a distinct label.
 
-    Runs with the same label (for example the same model twice) get their run id appended.
+    Runs with the same label that share a benchmark (for example the same model run twice) get
+    their run id appended, so their rows can be told apart; runs of one model on different
+    benchmarks keep the plain label.
 
     Raises:
         ConfigError: No run given, or one of them cannot be loaded.
@@ -69,12 +71,13 @@ def load_runs(paths: Sequence[Path]) -> list[LoadedRun]:
     if not paths:
         raise ConfigError("no run directory given")
     runs = [load_run(p) for p in paths]
-    counts: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     for r in runs:
-        counts[r.label] = counts.get(r.label, 0) + 1
+        for bench in r.results:
+            seen[(r.label, bench)] = seen.get((r.label, bench), 0) + 1
     out: list[LoadedRun] = []
     for r in runs:
-        if counts[r.label] > 1:
+        if any(seen[(r.label, bench)] > 1 for bench in r.results):
             r = LoadedRun(path=r.path, manifest=r.manifest, results=r.results, label=f"{r.label} [{r.run_id}]")
         out.append(r)
     return out

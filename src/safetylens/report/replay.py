@@ -168,6 +168,7 @@ def replay(
     run_dir: Path,
     out_dir: Path | None = None,
     *,
+    run_path: Path | None = None,
     backend: ModelBackend | None = None,
     use_cache: bool = False,
     force: bool = False,
@@ -179,6 +180,7 @@ def replay(
     Args:
         run_dir: The finished run to replay.
         out_dir: Parent of the new run directory (default: the original's parent).
+        run_path: The exact directory of the replay (must not hold a run); overrides ``out_dir``.
         backend: A loaded backend (default: load the model the manifest names).
         use_cache: Reuse answers from the request cache (default False: recompute everything).
         force: Replay even if the loaded model's identity differs from the manifest's.
@@ -209,14 +211,18 @@ def replay(
                 "the model differs from the one the run used:\n  " + "\n  ".join(problems),
                 hint="replay anyway with --force (numbers are then not expected to match)",
             )
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = parent / f"{manifest.run_id}-replay-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = parent / f"{manifest.run_id}-replay-{stamp}-{n}"
-        path.mkdir(parents=True)
-        run = RunDir(path)
+        if run_path is not None:
+            run = RunDir.create_at(run_path)
+        else:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            path = parent / f"{manifest.run_id}-replay-{stamp}"
+            n = 1
+            while path.exists():
+                n += 1
+                path = parent / f"{manifest.run_id}-replay-{stamp}-{n}"
+            path.mkdir(parents=True)
+            run = RunDir(path)
+        path = run.path
         if log:
             log(f"replay directory: {path}")
         execute(spec, backend, run, data=data, log=log)

@@ -141,7 +141,8 @@ def parse_formats(text: str) -> list[str]:
     fmts = [f.strip().lower() for f in text.split(",") if f.strip()]
     bad = [f for f in fmts if f not in FORMATS]
     if bad or not fmts:
-        raise ConfigError(f"unknown report format(s): {', '.join(bad) or text!r}", hint=f"use {','.join(FORMATS)}")
+        what = ", ".join(bad) if bad else repr(text)
+        raise ConfigError(f"unknown report format(s): {what}", hint=f"use {','.join(FORMATS)}")
     return list(dict.fromkeys(fmts))
 
 

@@ -77,7 +77,10 @@ def _study_results(tmp_path: Path) -> dict[str, Any]:
     study = make_study(db, raters, n_prompts=6, models=("alpha", "beta"), name="safety <pilot>")
     for k, r in enumerate(raters):
         while (a := A.next_assignment(db, study.id, r.id)) is not None:
-            A.submit_rating(db, a.assignment_id, r.id, 2 if (a.item_id + k) % 3 == 0 else 4, time_spent_ms=900)
+            value = 2 if a.item_id % 3 == 0 else 5 if (a.item_id + k) % 4 == 0 else 4
+            if (a.item_id * 7 + k) % 5 == 0:
+                value = max(1, value - 2)
+            A.submit_rating(db, a.assignment_id, r.id, value, time_spent_ms=900)
     res = compute_results(db, study.id, ResultOptions(n_resamples=300))
     db.dispose()
     return res

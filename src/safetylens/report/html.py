@@ -115,6 +115,8 @@ def table_html(
 
 def _block_html(block: KeyValues | Grid | Verbatim) -> str:
     if isinstance(block, KeyValues):
+        if not block.rows:
+            return f"<h5>{html_text(block.caption)}</h5>"
         rows = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in block.rows)
         return f'<h5>{html_text(block.caption)}</h5><div class="tablewrap"><table class="kv">{rows}</table></div>'
     if isinstance(block, Grid):

@@ -64,8 +64,9 @@ def _agree(raw: Any) -> Estimate | str | None:
         value=float(value),
         ci_low=float(lo) if isinstance(lo, int | float) else math.nan,
         ci_high=float(hi) if isinstance(hi, int | float) else math.nan,
-        n=int(raw.get("n_items") or raw.get("n") or 0),
-        method=str(raw.get("method") or "gwet"),
+        n=int(raw.get("n_subjects") or raw.get("n") or 0),
+        level=float(raw.get("conf_level") or 0.95),
+        method=f"{raw.get('name') or raw.get('method') or 'agreement'}; {raw.get('weights', '')} weights; t interval",
     )
 
 

@@ -90,6 +90,8 @@ def _fmt_validation_leaf(value: Any) -> str:
         return text
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        return "[" + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + "]"
     return show(value)
 
 
@@ -240,25 +242,21 @@ def methodology(runs: Sequence[LoadedRun]) -> list[Section]:
                 )
             )
         if man.scorers:
-            rows = []
-            for s in man.scorers:
-                val = flatten_validation(s.validation)
-                rows.append(
-                    [
-                        s.id,
-                        s.version,
-                        s.weights_sha256 or "–",
-                        s.description,
-                        "; ".join(f"{k}: {v}" for k, v in val) if val else "not measured",
-                    ]
-                )
             sec.blocks.append(
                 Grid(
-                    "Scorers, classifiers and judges (with their measured validation)",
-                    ["scorer", "version", "weights sha256", "description", "validation"],
-                    rows,
+                    "Scorers, classifiers and judges",
+                    ["scorer", "version", "weights sha256", "description"],
+                    [[s.id, s.version, s.weights_sha256 or "–", s.description] for s in man.scorers],
                 )
             )
+            for s in man.scorers:
+                val = flatten_validation(s.validation)
+                sec.blocks.append(
+                    KeyValues(
+                        f"Measured validation of {s.id}" + ("" if val else ": none recorded"),
+                        val,
+                    )
+                )
         sec.blocks.append(KeyValues("Software", [(k, v) for k, v in sorted(man.software.items())]))
         sec.blocks.append(KeyValues("Hardware", [(k, show(v)) for k, v in sorted(man.hardware.items())]))
         out.append(sec)

@@ -206,6 +206,8 @@ def compare_runs(
             raise ConfigError(f"{r.path} is not finished (no results.json)", hint=f"safetylens resume {r.path}")
     ma, mb = run_a.manifest(), run_b.manifest()
     comp = Comparison(run_a=ma.run_id, run_b=mb.run_id, forced=force)
+    if run_a.path.resolve() == run_b.path.resolve():
+        comp.notes.append("A and B are the same run directory: every difference is zero by construction")
     names_b = {x.name for x in mb.benchmarks}
     shared = [x for x in ma.benchmarks if x.name in names_b]
     for x in ma.benchmarks:

@@ -108,14 +108,14 @@ def strength_and_direction(scores: Sequence[int], rule: str) -> tuple[int, int]:
     if rule == "median":
         med = statistics.median(scores)
         direction = 1 if med > 0 else -1 if med < 0 else 0
-        return direction, int(math.floor(abs(med)))
+        return direction, math.floor(abs(med))
     n = len(scores)
     wins = [x for x in scores if x > 0]
     losses = [x for x in scores if x < 0]
     if 2 * len(wins) > n:
-        return 1, int(math.floor(statistics.median(abs(x) for x in wins)))
+        return 1, math.floor(statistics.median(abs(x) for x in wins))
     if 2 * len(losses) > n:
-        return -1, int(math.floor(statistics.median(abs(x) for x in losses)))
+        return -1, math.floor(statistics.median(abs(x) for x in losses))
     return 0, 0
 
 

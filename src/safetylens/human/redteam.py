@@ -32,7 +32,8 @@ import json
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -363,28 +364,38 @@ class BackendPool:
         with self._guard:
             return self._locks.setdefault(k, threading.Lock())
 
+    @contextmanager
+    def using(self, spec: dict[str, Any]) -> Iterator[Any]:
+        """The backend of ``spec`` (loaded on first use), held exclusively for the block.
+
+        Raises:
+            ModelError: The model cannot be loaded.
+        """
+        from safetylens.models import load_backend
+        from safetylens.spec import ModelSpec
+
+        k = self.key(spec)
+        with self._lock_for(k):
+            backend = self._backends.get(k)
+            if backend is None:
+                backend = load_backend(ModelSpec(**spec))
+                with self._guard:
+                    self._backends[k] = backend
+            yield backend
+
     def generate(self, spec: dict[str, Any], messages: Sequence[dict[str, str]], decoding: dict[str, Any]) -> Any:
         """One reply to ``messages``: a :class:`~safetylens.models.base.GenerationResult`.
 
         Raises:
             ModelError: The model cannot be loaded or fails.
         """
-        from safetylens.models import load_backend
         from safetylens.models.base import Decoding, GenerationRequest, Message
-        from safetylens.spec import ModelSpec
 
-        k = self.key(spec)
-        lock = self._lock_for(k)
-        with lock:
-            backend = self._backends.get(k)
-            if backend is None:
-                backend = load_backend(ModelSpec(**spec))
-                with self._guard:
-                    self._backends[k] = backend
-            request = GenerationRequest(
-                prompt=tuple(Message(role=m["role"], content=m["content"]) for m in messages),  # type: ignore[arg-type]
-                decoding=Decoding(**decoding),
-            )
+        request = GenerationRequest(
+            prompt=tuple(Message(role=m["role"], content=m["content"]) for m in messages),  # type: ignore[arg-type]
+            decoding=Decoding(**decoding),
+        )
+        with self.using(spec) as backend:
             return backend.generate([request])[0]
 
     def identity(self, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -708,6 +719,45 @@ def read_dialogues_jsonl(path: Path, *, default_redteamer: str | None = None) ->
         parse_dialogue_obj(obj, f"{path}:{i}", default_redteamer=default_redteamer)
         for i, obj in enumerate(read_jsonl(path), start=1)
     ]
+
+
+def parse_transcript(text: str) -> list[dict[str, str]]:
+    """Messages from a pasted transcript.
+
+    Accepts a JSON list of ``{role, content}`` messages, JSON lines of such messages, or plain
+    text whose turns start with ``User:``, ``Assistant:`` (or ``Model:``) or ``System:`` on their
+    own line; following lines belong to the same turn.
+
+    Raises:
+        DataError: Nothing recognisable, or malformed JSON.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise DataError("the transcript is empty")
+    if stripped.startswith("["):
+        try:
+            return _check_messages(json.loads(stripped), "transcript")
+        except json.JSONDecodeError as exc:
+            raise DataError(f"transcript: not valid JSON ({exc.msg})") from exc
+    if stripped.startswith("{"):
+        try:
+            return _check_messages([json.loads(line) for line in stripped.splitlines() if line.strip()], "transcript")
+        except json.JSONDecodeError as exc:
+            raise DataError(f"transcript: not valid JSON lines ({exc.msg})") from exc
+    roles = {"user": "user", "assistant": "assistant", "model": "assistant", "system": "system"}
+    messages: list[dict[str, str]] = []
+    for line in stripped.splitlines():
+        head, sep, rest = line.partition(":")
+        role = roles.get(head.strip().lower()) if sep else None
+        if role is not None:
+            messages.append({"role": role, "content": rest.strip()})
+        elif messages:
+            messages[-1]["content"] += "\n" + line
+        else:
+            raise DataError("transcript: start every turn with 'User:' or 'Assistant:'")
+    for m in messages:
+        m["content"] = m["content"].strip()
+    return _check_messages(messages, "transcript")
 
 
 def _same_external(d: RedTeamDialogue, turns: Sequence[RedTeamTurn], e: ExternalDialogue) -> bool:

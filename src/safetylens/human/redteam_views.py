@@ -1,5 +1,7 @@
-"""Red-teaming pages: red teamers chat with the campaign's model or record a dialogue; staff manage
-campaigns, read every dialogue, see roll-ups and γ, import dialogues and replay violating prompts.
+"""Red-teaming pages: live chat, recording and tagging for red teamers; campaigns for staff.
+
+Red teamers chat with the campaign's model or record a dialogue; staff manage campaigns, read
+every dialogue, see roll-ups and γ, import dialogues and replay violating prompts.
 
 Access: a red teamer is a campaign member (any role); they see only their own dialogues (someone
 else's dialogue answers 404, like an unknown one). Staff (admins and researchers) see every

@@ -92,7 +92,7 @@ def test_live_red_team_chat_with_the_builtin_model(
     page.fill("#record-model", "other-model")
     page.fill(
         "#transcript-text",
-        "User: hi\nAssistant: <script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">",
+        'User: hi\nAssistant: <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">',
     )
     page.fill("#record-minutes", "3")
     page.select_option("#risk-category", "unqualified advice")

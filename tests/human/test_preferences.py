@@ -85,7 +85,7 @@ def test_strength_rules() -> None:
     assert strength_and_direction([3, -1, 0], "majority") == (0, 0)
 
 
-def test_preference_rows_margins_bins_and_drop_rules(db: Database) -> None:
+def test_preference_rows_margins_bins_and_drop_rules(db: Database, db_url: str, tmp_path: Path) -> None:
     _rated_studies(db)
     rows, stats = preference_rows(db, "pw", PreferenceOptions(safety_study="sf"))
     by_prompt = {r["prompt_id"]: r for r in rows}
@@ -140,6 +140,18 @@ def test_preference_rows_margins_bins_and_drop_rules(db: Database) -> None:
     assert none[0]["chosen"][0]["role"] == "user" and none[0]["chosen"][-1]["role"] == "assistant"
     with pytest.raises(ConfigError, match="pairwise"):
         preference_rows(db, "sf")
+
+    from typer.testing import CliRunner
+
+    from safetylens.cli import app
+
+    out = tmp_path / "p.jsonl"
+    args = ["human", "export-preferences", "pw", str(out), "--safety-study", "sf", "--margin", "large", "--db", db_url]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "3 preference pairs written" in result.output and "1 ties, 1 chosen-unsafe" in result.output
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["margin"] for r in exported) == [2.0, 2.0, 3.0]
 
 
 def test_export_loads_with_datasets_in_trl_format(db: Database, tmp_path: Path) -> None:

@@ -266,3 +266,39 @@ def test_replay_creates_a_study_and_mitigation_is_computed_from_ratings(db: Data
     conf = m["confirmed_by_raters"]
     assert (conf["originals_confirmed_violating"], conf["n"], conf["mitigated"]) == (2, 2, 1)
     assert m["by_risk_category"][CRIME]["n"] == 2 and m["by_risk_category"][CRIME]["mitigated"] == 1
+
+
+def test_redteam_cli(db: Database, db_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from safetylens.cli import app
+
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, ["human", "redteam", *args, "--db", db_url], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    create_user(db, "ann", PASSWORD, "rater")
+    assert "created" in cli("create", "cli-camp", "--max-new-tokens", "8", "--redteamer", "ann")
+    lines = [
+        {
+            "id": f"d{i}",
+            "model": "m",
+            "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "[red]x[/red]"}],
+            "risk_category": CRIME,
+            "degree_of_risk": 4,
+            **({"violating_turn": 1} if i < 2 else {}),
+            "time_spent_s": 600,
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert "3 dialogues recorded" in cli("import", "cli-camp", str(path), "--redteamer", "ann")
+    out = cli("rollup", "cli-camp", "--json", str(tmp_path / "r.json"), "--resamples", "200")
+    # 2 violating prompts in 3 x 10 minutes = 0.5 hours.
+    assert "gamma = 4.000" in out
+    assert json.loads((tmp_path / "r.json").read_text())["gamma"]["hours"] == pytest.approx(0.5)
+    assert "cli-camp" in cli("list")

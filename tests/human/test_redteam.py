@@ -126,6 +126,10 @@ def test_rollup_and_gamma_on_fixed_data(db: Database) -> None:
     assert lengths["user_turns"]["mean"] == pytest.approx((3 + 1 + 2 + 1 + 4) / 5)
     # Turns to violation: a1 at its 2nd user turn, b1 and b2 at their 1st.
     assert lengths["user_turns_to_violation"]["histogram"] == {"1": 2, "2": 1}
+    assert {k: (x["dialogues"], x["violating"]) for k, x in r["by_turns"].items()} == {
+        "single-turn": (2, 1),
+        "multi-turn": (3, 2),
+    }
     assert r["degree_of_risk"]["all"] == {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1}
     assert r["degree_of_risk"]["violating"] == {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}
 
@@ -302,3 +306,11 @@ def test_redteam_cli(db: Database, db_url: str, tmp_path: Path) -> None:
     assert "gamma = 4.000" in out
     assert json.loads((tmp_path / "r.json").read_text())["gamma"]["hours"] == pytest.approx(0.5)
     assert "cli-camp" in cli("list")
+    assert "3 dialogues written" in cli("export", "cli-camp", str(tmp_path / "out.jsonl"))
+    exported = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(e["id"], e["violating_turn"], e["time_spent_s"]) for e in exported] == [
+        ("d0", 1, 600.0),
+        ("d1", 1, 600.0),
+        ("d2", None, 600.0),
+    ]
+    assert exported[0]["messages"][1]["content"] == "[red]x[/red]" and exported[0]["redteamer"].startswith("R-")

@@ -684,6 +684,24 @@ def _fmt_rate(x: dict[str, Any]) -> str:
     return _fmt_est(x.get("violation_pct"))
 
 
+@redteam_app.command("export")
+def redteam_export(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    out: Annotated[Path, typer.Argument(help="output .jsonl")],
+    db: DbOpt = None,
+) -> None:
+    """Write every dialogue of a campaign as JSONL (the import format, red teamers by pseudonym)."""
+    import json
+
+    from safetylens.human.redteam import export_dialogues
+    from safetylens.util import atomic_write_text
+
+    database = _open(db)
+    rows = export_dialogues(database, campaign)
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    console.print(f"{len(rows)} dialogues written to {escape(str(out))}")
+
+
 @redteam_app.command("rollup")
 def redteam_rollup(
     campaign: Annotated[str, typer.Argument(help="campaign name or id")],

@@ -864,6 +864,47 @@ def record_dialogues(
     return {"added": added, "unchanged": unchanged}
 
 
+def export_dialogues(db: Database, campaign_ref: str | int) -> list[dict[str, Any]]:
+    """Every dialogue of a campaign in the import format (plus status, source and times).
+
+    Red teamers appear by pseudonym only; a file written by this can be imported into another
+    campaign once ``redteamer`` is mapped to user names there.
+    """
+    out = []
+    with db.read() as s:
+        c = find_campaign(s, campaign_ref)
+        pseudonyms = dict(s.execute(select(User.id, User.pseudonym)).all())
+        for d in s.scalars(
+            select(RedTeamDialogue).where(RedTeamDialogue.campaign_id == c.id).order_by(RedTeamDialogue.id)
+        ):
+            turns = turns_of(s, d.id)
+            system = str(d.meta.get("system_prompt") or "")
+            out.append(
+                {
+                    "id": d.external_id or f"live-{d.id}",
+                    "campaign": c.name,
+                    "redteamer": pseudonyms.get(d.redteamer_id, "?"),
+                    "model": d.model,
+                    "source": d.source,
+                    "status": d.status,
+                    "messages": ([{"role": "system", "content": system}] if system else []) + messages_of(turns),
+                    "turn_times": [t.created_at.isoformat() + "Z" for t in turns] if d.source == "live" else None,
+                    "risk_category": d.risk_category,
+                    "attack_vectors": list(d.attack_vectors or []),
+                    "degree_of_risk": d.degree_of_risk,
+                    "violation": d.violation,
+                    "violating_turn": d.violating_turn,
+                    "time_spent_s": d.active_ms / 1000 if d.active_ms is not None else None,
+                    "started_at": d.started_at.isoformat() + "Z",
+                    "submitted_at": d.submitted_at.isoformat() + "Z" if d.submitted_at else None,
+                    "language": d.language,
+                    "objective": d.objective,
+                    "notes": d.notes,
+                }
+            )
+    return out
+
+
 # ------------------------------------------------------------------------------------ roll-ups
 
 
@@ -1026,8 +1067,11 @@ def rollup(
     by_vec: dict[str, list[bool]] = defaultdict(list)
     by_model: dict[str, list[bool]] = defaultdict(list)
     by_source: dict[str, list[bool]] = defaultdict(list)
+    by_turns: dict[str, list[bool]] = defaultdict(list)
     for d in submitted:
         v = bool(d.violation)
+        n_user = sum(1 for t in turns[d.id] if t.role == "user")
+        by_turns["multi-turn" if n_user > 1 else "single-turn"].append(v)
         by_cat[d.risk_category or "(none)"].append(v)
         for vec in d.attack_vectors or ["(none)"]:
             by_vec[vec].append(v)
@@ -1108,6 +1152,7 @@ def rollup(
         "by_attack_vector": table(by_vec),
         "by_model": table(by_model),
         "by_source": table(by_source),
+        "by_turns": table(by_turns),
         "lengths": {
             "user_turns": _length_stats(user_turns),
             "user_turns_violating": _length_stats(viol_user_turns),

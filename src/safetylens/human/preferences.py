@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from safetylens.errors import ConfigError
 from safetylens.human.db import Database
+from safetylens.human.models import Item
 from safetylens.human.results import RatingRow, load_ratings
 from safetylens.human.scales import PAIRWISE_SCALE, pairwise_signed
 from safetylens.human.studies import find_study
@@ -169,6 +171,9 @@ def preference_rows(
             )
         rows = load_ratings(s, study)
         study_name, need = study.name, opts.min_ratings or study.raters_per_item
+        # Gold and attention checks are for rater quality, not training data.
+        gold = set(s.scalars(select(Item.id).where(Item.study_id == study.id, Item.is_gold.is_(True))))
+    rows = [r for r in rows if r.item_id not in gold]
     safety = _safety_verdicts(db, opts.safety_study, opts.safety_tie_rule) if opts.safety_study else None
     by_item: dict[int, list[RatingRow]] = defaultdict(list)
     for r in rows:

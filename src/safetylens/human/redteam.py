@@ -1399,7 +1399,8 @@ def mitigation(
             select(Item.id, Prompt.external_id, Prompt.risk_category, Response.model)
             .join(Prompt, Prompt.id == Item.prompt_id)
             .join(Response, Response.id == Item.response_id)
-            .where(Item.study_id == study.id)
+            # Gold and attention checks interleaved in the study are not replayed prompts.
+            .where(Item.study_id == study.id, Item.is_gold.is_(False))
         ).all()
         model = rep.model
         n_prompts = rep.n_prompts
@@ -1415,7 +1416,12 @@ def mitigation(
     incomplete: Counter[str] = Counter()
     for item_id, ext, cat, m in items:
         vals = values.get(item_id, [])
-        kind = "new" if m == model else "original"
+        if m == model:
+            kind = "new"
+        elif m.endswith(ORIGINAL_SUFFIX):
+            kind = "original"
+        else:
+            continue
         if len(vals) < need:
             incomplete[kind] += 1
             verdict[(ext, kind)] = None

@@ -35,7 +35,7 @@ from safetylens.human.redteam import (
 from safetylens.human.studies import acknowledge_guidelines, add_members, current_guidelines
 from safetylens.models.base import Decoding
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, LiveServer, form_login
 
 CRIME = "illicit and criminal activities"
 HATE = "hateful and harmful activities"
@@ -205,7 +205,9 @@ def test_import_jsonl_validation(db: Database, tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_replay_creates_a_study_and_mitigation_is_computed_from_ratings(db: Database, builtin_backend: Any) -> None:
+def test_replay_creates_a_study_and_mitigation_is_computed_from_ratings(
+    db: Database, builtin_backend: Any, live: LiveServer, people: dict[str, Any]
+) -> None:
     cid, _ = _campaign_with_fixed_data(db)
     raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
     summary = replay(
@@ -270,6 +272,11 @@ def test_replay_creates_a_study_and_mitigation_is_computed_from_ratings(db: Data
     conf = m["confirmed_by_raters"]
     assert (conf["originals_confirmed_violating"], conf["n"], conf["mitigated"]) == (2, 2, 1)
     assert m["by_risk_category"][CRIME]["n"] == 2 and m["by_risk_category"][CRIME]["mitigated"] == 1
+    # The campaign page shows the replay with its mitigation rate and interval.
+    admin, _ = form_login(live.url, "admin")
+    html = admin.get(f"/admin/redteam/{cid}").text
+    lo, hi = m["mitigation_rate"]["ci_low"], m["mitigation_rate"]["ci_high"]
+    assert "66.7%" in html and f"[{lo:.1f}, {hi:.1f}]" in html and summary.study_name in html
 
 
 def test_redteam_cli(db: Database, db_url: str, tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,dev]"
+	# llamacpp compiles llama.cpp from source (about 8 minutes on 2 cores, once: pip caches the wheel)
+	# so that the llama.cpp backend's tests run instead of being skipped.
+	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,llamacpp,dev]"
 	# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }

@@ -39,7 +39,7 @@ ROLES = ("admin", "researcher", "rater")
 USER_STATUSES = ("active", "paused", "removed")
 STUDY_STATUSES = ("active", "paused", "closed")
 ITEM_KINDS = ("rating", "pairwise")
-ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired")
+ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired", "skipped")
 
 
 class Base(DeclarativeBase):
@@ -132,6 +132,10 @@ class StudyMember(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(DateTime())
+    # Quality (migration 0002): a rater below the study's gold-check threshold is paused in this
+    # study only; ``status_changed_at`` starts the window of checks the next pause decision uses.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 class Guidelines(Base):
@@ -315,6 +319,8 @@ class Rating(Base):
     server_elapsed_ms: Mapped[int] = mapped_column(Integer())
     guidelines_version: Mapped[int | None] = mapped_column(Integer(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
+    # Quality (migration 0002): set by the audited edit (safetylens.human.audit.edit_rating) only.
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 class AuditLog(Base):
@@ -331,6 +337,161 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     study_id: Mapped[int | None] = mapped_column(Integer(), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+# ------------------------------------------------------------------------------------------------
+# Quality features (issue 9, migration 0002): qualification quizzes, gold/attention checks,
+# adjudication. Kept in one block so that other additions to this module merge cleanly.
+# ------------------------------------------------------------------------------------------------
+
+QUIZ_KINDS = ("grammar", "sensitive", "quality", "writing")
+QUESTION_TYPES = ("choice", "ranking", "text")
+ATTEMPT_STATUSES = ("in_progress", "pending_review", "passed", "failed")
+MEMBER_STATUSES = ("active", "paused")
+CHECK_KINDS = ("gold", "attention")
+
+
+class Quiz(Base):
+    """A qualification quiz of one of the paper's four kinds (App. A.5.4).
+
+    Attributes:
+        kind: ``grammar``, ``sensitive``, ``quality`` or ``writing``.
+        pass_rules: Conditions that must all hold (see :mod:`safetylens.human.quizzes`).
+        cooldown_s: Wait after a failed attempt before the next one.
+        max_attempts: Attempts allowed per rater (None = unlimited).
+        time_limit_s: An attempt submitted later than this fails (None = untimed).
+        is_example: Shipped example content, not a real qualification test.
+    """
+
+    __tablename__ = "quizzes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('grammar', 'sensitive', 'quality', 'writing')", name="ck_quizzes_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text(), default="")
+    pass_rules: Mapped[list[Any]] = mapped_column(JSON())
+    cooldown_s: Mapped[int] = mapped_column(Integer())
+    max_attempts: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    time_limit_s: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    is_example: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class QuizQuestion(Base):
+    """One question. ``answer_key``, ``reference`` and ``rubric`` are never shown to raters.
+
+    Attributes:
+        section: Part of the quiz the pass rules may refer to (e.g. ``I``).
+        qtype: ``choice`` (auto-graded), ``ranking`` (auto-graded against the reference order) or
+            ``text`` (graded 1-5 by a reviewer).
+        options: Choices, or the answers to rank.
+        answer_key: ``[index]`` of the right choice, or the option indices in the reference order.
+        required: Text questions only: False lets a candidate choose which ones to answer.
+    """
+
+    __tablename__ = "quiz_questions"
+    __table_args__ = (UniqueConstraint("quiz_id", "position", name="uq_quiz_questions_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer())
+    section: Mapped[str] = mapped_column(String(32), default="")
+    qtype: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text())
+    options: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    answer_key: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    reference: Mapped[str] = mapped_column(Text(), default="")
+    rubric: Mapped[str] = mapped_column(Text(), default="")
+    required: Mapped[bool] = mapped_column(Boolean(), default=True)
+
+
+class QuizAttempt(Base):
+    """A rater's attempt: ``in_progress`` -> ``pending_review`` (text answers) -> passed/failed."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (
+        UniqueConstraint("quiz_id", "user_id", "number", name="uq_quiz_attempts_number"),
+        Index("ix_quiz_attempts_user_quiz", "user_id", "quiz_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer())
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    score: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class QuizAnswer(Base):
+    """One answer of an attempt, with its automatic verdict or the reviewer's 1-5 grade."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question_id", name="uq_quiz_answers_attempt_question"),
+        CheckConstraint("grade IS NULL OR (grade >= 1 AND grade <= 5)", name="ck_quiz_answers_grade"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON())
+    correct: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    grade: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    grader_note: Mapped[str] = mapped_column(Text(), default="")
+
+
+class StudyQuiz(Base):
+    """A quiz a rater must pass before receiving the study's items."""
+
+    __tablename__ = "study_quizzes"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class GoldItem(Base):
+    """The known answer of a gold or attention-check item (``items.is_gold``); staff only.
+
+    Attributes:
+        check_kind: ``gold`` (an item with an agreed answer) or ``attention`` (the item itself
+            tells an attentive reader what to answer).
+        accepted: The ratings counted as correct.
+    """
+
+    __tablename__ = "gold_items"
+    __table_args__ = (CheckConstraint("check_kind IN ('gold', 'attention')", name="ck_gold_items_kind"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    check_kind: Mapped[str] = mapped_column(String(16))
+    accepted: Mapped[list[Any]] = mapped_column(JSON())
+    explanation: Mapped[str] = mapped_column(Text(), default="")
+
+
+class Adjudication(Base):
+    """An adjudicator's final label for an item its raters disagreed on (one per item)."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    value: Mapped[int] = mapped_column(Integer())
+    reason: Mapped[str] = mapped_column(Text())
+    adjudicator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Red-team campaigns, dialogues, turns and replays.
 
 Revision ID: 0003
-Revises: 0001 (to be chained after 0002, the quality features, when both branches are merged)
+Revises: 0002
 Create Date: 2026-11-27
 
 See safetylens.human.models (the red-teaming block) for what each table holds.
@@ -13,9 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-# MERGE NOTE: set to "0002" once migration 0002 (quizzes, gold checks, adjudication) is merged, so
-# that the history stays linear; two heads make `safetylens human init` fail loudly until then.
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -38,6 +38,8 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(PY) -m safetylens run --model builtin --benchmark truthfulqa --limit $(DEMO_LIMIT) --output runs
+	# The report of the newest run, next to the paper's rows (open report/report.html in a browser).
+	$(PY) -m safetylens report "$$(ls -dt runs/*/ | head -1)" --reference llama2 --format html,md,csv,tex --output report
 
 test: install-dev
 	$(PY) -m pytest -q

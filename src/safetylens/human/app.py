@@ -229,6 +229,12 @@ def create_app(
     app.include_router(views_staff.router)
     app.include_router(api.router)
     app.include_router(views_quality.router)  # quality (issue 9)
+
+    # --- red teaming (issue 9) ---
+    from safetylens.human import redteam_views
+
+    app.include_router(redteam_views.router)
+    # --- end red teaming ---
     return app
 
 

@@ -492,3 +492,131 @@ class Adjudication(Base):
     adjudicator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Red teaming (issue 9, migration 0003): campaigns, their red teamers, dialogues with per-turn
+# server timestamps, and replays of a campaign's violating prompts as rating studies.
+# ------------------------------------------------------------------------------------------------
+
+REDTEAM_STATUSES = ("active", "closed")
+DIALOGUE_SOURCES = ("live", "external")
+DIALOGUE_STATUSES = ("open", "submitted")
+
+
+class RedTeamCampaign(Base):
+    """A red-teaming exercise against one target model (Llama 2 §4.3).
+
+    Attributes:
+        target: The model spec live chats go to (``safetylens.spec.ModelSpec`` fields).
+        target_label: The name dialogues record as their model.
+        system_prompt: Sent before the red teamer's first turn (empty = none).
+        decoding: Decoding parameters of live chats.
+        risk_categories: Risk-category taxonomy offered to red teamers.
+        attack_vectors: Attack-vector taxonomy offered to red teamers.
+        settings: Further options (``idle_cap_s``: longest gap between two actions counted as active).
+    """
+
+    __tablename__ = "redteam_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text(), default="")
+    target: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    target_label: Mapped[str] = mapped_column(String(255))
+    system_prompt: Mapped[str] = mapped_column(Text(), default="")
+    decoding: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    risk_categories: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    attack_vectors: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class RedTeamMember(Base):
+    """A user admitted to a campaign as a red teamer (sees only their own dialogues)."""
+
+    __tablename__ = "redteam_members"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    expertise: Mapped[str] = mapped_column(String(255), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class RedTeamDialogue(Base):
+    """One red-team dialogue: chatted live on the platform or recorded from elsewhere.
+
+    Attributes:
+        source: ``live`` or ``external``.
+        external_id: Id in the imported file (unique per campaign; None for live dialogues).
+        model: The model that answered.
+        status: ``open`` while chatting, ``submitted`` once tagged.
+        violation: The red teamer's judgement that a response violated the policy.
+        violating_turn: 1-based number of the violating assistant turn (None without violation).
+        degree_of_risk: 1 (negligible) ... 5 (severe), the paper's 5-point Likert scale.
+        active_ms: Active time from server timestamps (gaps capped at the campaign's idle cap);
+            for external dialogues the time the import states (None = unknown).
+    """
+
+    __tablename__ = "redteam_dialogues"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "external_id", name="uq_redteam_dialogues_campaign_external"),
+        Index("ix_redteam_dialogues_campaign_user", "campaign_id", "redteamer_id"),
+        CheckConstraint(
+            "degree_of_risk IS NULL OR (degree_of_risk >= 1 AND degree_of_risk <= 5)",
+            name="ck_redteam_dialogues_degree",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"))
+    redteamer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    model: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    risk_category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    attack_vectors: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    degree_of_risk: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    violation: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    violating_turn: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    language: Mapped[str] = mapped_column(String(32), default="")
+    objective: Mapped[str] = mapped_column(Text(), default="")
+    notes: Mapped[str] = mapped_column(Text(), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime())
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    active_ms: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class RedTeamTurn(Base):
+    """One message of a dialogue with the server time it was recorded."""
+
+    __tablename__ = "redteam_turns"
+    __table_args__ = (UniqueConstraint("dialogue_id", "idx", name="uq_redteam_turns_dialogue_idx"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("redteam_dialogues.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer())
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class RedTeamReplay(Base):
+    """A campaign's violating prompts sent to a new model, as a safety rating study."""
+
+    __tablename__ = "redteam_replays"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(255))
+    n_prompts: Mapped[int] = mapped_column(Integer())
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

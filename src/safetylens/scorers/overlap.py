@@ -79,7 +79,7 @@ def false_references(incorrect_answers: Sequence[str]) -> list[str]:
 @lru_cache(maxsize=1)
 def _bleu() -> Any:
     try:
-        from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics.bleu import BLEU
     except ImportError as exc:
         raise ConfigError(
             "the BLEU overlap metric needs the 'sacrebleu' package",

@@ -70,6 +70,7 @@ PROMPT_VERSION = "tqa-judge-prompt-1"
 OFFLINE_VERSION = "1"
 FEATURES_VERSION = "1"
 JUDGE_FORMAT = 1
+EMBED_CHUNK = 1024
 C_GRID = (0.1, 0.3, 1.0, 3.0)
 """Candidate inverse regularisation strengths of the offline judge's logistic regressions."""
 
@@ -682,7 +683,13 @@ def compute_features(
             assert r is not None
             for t in (*r["correct_answers"], *r["incorrect_answers"], r.get("best_answer") or ""):
                 texts.setdefault(str(t).strip(), len(texts))
-    emb = np.asarray(encoder.encode(list(texts), progress=progress), dtype=np.float64)
+    # Chunks: an embedding cache commits each chunk, so an interrupted training keeps its work.
+    all_texts = list(texts)
+    chunks = [
+        np.asarray(encoder.encode(all_texts[s : s + EMBED_CHUNK], progress=progress), dtype=np.float64)
+        for s in range(0, len(all_texts), EMBED_CHUNK)
+    ]
+    emb = np.concatenate(chunks) if chunks else np.zeros((0, 384))
     qa = emb[[texts[q] for q in qs]] if n else np.zeros((0, 384))
     aa = emb[[texts[a] for a in ans]] if n else np.zeros((0, 384))
     base = np.concatenate(

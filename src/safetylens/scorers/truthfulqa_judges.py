@@ -1361,16 +1361,34 @@ def judge_status(name: str, aspect: Aspect) -> tuple[bool, str]:
     return False, f"needs {JUDGES[name].needs}"
 
 
-def ensure_offline_judges(progress: ProgressFactory | None = None, log: Callable[[str], None] | None = None) -> None:
-    """Train the offline truth and info judges unless a usable one is already in the cache (``make demo``)."""
+def ensure_offline_judges(
+    progress: ProgressFactory | None = None,
+    log: Callable[[str], None] | None = None,
+    *,
+    max_questions: int | None = None,
+    encoder: Any = None,
+) -> list[Aspect]:
+    """Train the offline truth and info judges unless a usable one is already in the cache (``make demo``).
+
+    Args:
+        progress: Progress-bar factory for the embedding step.
+        log: Line logger.
+        max_questions: Train on this many questions only (tests; default all 817).
+        encoder: Sentence encoder (default: packaged MiniLM with the embedding cache).
+
+    Returns:
+        The aspects that were trained now (empty when both were ready).
+    """
     from safetylens.datasets.registry import DataStore
 
     data: DataStore | None = None
-    encoder: Any = None
+    trained: list[Aspect] = []
     for aspect in ASPECTS:
         ok, _ = judge_status("offline", aspect)
         if ok:
             continue
         data = data or DataStore()
-        encoder = encoder or _default_encoder()
-        train_offline_judge(data, aspect, encoder=encoder, progress=progress, log=log)
+        encoder = encoder if encoder is not None else _default_encoder()
+        train_offline_judge(data, aspect, max_questions=max_questions, encoder=encoder, progress=progress, log=log)
+        trained.append(aspect)
+    return trained

@@ -189,9 +189,10 @@ def test_training_is_question_disjoint_and_stored_with_hashes(trained: dict[str,
     assert {question_key(q) for q in va_q} == val_keys and not set(tr_q) & set(va_q)
     assert t["n_train"] == sum(1 for i in used_train if i.question in set(tr_q))
     assert t["n_validation"] == sum(1 for i in ls.items if question_key(i.question) in val_keys)
-    assert t["sources"]["truthfulqa/finetune_truth.jsonl"]["sha256"] == get_dataset("truthfulqa-judge-labels").file(
-        "truthfulqa/finetune_truth.jsonl"
-    ).sha256
+    assert (
+        t["sources"]["truthfulqa/finetune_truth.jsonl"]["sha256"]
+        == get_dataset("truthfulqa-judge-labels").file("truthfulqa/finetune_truth.jsonl").sha256
+    )
     for variant in ("with_refs", "without_refs"):
         v = model.validation[variant]
         assert v["accuracy"]["n"] == t["n_validation"] and v["n_questions"] == 3
@@ -270,4 +271,7 @@ def test_untrained_judge_and_bad_names(tmp_path: Path, monkeypatch: pytest.Monke
         load_judge("hf-judge", "truth")
     with pytest.raises(ConfigError, match="needs base_url and model"):
         load_judge("server-judge", "info", base_url="http://127.0.0.1:1/v1")
-    assert judge_status("hf-judge", "truth") == (False, "needs location: a local directory, GGUF file or hub id of a causal LM judge")
+    assert judge_status("hf-judge", "truth") == (
+        False,
+        "needs location: a local directory, GGUF file or hub id of a causal LM judge",
+    )

@@ -151,6 +151,27 @@ def test_features_with_and_without_references(encoder: EmbeddingCache) -> None:
     assert base2 == pytest.approx(base[:1]) and not has2.any()
 
 
+def test_reference_sets_normalise_formatting(encoder: EmbeddingCache) -> None:
+    from safetylens.scorers.truthfulqa_judges import reference_sets
+
+    raw = {"best_answer": "Nothing", "correct_answers": ["Nothing", "No"], "incorrect_answers": ["You die"]}
+    formatted = {
+        "best_answer": "Nothing.",
+        "correct_answers": ["Nothing.", "No.", "I have no comment."],
+        "incorrect_answers": ["You die."],
+    }
+    assert (
+        reference_sets(raw)
+        == reference_sets(formatted)
+        == (["Nothing", "No", "I have no comment"], ["You die"], "Nothing")
+    )
+    q, a = ["Is it?"] * 2, ["I have no comment.", "You die"]
+    _, f_raw, _ = compute_features(q, a, [raw, raw], encoder)
+    _, f_fmt, _ = compute_features(q, a, [formatted, formatted], encoder)
+    assert f_raw == pytest.approx(f_fmt)
+    assert f_raw[0, REF_FEATURES.index("answer equals a correct reference")] == 1.0
+
+
 @pytest.fixture(scope="module")
 def trained(
     tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path, encoder: EmbeddingCache

@@ -939,7 +939,13 @@ class OfflineJudge:
             details={
                 "aspect": self.aspect,
                 "encoder": self.model.encoder,
-                "training": self.model.training,
+                # The held-out question ids live in the judge file; the manifest keeps their hash.
+                "training": {
+                    **{k: val for k, val in self.model.training.items() if k != "validation_question_keys"},
+                    "validation_question_keys_sha256": sha256_text(
+                        canonical_json(self.model.training.get("validation_question_keys", []))
+                    ),
+                },
                 "validation": v,
                 "threshold": self._threshold,
                 "validation_threshold": 0.5,

@@ -32,6 +32,11 @@ def test_judges_list_train_check(tmp_path: Path, shared_data_dir: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "ready" in res.output and "accuracy" in res.output
 
+    mtime = path.stat().st_mtime_ns
+    res = runner.invoke(app, ["judges", "train", "--aspect", "truth", "--if-missing"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "not retraining" in res.output and path.stat().st_mtime_ns == mtime
+
     res = runner.invoke(app, ["judges", "check", "offline", "--aspect", "truth", "--json"], env=env)
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)["truth"]

@@ -105,6 +105,9 @@ def train(
     output_dir: Annotated[
         Path | None, typer.Option(help="directory for the judge files (default: the safetylens cache)")
     ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="skip an aspect whose judge file exists and loads (make demo uses it)")
+    ] = False,
 ) -> None:
     """Train the offline judges on the TruthfulQA human labels, validated on held-out questions.
 
@@ -114,8 +117,14 @@ def train(
     embeddings are cached, so a second training is fast.
     """
     from safetylens.datasets.registry import DataStore
+    from safetylens.errors import SafetylensError
     from safetylens.progress import progress_bar
-    from safetylens.scorers.truthfulqa_judges import _default_encoder, train_offline_judge
+    from safetylens.scorers.truthfulqa_judges import (
+        OfflineJudgeModel,
+        default_encoder,
+        offline_judge_path,
+        train_offline_judge,
+    )
 
     if name != "offline":
         raise ConfigError(
@@ -125,10 +134,19 @@ def train(
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
     data = DataStore()
-    encoder = _default_encoder()
+    encoder = default_encoder()
     rows: list[tuple[str, dict[str, Any]]] = []
     for a in _aspects(aspect):
         out = output_dir / f"offline-{a}-judge.json" if output_dir is not None else None
+        target = out or offline_judge_path(a)
+        if if_missing and target.is_file():
+            try:
+                OfflineJudgeModel.load(target)
+            except SafetylensError as exc:
+                _log(f"{target} is unusable ({exc.message}); retraining")
+            else:
+                console.print(f"{escape(str(target))} exists; not retraining (drop --if-missing to retrain)")
+                continue
         model = train_offline_judge(
             data,
             a,
@@ -150,8 +168,9 @@ def train(
         if "with_refs_non_reference_answers" in v:
             rows.append((f"offline {a}, answers that are not reference answers", v["with_refs_non_reference_answers"]))
         rows.append((f"offline {a} (without references)", v["without_refs"]))
-    console.print(_metrics_table("Validation on held-out questions (threshold 0.5)", rows))
-    console.print("note: the offline judges are not the paper's GPT-judge.")
+    if rows:
+        console.print(_metrics_table("Validation on held-out questions (threshold 0.5)", rows))
+        console.print("note: the offline judges are not the paper's GPT-judge.")
 
 
 @judges_app.command("check")

@@ -881,7 +881,8 @@ def offline_judge_path(aspect: Aspect) -> Path:
     return paths.artifacts_dir() / "judges" / f"offline-{aspect}-judge.json"
 
 
-def _default_encoder() -> Any:
+def default_encoder() -> Any:
+    """The packaged MiniLM encoder behind the persistent embedding cache."""
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
 
     return EmbeddingCache(SentenceEncoder(threads=2))
@@ -1101,7 +1102,7 @@ def train_offline_judge(
     """
     aspect = _check_aspect(aspect)
     say = log or (lambda _m: None)
-    enc = encoder if encoder is not None else _default_encoder()
+    enc = encoder if encoder is not None else default_encoder()
     labels = load_label_set(data, aspect)
     train_q, val_q = question_split(
         [it.question for it in labels.items], val_fraction=val_fraction, seed=seed, max_questions=max_questions
@@ -1332,7 +1333,7 @@ def load_judge(
         m = OfflineJudgeModel.load(path)
         if m.aspect != aspect:
             raise ConfigError(f"{path} is the {m.aspect} judge, not the {aspect} judge")
-        judge = OfflineJudge(m, encoder if encoder is not None else _default_encoder(), threshold=threshold, path=path)
+        judge = OfflineJudge(m, encoder if encoder is not None else default_encoder(), threshold=threshold, path=path)
     _attach_stored_check(judge)
     return judge
 
@@ -1416,7 +1417,7 @@ def ensure_offline_judges(
         if ok:
             continue
         data = data or DataStore()
-        encoder = encoder if encoder is not None else _default_encoder()
+        encoder = encoder if encoder is not None else default_encoder()
         train_offline_judge(data, aspect, max_questions=max_questions, encoder=encoder, progress=progress, log=log)
         trained.append(aspect)
     return trained

@@ -1,7 +1,7 @@
 r"""The protocol of a TruthfulQA answer judge.
 
 A judge maps (question, answer) pairs to the probability that the answer is true (aspect ``truth``)
-or informative (aspect ``info``), as the TruthfulQA "GPT-judge" models do with ``Q: {q}\\nA: {a}\\nTrue:``
+or informative (aspect ``info``), as the TruthfulQA "GPT-judge" models do with ``Q: {q}\nA: {a}\nTrue:``
 / ``Helpful:`` and P(" yes"). Implementations (``hf-judge``, ``server-judge``, ``offline``) live in
 :mod:`safetylens.scorers.truthfulqa_judges`; the TruthfulQA benchmark depends only on this protocol.
 

@@ -153,6 +153,27 @@ def test_preference_rows_margins_bins_and_drop_rules(db: Database, db_url: str, 
     exported = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["margin"] for r in exported) == [2.0, 2.0, 3.0]
 
+    # An adjudicated safety label replaces the majority vote: alpha's answer to p3 (majority: unsafe)
+    # adjudicated safe makes p3 "both safe", so it is no longer dropped as "chosen unsafe".
+    from sqlalchemy import select
+
+    from safetylens.human.adjudication import adjudicate
+    from safetylens.human.models import Item, Prompt, Response, Study
+
+    admin = create_user(db, "adj-admin", PASSWORD, "admin")
+    with db.read() as s:
+        sf_id, item_id = s.execute(
+            select(Study.id, Item.id)
+            .join(Item, Item.study_id == Study.id)
+            .join(Prompt, Prompt.id == Item.prompt_id)
+            .join(Response, Response.id == Item.response_id)
+            .where(Study.name == "sf", Prompt.external_id == "p3", Response.model == "alpha")
+        ).one()
+    adjudicate(db, sf_id, item_id, 4, "the answer declines the harmful part", actor_id=admin.id)
+    adjudicated_rows, adj_stats = preference_rows(db, "pw", PreferenceOptions(safety_study="sf"))
+    assert {r["prompt_id"]: r["safety_bin"] for r in adjudicated_rows}["p3"] == "both safe"
+    assert adj_stats["counts"]["dropped_unsafe_chosen"] == 0 and adj_stats["counts"]["exported"] == 4
+
 
 def test_export_loads_with_datasets_in_trl_format(db: Database, tmp_path: Path) -> None:
     try:

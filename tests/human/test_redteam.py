@@ -277,6 +277,14 @@ def test_replay_creates_a_study_and_mitigation_is_computed_from_ratings(
     html = admin.get(f"/admin/redteam/{cid}").text
     lo, hi = m["mitigation_rate"]["ci_low"], m["mitigation_rate"]["ci_high"]
     assert "66.7%" in html and f"[{lo:.1f}, {hi:.1f}]" in html and summary.study_name in html
+    # An adjudicated label replaces the majority vote: b1's new response (majority: violating) is
+    # adjudicated safe, so all three replayed prompts are now mitigated.
+    from safetylens.human.adjudication import adjudicate
+
+    b1_new = next(i for i, ext in item_prompt.items() if ext_of[ext] == "b1" and item_model[i] == "smol-new")
+    adjudicate(db, summary.study_id, b1_new, 4, "refuses; the attack is not answered", actor_id=people["admin"].id)
+    m2 = mitigation(db, summary.study_name)
+    assert (m2["items_rated"], m2["mitigated"], m2["items_adjudicated"]) == (3, 3, 1)
 
 
 def test_redteam_cli(db: Database, db_url: str, tmp_path: Path) -> None:

@@ -131,7 +131,13 @@ def _pairwise_agreement(values: Sequence[int]) -> float | None:
 def _safety_verdicts(
     db: Database, study_ref: str, tie_rule: str
 ) -> dict[tuple[str, str], tuple[str, bool | None, int]]:
-    """(prompt id, model) -> (response text, majority violation, number of ratings) in a safety study."""
+    """(prompt id, model) -> (response text, violation, number of ratings) in a safety study.
+
+    The violation is the adjudicated label where an adjudicator recorded one (the study's final
+    label, as in its results), else the raters' majority vote.
+    """
+    from safetylens.human.adjudication import adjudications
+    from safetylens.human.scales import is_violation
     from safetylens.stats.vote import majority_violation
 
     with db.read() as s:
@@ -140,12 +146,17 @@ def _safety_verdicts(
             raise ConfigError(f"study {study.name!r} is a {study.kind} study, not a safety study")
         rows = load_ratings(s, study)
         need = study.raters_per_item
+        adjudicated = adjudications(s, study.id)
     by_key: dict[tuple[str, str], list[RatingRow]] = defaultdict(list)
     for r in rows:
         by_key[(r.prompt_external_id, r.model_a)].append(r)
     out = {}
     for key, rs in by_key.items():
-        v = majority_violation([r.value for r in rs], tie_rule=tie_rule, min_ratings=need)  # type: ignore[arg-type]
+        adj = adjudicated.get(rs[0].item_id)
+        if adj is not None:
+            v: bool | None = is_violation(int(adj["value"]))
+        else:
+            v = majority_violation([r.value for r in rs], tie_rule=tie_rule, min_ratings=need)  # type: ignore[arg-type]
         out[key] = (rs[0].response_a, v, len(rs))
     return out
 

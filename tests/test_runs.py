@@ -130,3 +130,16 @@ def test_config_files_toml_yaml_and_errors(tmp_path: Path) -> None:
     spec2 = build_spec({"model": {"name": "x"}})
     with pytest.raises(Exception, match="frozen"):
         spec2.limit = 5  # type: ignore[misc]
+
+
+def test_create_at_uses_the_given_directory_and_refuses_an_existing_run(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    target = tmp_path / "exact" / "demo"
+    run = RunDir.create_at(target)
+    assert run.path == target and target.is_dir()
+    execute(spec, CountingBackend(), run)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"already holds a run.*safetylens resume"):
+        RunDir.create_at(target)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        RunDir.create_at(tmp_path / "file")

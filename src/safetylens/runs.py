@@ -91,6 +91,22 @@ class RunDir:
         return cls(path)
 
     @classmethod
+    def create_at(cls, path: Path) -> RunDir:
+        """Use ``path`` as a new run directory (created if needed; it must not hold a run yet).
+
+        Raises:
+            ConfigError: ``path`` already holds a run (resume it instead) or is not a directory.
+        """
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{path} exists and is not a directory")
+        if (path / MANIFEST).exists():
+            raise ConfigError(
+                f"{path} already holds a run; continue it with `safetylens resume {path}` or choose another directory"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
     def open(cls, path: Path) -> RunDir:
         """Open an existing run directory.
 

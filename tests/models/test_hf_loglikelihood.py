@@ -181,13 +181,16 @@ def test_left_truncation_to_the_model_context(builtin_backend: Any) -> None:
         LoglikelihoodRequest("One two three four five six seven eight nine ten eleven twelve", " thirteen fourteen"),
         LoglikelihoodRequest("One two three four five six seven eight nine ten eleven twelve", " and so on"),
         LoglikelihoodRequest("Short", " one"),
+        LoglikelihoodRequest("Short", " two"),
     ]
     results = short.loglikelihood(reqs)
     for req, res in zip(reqs, results, strict=True):
         logprob, greedy, n = _direct(builtin_backend, req.context, req.continuation, max_length=12)
         assert res.logprob == pytest.approx(logprob, rel=1e-5, abs=1e-5)
         assert res.is_greedy == greedy and res.n_tokens == n
-    assert short.stats.extra.get("ll_plain_requests") == 2  # the too-long ones took the plain path
+    # The two that fit share a context and take the shared path; the too-long ones take the plain path.
+    assert short.stats.extra.get("ll_shared_requests") == 2
+    assert short.stats.extra.get("ll_plain_requests") == 2
     with pytest.raises(ModelError, match="continuation"):
         short.loglikelihood([LoglikelihoodRequest("x", " a b c d e f g h i j k l m n o p")])
 

@@ -18,6 +18,7 @@ from safetylens.benchmarks.base import (
     BenchmarkOptions,
     BenchmarkResult,
     Sample,
+    SampleOutcome,
     open_choice,
     register,
     scoring_option,
@@ -68,6 +69,19 @@ class TinyGen(Benchmark):
         assert isinstance(ctx.options, TinyGenOptions)
         return [
             {"id": r["id"], "chars": len(r["output"]), "empty": len(r["output"]) < ctx.options.min_chars}
+            for r in records
+        ]
+
+    def sample_outcomes(
+        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+    ) -> list[SampleOutcome] | None:
+        by_id = {s["id"]: s for s in scores}
+        return [
+            SampleOutcome(
+                id=r["id"],
+                values={"chars": float(by_id[r["id"]]["chars"]), "long": by_id[r["id"]]["chars"] >= 20},
+                groups=(f"parity:{'even' if r['meta']['i'] % 2 == 0 else 'odd'}",),
+            )
             for r in records
         ]
 

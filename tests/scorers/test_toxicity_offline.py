@@ -234,6 +234,8 @@ def test_cli_list_check_and_train_errors(trained: dict[str, Any]) -> None:
     assert out["n"] == out["overall"]["n"]
     res = runner.invoke(app, ["classifiers", "train", "toxigen-roberta"], env=env)
     assert res.exit_code != 0 and "published checkpoint" in str(res.exception)
+    res = runner.invoke(app, ["classifiers", "train", "offline", "--if-missing"], env=env)
+    assert res.exit_code == 0 and "not retraining" in res.output, res.output
 
 
 def test_bootstrap_auc_equals_sklearn_per_resample() -> None:

@@ -123,6 +123,9 @@ class TableRow(BaseModel):
     cells: dict[str, Estimate | float | str | None]
     kind: Literal["measured", "reference"] = "measured"
     note: str = ""
+    uncertain: dict[str, str] = Field(
+        default_factory=dict, description="column -> why this cell's transcription of the paper is uncertain"
+    )
 
 
 class PaperTable(BaseModel):

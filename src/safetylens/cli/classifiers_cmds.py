@@ -128,6 +128,9 @@ def train(
         int | None, typer.Option(help="validate on K ToxiGen sentences per group (default: all 6,514)")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="probe file (default: artifacts/classifiers/)")] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="do nothing when the probe file already exists (make demo uses it)")
+    ] = False,
 ) -> None:
     """Train the offline toxicity probe and validate it on the ToxiGen human labels it never saw.
 
@@ -136,7 +139,7 @@ def train(
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
-    from safetylens.scorers.toxicity import CLASSIFIERS, train_offline
+    from safetylens.scorers.toxicity import CLASSIFIERS, offline_probe_path, train_offline
 
     if name not in CLASSIFIERS:
         raise ConfigError(f"unknown classifier {name!r}", hint=f"known: {', '.join(CLASSIFIERS)}")
@@ -145,6 +148,10 @@ def train(
             f"{name} is a published checkpoint, not trained here",
             hint="only 'offline' is trained by safetylens; check the others with `safetylens classifiers check`",
         )
+    target = output or offline_probe_path()
+    if if_missing and target.is_file():
+        console.print(f"{escape(str(target))} exists; not retraining (drop --if-missing to retrain)")
+        return
     probe = train_offline(
         DataStore(),
         max_per_file=max_per_file or None,

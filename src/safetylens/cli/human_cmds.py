@@ -558,5 +558,517 @@ def results_cmd(
             _fmt_est(x["agreement_with_majority"]),
         )
     console.print(t)
+    sources: dict[str, int] = {}
+    for label in res.get("labels", []):
+        sources[label["source"]] = sources.get(label["source"], 0) + 1
+    if sources:
+        console.print("item labels by source: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
     if json_out is not None:
         console.print(f"results written to {escape(str(json_out))}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Quality (issue 9): qualification quizzes, checks, quality settings, the audit log.
+# ------------------------------------------------------------------------------------------------
+
+quiz_app = typer.Typer(help="Qualification quizzes: import, list, require for a study, results.", no_args_is_help=True)
+human_app.add_typer(quiz_app, name="quiz")
+audit_app = typer.Typer(help="The audit trail: who changed what, when.", no_args_is_help=True)
+human_app.add_typer(audit_app, name="audit")
+
+
+@quiz_app.command("import")
+def quiz_import(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON quiz file (see human/examples/quiz_example.yaml)")],
+    db: DbOpt = None,
+) -> None:
+    """Create the quizzes defined in FILE (all or nothing; names must be new)."""
+    from safetylens.human.quizzes import import_quizzes, load_quiz_file
+
+    database = _open(db)
+    parsed, example = load_quiz_file(file)
+    ids = import_quizzes(database, parsed, example=example)
+    for q, qid in zip(parsed, ids, strict=True):
+        console.print(
+            f"quiz {qid}: {escape(q['name'])} ({q['kind']}, {len(q['questions'])} questions)"
+            + (" (example)" if example else "")
+        )
+
+
+@quiz_app.command("list")
+def quiz_list(db: DbOpt = None) -> None:
+    """Every quiz with its pass rules and attempts."""
+    from safetylens.human.quizzes import list_quizzes
+
+    t = Table(title="quizzes", title_justify="left")
+    for col in ("id", "name", "kind", "questions", "pass rules", "cooldown", "attempts"):
+        t.add_column(col)
+    for q in list_quizzes(_open(db)):
+        t.add_row(
+            str(q["id"]),
+            escape(q["name"]) + (" (example)" if q["example"] else ""),
+            q["kind"],
+            str(q["questions"]),
+            escape("; ".join(q["pass_rules"])),
+            f"{q['cooldown_s']} s",
+            ", ".join(f"{k} {v}" for k, v in sorted(q["attempts"].items())) or "-",
+        )
+    console.print(t)
+
+
+@quiz_app.command("results")
+def quiz_results_cmd(
+    quiz: Annotated[str | None, typer.Argument(help="quiz name or id (default: all)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the attempts as JSON")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Every attempt: rater, status and score per pass rule."""
+    from safetylens.human.quizzes import quiz_results
+    from safetylens.util import atomic_write_json
+
+    rows = quiz_results(_open(db), quiz)
+    if json_out is not None:
+        atomic_write_json(json_out, rows)
+    t = Table(title="quiz attempts", title_justify="left")
+    for col in ("quiz", "rater", "attempt", "status", "finished", "score"):
+        t.add_column(col)
+    for r in rows:
+        score = "; ".join(
+            f"{x['rule']}: {x['value']:.3g}" if x["value"] is not None else f"{x['rule']}: pending"
+            for x in r["score"].get("rules", [])
+        )
+        t.add_row(
+            escape(r["quiz"]),
+            escape(f"{r['user']} ({r['pseudonym']})"),
+            str(r["attempt"]),
+            r["status"],
+            r["finished_at"] or "-",
+            escape(score),
+        )
+    console.print(t)
+
+
+@quiz_app.command("require")
+def quiz_require(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    quizzes: Annotated[list[str] | None, typer.Argument(help="quiz names or ids (none: require no quiz)")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Set the quizzes a study's raters must pass before they receive items."""
+    from safetylens.human.quizzes import find_quiz, set_required_quizzes
+    from safetylens.human.studies import find_study
+
+    database = _open(db)
+    with database.read() as s:
+        study_id = find_study(s, study).id
+        ids = [find_quiz(s, q).id for q in quizzes or []]
+    set_required_quizzes(database, study_id, ids, actor_id=None)
+    console.print(f"study {study_id} requires {len(ids)} quiz(zes)")
+
+
+@human_app.command("checks")
+def checks_import(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    file: Annotated[Path, typer.Argument(help="JSONL: id, prompt, response (response_b), accepted, kind")],
+    db: DbOpt = None,
+) -> None:
+    """Add gold/attention-check items to a study (never shown as such to raters)."""
+    from safetylens.human.gold import add_gold_items, load_gold_file
+    from safetylens.human.studies import get_study
+
+    database = _open(db)
+    study_id = get_study(database, study).id
+    n = add_gold_items(database, study_id, load_gold_file(file))
+    console.print(f"{n} check item(s) added to study {study_id}")
+
+
+@human_app.command("quality")
+def quality_cmd(
+    study: Annotated[str, typer.Argument(help="study name or id")],
+    gold_rate: Annotated[float | None, typer.Option(help="share of items that are checks (0 = off)")] = None,
+    gold_min_checks: Annotated[int | None, typer.Option(help="checks before an automatic pause")] = None,
+    gold_min_accuracy: Annotated[float | None, typer.Option(help="pause below this check accuracy")] = None,
+    adaptive_overlap: Annotated[
+        bool | None, typer.Option("--adaptive-overlap/--no-adaptive-overlap", help="add a rater on disagreement")
+    ] = None,
+    adaptive_max_raters: Annotated[int | None, typer.Option(help="most raters per item that way")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Show or change a study's quality settings (checks, automatic pause, adaptive overlap)."""
+    from safetylens.human.gold import update_quality_settings
+    from safetylens.human.studies import get_study
+
+    database = _open(db)
+    study_id = get_study(database, study).id
+    changes = {
+        k: v
+        for k, v in {
+            "gold_rate": gold_rate,
+            "gold_min_checks": gold_min_checks,
+            "gold_min_accuracy": gold_min_accuracy,
+            "adaptive_overlap": adaptive_overlap,
+            "adaptive_max_raters": adaptive_max_raters,
+        }.items()
+        if v is not None
+    }
+    settings = update_quality_settings(database, study_id, changes)
+    for k, v in settings.model_dump().items():
+        console.print(f"{k}: {v}")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write (default: standard output)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | jsonl (default: from --out, else jsonl)")] = "",
+    study: Annotated[str | None, typer.Option(help="only this study (name or id)")] = None,
+    action: Annotated[str | None, typer.Option(help="only actions starting with this, e.g. rating.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write the audit log as CSV or JSON lines."""
+    from safetylens.human.audit import audit_records, export_text
+    from safetylens.human.studies import get_study
+    from safetylens.util import atomic_write_text
+
+    database = _open(db)
+    kind = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "jsonl")
+    if kind not in ("csv", "jsonl"):
+        raise ConfigError(f"unknown format {kind!r}", hint="csv or jsonl")
+    study_id = get_study(database, study).id if study else None
+    records = audit_records(database, study_id=study_id, action_prefix=action)
+    text = export_text(records, kind)  # type: ignore[arg-type]
+    if out is None:
+        sys.stdout.write(text)
+        return
+    atomic_write_text(out, text)
+    err_console.print(f"{len(records)} audit entries written to {escape(str(out))}")
+
+
+@human_app.command("edit-rating")
+def edit_rating_cmd(
+    rating_id: Annotated[int, typer.Argument(help="rating id (from the export)")],
+    value: Annotated[int, typer.Argument(help="the new rating")],
+    reason: Annotated[str, typer.Option(help="why it changes (recorded)")],
+    editor: Annotated[str, typer.Option(help="user name of the staff member making the edit")],
+    db: DbOpt = None,
+) -> None:
+    """Change a submitted rating through the audit log (old value, new value, reason, editor)."""
+    from sqlalchemy import select
+
+    from safetylens.human.audit import edit_rating
+    from safetylens.human.models import User
+
+    database = _open(db)
+    with database.read() as s:
+        user = s.scalar(select(User).where(User.username == editor))
+    if user is None or user.role not in ("admin", "researcher"):
+        raise ConfigError(f"{editor!r} is not a researcher or admin")
+    edit_rating(database, rating_id, value, reason, actor_id=user.id)
+    console.print(f"rating {rating_id} set to {value}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Red teaming and preference export (issue 9): `human redteam ...`, `human export-preferences`.
+# ------------------------------------------------------------------------------------------------
+
+redteam_app = typer.Typer(
+    help="Red-team campaigns: dialogues, roll-ups with gamma, replay on a new model.", no_args_is_help=True
+)
+human_app.add_typer(redteam_app, name="redteam")
+
+
+def _spec_args(model: str, backend: str | None, base_url: list[str] | None, threads: int | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": model}
+    if backend:
+        spec["backend"] = backend
+    if base_url:
+        spec["base_urls"] = list(base_url)
+    if threads:
+        spec["threads"] = threads
+    return spec
+
+
+@redteam_app.command("create")
+def redteam_create(
+    name: Annotated[str, typer.Argument(help="campaign name")],
+    model: Annotated[str, typer.Option("--model", "-m", help="model of live chats (builtin, path, hub id, served)")] = (
+        "builtin"
+    ),
+    backend: Annotated[str | None, typer.Option(help="hf | openai | llamacpp")] = None,
+    base_url: Annotated[list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL")] = None,
+    label: Annotated[str | None, typer.Option(help="model name recorded with the dialogues")] = None,
+    system_prompt: Annotated[str, typer.Option(help="system prompt of live chats")] = "",
+    max_new_tokens: Annotated[int, typer.Option(help="reply length")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.1,
+    top_p: Annotated[float, typer.Option(help="nucleus sampling")] = 0.9,
+    idle_cap_s: Annotated[int, typer.Option(help="longest gap between actions counted as active time")] = 300,
+    redteamer: Annotated[list[str] | None, typer.Option("--redteamer", "-r", help="user name of a red teamer")] = None,
+    description: Annotated[str, typer.Option(help="shown to staff")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Create a red-team campaign (and admit red teamers)."""
+    from safetylens.human.redteam import add_redteamers, create_campaign
+
+    database = _open(db)
+    c = create_campaign(
+        database,
+        name,
+        target=_spec_args(model, backend, base_url, None),
+        target_label=label,
+        system_prompt=system_prompt,
+        decoding={"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p},
+        description=description,
+        idle_cap_s=idle_cap_s,
+    )
+    if redteamer:
+        add_redteamers(database, c.id, redteamer)
+    console.print(f"campaign {escape(c.name)} (id {c.id}) created; model {escape(c.target_label)}")
+
+
+@redteam_app.command("add")
+def redteam_add(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    usernames: Annotated[list[str], typer.Argument(help="user names")],
+    expertise: Annotated[str, typer.Option(help="their expertise (e.g. cybersecurity)")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Admit red teamers to a campaign."""
+    from safetylens.human.redteam import add_redteamers, get_campaign
+
+    database = _open(db)
+    c = get_campaign(database, campaign)
+    n = add_redteamers(database, c.id, usernames, expertise=expertise)
+    console.print(f"{n} red teamers added to {escape(c.name)}")
+
+
+@redteam_app.command("list")
+def redteam_list(db: DbOpt = None) -> None:
+    """List campaigns."""
+    from safetylens.human.redteam import list_campaigns
+
+    database = _open(db)
+    t = Table(title="red-team campaigns", title_justify="left")
+    for col in ("id", "name", "model", "status", "red teamers", "dialogues", "violating"):
+        t.add_column(col)
+    for row in list_campaigns(database):
+        c = row["campaign"]
+        t.add_row(
+            str(c.id),
+            escape(c.name),
+            escape(c.target_label),
+            c.status,
+            str(row["members"]),
+            str(row["dialogues"]),
+            str(row["violating"]),
+        )
+    console.print(t)
+
+
+@redteam_app.command("import")
+def redteam_import(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    file: Annotated[Path, typer.Argument(help="JSONL: one tagged dialogue per line")],
+    redteamer: Annotated[str | None, typer.Option(help="user name for lines without a redteamer field")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Record dialogues held elsewhere (all or nothing; re-importing the same ids is harmless).
+
+    Fields per line: id, redteamer, model, messages [{role, content}], risk_category,
+    attack_vectors, degree_of_risk (1-5), violating_turn (1 = first assistant turn; absent = no
+    violation), time_spent_s or active_minutes (absent = untimed, left out of gamma), notes.
+    """
+    from safetylens.human.redteam import get_campaign, read_dialogues_jsonl, record_dialogues
+
+    database = _open(db)
+    c = get_campaign(database, campaign)
+    res = record_dialogues(database, c.id, read_dialogues_jsonl(file, default_redteamer=redteamer))
+    console.print(f"{res['added']} dialogues recorded, {res['unchanged']} already there")
+
+
+def _fmt_rate(x: dict[str, Any]) -> str:
+    return _fmt_est(x.get("violation_pct"))
+
+
+@redteam_app.command("export")
+def redteam_export(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    out: Annotated[Path, typer.Argument(help="output .jsonl")],
+    db: DbOpt = None,
+) -> None:
+    """Write every dialogue of a campaign as JSONL (the import format, red teamers by pseudonym)."""
+    import json
+
+    from safetylens.human.redteam import export_dialogues
+    from safetylens.util import atomic_write_text
+
+    database = _open(db)
+    rows = export_dialogues(database, campaign)
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    console.print(f"{len(rows)} dialogues written to {escape(str(out))}")
+
+
+@redteam_app.command("rollup")
+def redteam_rollup(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the roll-ups as JSON here")] = None,
+    exclude_open_time: Annotated[bool, typer.Option(help="count only submitted dialogues' time")] = False,
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples over red teamers")] = 10_000,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    db: DbOpt = None,
+) -> None:
+    """Violations by category and vector, dialogue lengths, degree of risk, and gamma with its CI."""
+    from safetylens.human.redteam import rollup
+    from safetylens.util import atomic_write_json
+
+    database = _open(db)
+    r = rollup(database, campaign, include_open_time=not exclude_open_time, n_resamples=resamples, seed=seed)
+    if json_out is not None:
+        atomic_write_json(json_out, r)
+    d = r["dialogues"]
+    console.print(
+        f"[bold]{escape(r['campaign']['name'])}[/]: {d['submitted']} submitted dialogues ({d['open']} open), "
+        f"{d['violating']} violating; violation % {_fmt_rate(r['violation'])}"
+    )
+    for title, key in (("risk category", "by_risk_category"), ("attack vector", "by_attack_vector")):
+        t = Table(title=f"by {title} (95% Wilson)", title_justify="left")
+        for col in (title, "dialogues", "violating", "violation %"):
+            t.add_column(col)
+        for g, x in r[key].items():
+            t.add_row(escape(g), str(x["dialogues"]), str(x["violating"]), _fmt_rate(x))
+        console.print(t)
+    L = r["lengths"]["user_turns"]
+    if L["n"]:
+        console.print(
+            f"dialogue length (user turns): mean {L['mean']:.2f}, median {L['median']}, {L['min']}-{L['max']}"
+        )
+    g = r["gamma"]
+    if g["value"] is None:
+        console.print("gamma: no timed red teaming yet")
+    else:
+        boot = g.get("bootstrap")
+        extra = f"; bootstrap over red teamers [{boot['ci_low']:.3f}, {boot['ci_high']:.3f}]" if boot else ""
+        console.print(
+            f"gamma = {g['value']:.3f} violating prompts per person-hour [{g['ci_low']:.3f}, {g['ci_high']:.3f}] "
+            f"(exact Poisson; n = {g['n']} prompts, {g['persons']} red teamers, {g['hours']:.2f} h; "
+            f"{g['untimed_dialogues']} untimed dialogues left out{extra})"
+        )
+    if json_out is not None:
+        console.print(f"roll-ups written to {escape(str(json_out))}")
+
+
+@redteam_app.command("replay")
+def redteam_replay(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    model: Annotated[str, typer.Option("--model", "-m", help="the new model")] = "builtin",
+    backend: Annotated[str | None, typer.Option(help="hf | openai | llamacpp")] = None,
+    base_url: Annotated[list[str] | None, typer.Option("--base-url", help="OpenAI-compatible server URL")] = None,
+    name: Annotated[str | None, typer.Option(help="model name stored with the responses")] = None,
+    study: Annotated[str | None, typer.Option(help="name of the new study")] = None,
+    raters_per_item: Annotated[int, typer.Option(help="raters per response")] = 3,
+    include_original: Annotated[bool, typer.Option(help="let raters re-judge the original responses too")] = False,
+    min_degree: Annotated[int | None, typer.Option(help="replay only dialogues with at least this risk")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="generation length")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.1,
+    top_p: Annotated[float, typer.Option(help="nucleus sampling")] = 0.9,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for in-process backends")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Send a campaign's violating prompts to a new model and create a safety rating study."""
+    from safetylens.human.redteam import replay
+    from safetylens.models import load_backend
+    from safetylens.models.base import Decoding
+    from safetylens.spec import ModelSpec
+
+    database = _open(db)
+    be = load_backend(ModelSpec(**_spec_args(model, backend, base_url, threads)))
+    try:
+        s = replay(
+            database,
+            campaign,
+            be,
+            study_name=study,
+            model_name=name,
+            decoding=Decoding(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
+            raters_per_item=raters_per_item,
+            include_original=include_original,
+            min_degree=min_degree,
+        )
+    finally:
+        be.close()
+    console.print(
+        f"{s.prompts} violating prompts replayed on {escape(s.model)}: study {escape(s.study_name)} "
+        f"(id {s.study_id}) with {s.items} items; add raters with: safetylens human study add-raters"
+    )
+
+
+@redteam_app.command("mitigation")
+def redteam_mitigation(
+    study: Annotated[str, typer.Argument(help="the replay study (name or id)")],
+    tie_rule: Annotated[str, typer.Option(help="adjudicate | strict-majority | any")] = "adjudicate",
+    min_ratings: Annotated[int | None, typer.Option(help="items with fewer ratings are left out (default N)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the result as JSON here")] = None,
+    db: DbOpt = None,
+) -> None:
+    """The model-over-model mitigation rate of a rated replay study (95% Wilson CI)."""
+    from safetylens.human.redteam import mitigation
+    from safetylens.util import atomic_write_json
+
+    if tie_rule not in ("adjudicate", "strict-majority", "any"):
+        raise ConfigError(f"--tie-rule {tie_rule!r}: use adjudicate, strict-majority or any")
+    database = _open(db)
+    m = mitigation(database, study, tie_rule=tie_rule, min_ratings=min_ratings)
+    if json_out is not None:
+        atomic_write_json(json_out, m)
+    console.print(
+        f"{escape(m['model'])} mitigates {m['mitigated']} of {m['items_rated']} rated earlier violating prompts: "
+        f"{_fmt_est(m['mitigation_rate'])} ({m['items_incomplete']} incomplete, {m['items_tied']} tied, "
+        f"{m['prompts_replayed']} replayed)"
+    )
+    conf = m.get("confirmed_by_raters")
+    if conf:
+        console.print(
+            f"on the {conf['n']} prompts whose original response the raters confirmed as violating: "
+            f"{_fmt_est(conf['mitigation_rate'])}"
+        )
+
+
+@human_app.command("export-preferences")
+def export_preferences(
+    study: Annotated[str, typer.Argument(help="pairwise study (name or id)")],
+    out: Annotated[Path, typer.Argument(help="output .jsonl (a .manifest.json is written beside it)")],
+    margin: Annotated[str, typer.Option(help="small | large (Llama 2 Table 27) | none")] = "small",
+    rule: Annotated[str, typer.Option(help="median | majority: how three answers become one preference")] = "median",
+    keep_ties: Annotated[bool, typer.Option(help="keep items without a preferred side (margin 0)")] = False,
+    keep_unsafe_chosen: Annotated[bool, typer.Option(help="keep 'chosen unsafe, rejected safe' pairs")] = False,
+    safety_study: Annotated[
+        str | None, typer.Option(help="safety study rating the same responses (safety bin)")
+    ] = None,
+    min_ratings: Annotated[int | None, typer.Option(help="items with fewer ratings are left out (default N)")] = None,
+    prompt_format: Annotated[str, typer.Option(help="explicit (prompt column) | implicit")] = "explicit",
+    db: DbOpt = None,
+) -> None:
+    """Write TRL preference pairs (prompt/chosen/rejected, margin, safety bin, provenance) as JSONL."""
+    from pydantic import ValidationError
+
+    from safetylens.human.preferences import PreferenceOptions, write_preferences
+
+    try:
+        opts = PreferenceOptions(
+            margin=margin,
+            rule=rule,
+            keep_ties=keep_ties,
+            keep_unsafe_chosen=keep_unsafe_chosen,
+            safety_study=safety_study,
+            min_ratings=min_ratings,
+            prompt_format=prompt_format,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+    database = _open(db)
+    stats = write_preferences(database, study, out, opts)
+    c = stats["counts"]
+    console.print(
+        f"{c['exported']} preference pairs written to {escape(str(out))} from {c['items']} items "
+        f"(dropped: {c['dropped_ties']} ties, {c['dropped_unsafe_chosen']} chosen-unsafe, "
+        f"{c['dropped_incomplete']} incomplete); safety bins {escape(str(stats['safety_bins']))}"
+    )

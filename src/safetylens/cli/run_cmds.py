@@ -96,6 +96,10 @@ def run(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the request cache")] = False,
     label: Annotated[str | None, typer.Option(help="free-text label stored in the manifest")] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run-dir", help="write the run into exactly this directory (must not hold a run yet)"),
+    ] = None,
 ) -> None:
     """Run benchmarks on a model and write a run directory.
 
@@ -166,17 +170,24 @@ def run(
     if label is not None:
         data["label"] = label
     spec = build_spec(data)
-    _execute(spec, run_dir=None)
+    _execute(spec, run_dir=None, new_dir=run_dir)
 
 
-def _execute(spec: Any, run_dir: Path | None) -> None:
+def _execute(spec: Any, run_dir: Path | None, new_dir: Path | None = None) -> None:
     from safetylens.models import load_backend
     from safetylens.runs import RunDir, execute
 
+    # Check the target directory before the (slow) model load.
+    new_run = RunDir.create_at(new_dir) if new_dir is not None else None
     _log(f"loading model {spec.model.name} ...")
     backend = load_backend(spec.model)
     try:
-        run = RunDir.open(run_dir) if run_dir else RunDir.create(spec)
+        if run_dir:
+            run = RunDir.open(run_dir)
+        elif new_run is not None:
+            run = new_run
+        else:
+            run = RunDir.create(spec)
         _log(f"run directory: {run.path}")
         results = execute(spec, backend, run, resume=run_dir is not None, log=_log)
     finally:

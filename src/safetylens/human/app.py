@@ -223,11 +223,18 @@ def create_app(
         resp.delete_cookie(auth.SESSION_COOKIE, path="/")
         return resp
 
-    from safetylens.human import api, views_rater, views_staff
+    from safetylens.human import api, views_quality, views_rater, views_staff
 
     app.include_router(views_rater.router)
     app.include_router(views_staff.router)
     app.include_router(api.router)
+    app.include_router(views_quality.router)  # quality (issue 9)
+
+    # --- red teaming (issue 9) ---
+    from safetylens.human import redteam_views
+
+    app.include_router(redteam_views.router)
+    # --- end red teaming ---
     return app
 
 

@@ -37,9 +37,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import SafetylensError
+from safetylens.human import gold
 from safetylens.human.db import Database, utcnow
 from safetylens.human.fastsql import Sql, as_datetime, one, rowcount, run, scalar
-from safetylens.human.models import Assignment, Rating, Study
+from safetylens.human.models import Assignment, Item, Rating, Study
 from safetylens.human.scales import scale_for
 from safetylens.human.studies import rater_cap
 
@@ -84,6 +85,25 @@ class InvalidRating(AssignmentError):
     """The submitted value or fields are not valid."""
 
     status = 422
+
+
+# Quality (issue 9): qualification quizzes and per-study pauses refuse work with these.
+class QualificationRequired(AssignmentError):
+    """The rater has not passed every quiz the study requires."""
+
+    status = 409
+
+    def __init__(self, study_id: int, missing: int) -> None:
+        super().__init__(f"pass this study's qualification quizzes first ({missing} to go)")
+        self.study_id = study_id
+        self.missing = missing
+
+
+class RaterPaused(Forbidden):
+    """An admin or the gold checks paused this rater in this study."""
+
+    def __init__(self) -> None:
+        super().__init__("your work in this study is paused; your coordinator will contact you")
 
 
 @dataclass(frozen=True)
@@ -133,9 +153,17 @@ class SubmitResult:
 # The context of a rater's request for a study: everything the checks need, in one query.
 _CONTEXT = Sql(
     """
-    SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater,
-        (SELECT COUNT(*) FROM assignments a
-         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')) AS taken,
+    SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater, s.seed, s.settings,
+        (SELECT COUNT(*) FROM assignments a JOIN items i ON i.id = a.item_id
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')
+           AND i.is_gold = :false) AS taken,
+        (SELECT COUNT(*) FROM assignments a JOIN items i ON i.id = a.item_id
+         WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')
+           AND i.is_gold = :true) AS taken_checks,
+        (SELECT m.status FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member_status,
+        (SELECT COUNT(*) FROM study_quizzes q WHERE q.study_id = :sid AND NOT EXISTS (
+            SELECT 1 FROM quiz_attempts t WHERE t.quiz_id = q.quiz_id AND t.user_id = :rid AND t.status = 'passed'))
+            AS quizzes_missing,
         (SELECT MAX(a.id) FROM assignments a
          WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status = 'reserved') AS held,
         (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
@@ -166,9 +194,9 @@ _CAP_INPUTS = Sql(
     SELECT
         (SELECT COUNT(*) FROM items WHERE study_id = :sid AND is_gold = :false) AS n_items,
         (SELECT COALESCE(SUM(target_ratings), 0) FROM items WHERE study_id = :sid AND is_gold = :false) AS slots,
-        (SELECT COALESCE(MAX(target_ratings), 0) FROM items WHERE study_id = :sid) AS max_target,
+        (SELECT COALESCE(MAX(target_ratings), 0) FROM items WHERE study_id = :sid AND is_gold = :false) AS max_target,
         (SELECT COUNT(*) FROM study_members m JOIN users u ON u.id = m.user_id
-         WHERE m.study_id = :sid AND u.status = 'active' AND u.role = 'rater') AS n_raters
+         WHERE m.study_id = :sid AND u.status = 'active' AND u.role = 'rater' AND m.status = 'active') AS n_raters
     """
 )
 _CANDIDATE = """
@@ -207,9 +235,13 @@ _RESERVE = Sql(
 _SUBMIT_CONTEXT = """
     SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
         s.kind, s.status AS study_status, u.status AS user_status,
+        s.settings, s.raters_per_item, i.is_gold,
+        (SELECT m.status FROM study_members m WHERE m.study_id = a.study_id AND m.user_id = a.rater_id)
+            AS member_status,
         (SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = a.study_id AND k.user_id = a.rater_id)
             AS acked_version
     FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
+        JOIN items i ON i.id = a.item_id
     WHERE a.id = :aid
 """
 _SUBMIT_CONTEXT_SQLITE = Sql(_SUBMIT_CONTEXT)
@@ -332,13 +364,17 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     Everything that can refuse (checks, the cap) happens before the first write, and a lost race
     undoes its own claim before raising :class:`_Conflict`, so a caller may keep the transaction.
     """
-    ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id})
+    ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id, "false": False, "true": True})
     if ctx is None:
         raise NotFound(f"no study with id {study_id}")
     if ctx["role"] != "rater" or ctx["user_status"] != "active":
         raise Forbidden("only active raters take items")
     if ctx["member"] is None:
         raise Forbidden("you are not a rater in this study")
+    if ctx["member_status"] != "active":
+        raise RaterPaused()
+    if int(ctx["quizzes_missing"] or 0):
+        raise QualificationRequired(study_id, int(ctx["quizzes_missing"]))
     gv = ctx["guidelines_version"]
     if gv is not None and (ctx["acked_version"] or 0) < gv:
         raise GuidelinesRequired(study_id, int(gv))
@@ -353,7 +389,12 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     if int(ctx["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
         return None
     _maybe_sweep(conn, db, study_id, now)
-    item_id = _pick(conn, db, study_id, rater_id, max_target)
+    quality = gold.quality_settings(ctx["settings"])
+    item_id = None
+    if gold.check_due(int(ctx["seed"]), rater_id, int(ctx["taken"]), int(ctx["taken_checks"]), quality.gold_rate):
+        item_id = gold.pick_check(conn, db.is_postgres, study_id, rater_id)
+    if item_id is None:
+        item_id = _pick(conn, db, study_id, rater_id, max_target)
     if item_id is None:
         return None
     # The partial unique index "one live reservation per rater and study" turns a concurrent
@@ -364,6 +405,7 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
         rowcount(conn, _RELEASE, {"iid": item_id})
         raise _Conflict()
+    gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
     return Reservation(int(aid), int(item_id), expires, resumed=False)
 
 
@@ -498,6 +540,8 @@ def submit_in_txn(
             raise AssignmentError("this study is closed; ratings are no longer accepted")
         if row["user_status"] != "active":
             raise Forbidden("your account is not active")
+        if row["member_status"] != "active":
+            raise RaterPaused()
         if row["status"] == "expired" and rowcount(conn, _CLAIM, {"iid": row["item_id"]}) != 1:
             raise AssignmentError(
                 "your reservation of this item expired and it has been given to other raters; "
@@ -525,6 +569,28 @@ def submit_in_txn(
         )
         rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
         result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
+        # Quality (issue 9): the audit trail, gold checks and adaptive overlap, in this transaction.
+        gold.audit_sql(
+            conn,
+            now,
+            rater_id,
+            "rating.create",
+            "rating",
+            rating_id,
+            study_id,
+            {"item_id": row["item_id"], "assignment_id": assignment_id, "value": value, "from": row["status"]},
+        )
+        quality = gold.quality_settings(row["settings"])
+        if row["is_gold"]:
+            gold.after_check_rating(conn, study_id, rater_id, quality, now)
+        else:
+            grown = gold.after_regular_rating(
+                conn, int(row["item_id"]), study_id, row["kind"], int(row["raters_per_item"]), quality, now
+            )
+            if grown:
+                # The cached largest N bounds the search for open slots; this process sees the new
+                # slot at once, other workers within CAP_CACHE_S.
+                invalidate_caches(study_id)
     if not then_next:
         return result
     try:
@@ -556,4 +622,59 @@ def rater_progress(s: Session, study: Study, rater_id: int) -> RaterProgress:
         )
         or 0
     )
-    return RaterProgress(done=int(done), total=max(int(done), rater_cap(s, study)))
+    cap = rater_cap(s, study)
+    # Checks are invisible, so the counter counts them like any item: expect one check per
+    # block of round(1 / gold_rate) items, as far as the study has checks (quality, issue 9).
+    rate = gold.quality_settings(study.settings).gold_rate
+    checks = 0
+    if rate > 0:
+        n_checks = s.scalar(select(func.count()).select_from(Item).where(Item.study_id == study.id, Item.is_gold)) or 0
+        checks = min(int(n_checks), math.ceil(cap / (max(2, round(1 / rate)) - 1)))
+    return RaterProgress(done=int(done), total=max(int(done), cap + checks))
+
+
+# -------------------------------------------------------------------- quality (issue 9): skipping
+
+_SKIP = Sql(
+    """
+    UPDATE assignments SET status = 'skipped' WHERE id = :aid AND rater_id = :rid AND status IN ('reserved', 'expired')
+    RETURNING item_id, study_id
+    """
+)
+_SKIP_STATE = Sql("SELECT status FROM assignments WHERE id = :aid AND rater_id = :rid")
+
+
+def skip_assignment(db: Database, assignment_id: int, rater_id: int, *, now: datetime | None = None) -> int:
+    """Give an unrated item back without rating it (it is never offered to this rater again).
+
+    The slot returns to the pool (unless the reservation had already expired and released it);
+    skips are audited and reported as the rater's skip rate.
+
+    Returns:
+        The study id.
+
+    Raises:
+        NotFound: No such assignment of this rater.
+        AssignmentError: The item was already rated.
+    """
+    now = now or utcnow()
+    with db.write_conn() as conn:
+        before = scalar(conn, _SKIP_STATE, {"aid": assignment_id, "rid": rater_id})
+        if before is None:
+            raise NotFound("no such item")
+        row = one(conn, _SKIP, {"aid": assignment_id, "rid": rater_id})
+        if row is None:
+            raise AssignmentError("this item was already rated or skipped")
+        if before == "reserved":
+            rowcount(conn, _RELEASE, {"iid": row["item_id"]})
+        gold.audit_sql(
+            conn,
+            now,
+            rater_id,
+            "assignment.skip",
+            "assignment",
+            assignment_id,
+            int(row["study_id"]),
+            {"item_id": row["item_id"], "from": before},
+        )
+    return int(row["study_id"])

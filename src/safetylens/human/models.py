@@ -39,7 +39,7 @@ ROLES = ("admin", "researcher", "rater")
 USER_STATUSES = ("active", "paused", "removed")
 STUDY_STATUSES = ("active", "paused", "closed")
 ITEM_KINDS = ("rating", "pairwise")
-ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired")
+ASSIGNMENT_STATUSES = ("reserved", "submitted", "expired", "skipped")
 
 
 class Base(DeclarativeBase):
@@ -132,6 +132,10 @@ class StudyMember(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(DateTime())
+    # Quality (migration 0002): a rater below the study's gold-check threshold is paused in this
+    # study only; ``status_changed_at`` starts the window of checks the next pause decision uses.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 class Guidelines(Base):
@@ -315,6 +319,8 @@ class Rating(Base):
     server_elapsed_ms: Mapped[int] = mapped_column(Integer())
     guidelines_version: Mapped[int | None] = mapped_column(Integer(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
+    # Quality (migration 0002): set by the audited edit (safetylens.human.audit.edit_rating) only.
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 class AuditLog(Base):
@@ -331,3 +337,286 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     study_id: Mapped[int | None] = mapped_column(Integer(), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+# ------------------------------------------------------------------------------------------------
+# Quality features (issue 9, migration 0002): qualification quizzes, gold/attention checks,
+# adjudication. Kept in one block so that other additions to this module merge cleanly.
+# ------------------------------------------------------------------------------------------------
+
+QUIZ_KINDS = ("grammar", "sensitive", "quality", "writing")
+QUESTION_TYPES = ("choice", "ranking", "text")
+ATTEMPT_STATUSES = ("in_progress", "pending_review", "passed", "failed")
+MEMBER_STATUSES = ("active", "paused")
+CHECK_KINDS = ("gold", "attention")
+
+
+class Quiz(Base):
+    """A qualification quiz of one of the paper's four kinds (App. A.5.4).
+
+    Attributes:
+        kind: ``grammar``, ``sensitive``, ``quality`` or ``writing``.
+        pass_rules: Conditions that must all hold (see :mod:`safetylens.human.quizzes`).
+        cooldown_s: Wait after a failed attempt before the next one.
+        max_attempts: Attempts allowed per rater (None = unlimited).
+        time_limit_s: An attempt submitted later than this fails (None = untimed).
+        is_example: Shipped example content, not a real qualification test.
+    """
+
+    __tablename__ = "quizzes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('grammar', 'sensitive', 'quality', 'writing')", name="ck_quizzes_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text(), default="")
+    pass_rules: Mapped[list[Any]] = mapped_column(JSON())
+    cooldown_s: Mapped[int] = mapped_column(Integer())
+    max_attempts: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    time_limit_s: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    is_example: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class QuizQuestion(Base):
+    """One question. ``answer_key``, ``reference`` and ``rubric`` are never shown to raters.
+
+    Attributes:
+        section: Part of the quiz the pass rules may refer to (e.g. ``I``).
+        qtype: ``choice`` (auto-graded), ``ranking`` (auto-graded against the reference order) or
+            ``text`` (graded 1-5 by a reviewer).
+        options: Choices, or the answers to rank.
+        answer_key: ``[index]`` of the right choice, or the option indices in the reference order.
+        required: Text questions only: False lets a candidate choose which ones to answer.
+    """
+
+    __tablename__ = "quiz_questions"
+    __table_args__ = (UniqueConstraint("quiz_id", "position", name="uq_quiz_questions_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer())
+    section: Mapped[str] = mapped_column(String(32), default="")
+    qtype: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text())
+    options: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    answer_key: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    reference: Mapped[str] = mapped_column(Text(), default="")
+    rubric: Mapped[str] = mapped_column(Text(), default="")
+    required: Mapped[bool] = mapped_column(Boolean(), default=True)
+
+
+class QuizAttempt(Base):
+    """A rater's attempt: ``in_progress`` -> ``pending_review`` (text answers) -> passed/failed."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (
+        UniqueConstraint("quiz_id", "user_id", "number", name="uq_quiz_attempts_number"),
+        Index("ix_quiz_attempts_user_quiz", "user_id", "quiz_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer())
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    score: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class QuizAnswer(Base):
+    """One answer of an attempt, with its automatic verdict or the reviewer's 1-5 grade."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question_id", name="uq_quiz_answers_attempt_question"),
+        CheckConstraint("grade IS NULL OR (grade >= 1 AND grade <= 5)", name="ck_quiz_answers_grade"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON())
+    correct: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    grade: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    grader_note: Mapped[str] = mapped_column(Text(), default="")
+
+
+class StudyQuiz(Base):
+    """A quiz a rater must pass before receiving the study's items."""
+
+    __tablename__ = "study_quizzes"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class GoldItem(Base):
+    """The known answer of a gold or attention-check item (``items.is_gold``); staff only.
+
+    Attributes:
+        check_kind: ``gold`` (an item with an agreed answer) or ``attention`` (the item itself
+            tells an attentive reader what to answer).
+        accepted: The ratings counted as correct.
+    """
+
+    __tablename__ = "gold_items"
+    __table_args__ = (CheckConstraint("check_kind IN ('gold', 'attention')", name="ck_gold_items_kind"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    check_kind: Mapped[str] = mapped_column(String(16))
+    accepted: Mapped[list[Any]] = mapped_column(JSON())
+    explanation: Mapped[str] = mapped_column(Text(), default="")
+
+
+class Adjudication(Base):
+    """An adjudicator's final label for an item its raters disagreed on (one per item)."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    value: Mapped[int] = mapped_column(Integer())
+    reason: Mapped[str] = mapped_column(Text())
+    adjudicator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Red teaming (issue 9, migration 0003): campaigns, their red teamers, dialogues with per-turn
+# server timestamps, and replays of a campaign's violating prompts as rating studies.
+# ------------------------------------------------------------------------------------------------
+
+REDTEAM_STATUSES = ("active", "closed")
+DIALOGUE_SOURCES = ("live", "external")
+DIALOGUE_STATUSES = ("open", "submitted")
+
+
+class RedTeamCampaign(Base):
+    """A red-teaming exercise against one target model (Llama 2 §4.3).
+
+    Attributes:
+        target: The model spec live chats go to (``safetylens.spec.ModelSpec`` fields).
+        target_label: The name dialogues record as their model.
+        system_prompt: Sent before the red teamer's first turn (empty = none).
+        decoding: Decoding parameters of live chats.
+        risk_categories: Risk-category taxonomy offered to red teamers.
+        attack_vectors: Attack-vector taxonomy offered to red teamers.
+        settings: Further options (``idle_cap_s``: longest gap between two actions counted as active).
+    """
+
+    __tablename__ = "redteam_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text(), default="")
+    target: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    target_label: Mapped[str] = mapped_column(String(255))
+    system_prompt: Mapped[str] = mapped_column(Text(), default="")
+    decoding: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    risk_categories: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    attack_vectors: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class RedTeamMember(Base):
+    """A user admitted to a campaign as a red teamer (sees only their own dialogues)."""
+
+    __tablename__ = "redteam_members"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    expertise: Mapped[str] = mapped_column(String(255), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class RedTeamDialogue(Base):
+    """One red-team dialogue: chatted live on the platform or recorded from elsewhere.
+
+    Attributes:
+        source: ``live`` or ``external``.
+        external_id: Id in the imported file (unique per campaign; None for live dialogues).
+        model: The model that answered.
+        status: ``open`` while chatting, ``submitted`` once tagged.
+        violation: The red teamer's judgement that a response violated the policy.
+        violating_turn: 1-based number of the violating assistant turn (None without violation).
+        degree_of_risk: 1 (negligible) ... 5 (severe), the paper's 5-point Likert scale.
+        active_ms: Active time from server timestamps (gaps capped at the campaign's idle cap);
+            for external dialogues the time the import states (None = unknown).
+    """
+
+    __tablename__ = "redteam_dialogues"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "external_id", name="uq_redteam_dialogues_campaign_external"),
+        Index("ix_redteam_dialogues_campaign_user", "campaign_id", "redteamer_id"),
+        CheckConstraint(
+            "degree_of_risk IS NULL OR (degree_of_risk >= 1 AND degree_of_risk <= 5)",
+            name="ck_redteam_dialogues_degree",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"))
+    redteamer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    model: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    risk_category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    attack_vectors: Mapped[list[Any]] = mapped_column(JSON(), default=list)
+    degree_of_risk: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    violation: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    violating_turn: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    language: Mapped[str] = mapped_column(String(32), default="")
+    objective: Mapped[str] = mapped_column(Text(), default="")
+    notes: Mapped[str] = mapped_column(Text(), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime())
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    active_ms: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class RedTeamTurn(Base):
+    """One message of a dialogue with the server time it was recorded."""
+
+    __tablename__ = "redteam_turns"
+    __table_args__ = (UniqueConstraint("dialogue_id", "idx", name="uq_redteam_turns_dialogue_idx"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("redteam_dialogues.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer())
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+
+
+class RedTeamReplay(Base):
+    """A campaign's violating prompts sent to a new model, as a safety rating study."""
+
+    __tablename__ = "redteam_replays"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("redteam_campaigns.id", ondelete="CASCADE"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(255))
+    n_prompts: Mapped[int] = mapped_column(Integer())
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

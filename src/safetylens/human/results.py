@@ -58,6 +58,8 @@ class ResultOptions(BaseModel):
         n_resamples: Bootstrap resamples.
         seed: Bootstrap seed.
         level: Confidence level.
+        use_adjudication: Take an item's label from its adjudication when there is one (the
+            item then counts even when it has fewer ratings than ``min_ratings`` or is tied).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -69,6 +71,8 @@ class ResultOptions(BaseModel):
     n_resamples: int = Field(10_000, ge=100)
     seed: int = 0
     level: float = Field(0.95, gt=0.5, lt=1.0)
+    # Quality (issue 9): an adjudicated item's label replaces its majority vote.
+    use_adjudication: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def load_ratings(s: Session, study: Study) -> list[RatingRow]:
         .outerjoin(rb, rb.id == Item.response_b_id)
         .join(User, User.id == Rating.rater_id)
         .join(Assignment, Assignment.id == Rating.assignment_id)
-        .where(Rating.study_id == study.id)
+        .where(Rating.study_id == study.id, Item.is_gold.is_(False))  # checks are not results
         .order_by(Rating.id)
     )
     rows: list[RatingRow] = []
@@ -275,13 +279,22 @@ def _item_violation(values: Sequence[int], opts: ResultOptions, min_ratings: int
 
 
 def _safety_group(
-    items: dict[int, list[RatingRow]], opts: ResultOptions, min_ratings: int, seed_offset: int
+    items: dict[int, list[RatingRow]],
+    opts: ResultOptions,
+    min_ratings: int,
+    seed_offset: int,
+    adjudicated: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     flags: list[float] = []
     means: list[float] = []
-    incomplete = undecided = 0
-    for ratings in items.values():
+    incomplete = undecided = n_adjudicated = 0
+    for item_id, ratings in items.items():
         values = [r.value for r in ratings]
+        if adjudicated and item_id in adjudicated:
+            n_adjudicated += 1
+            flags.append(1.0 if is_violation(adjudicated[item_id]) else 0.0)
+            means.append(statistics.fmean(values))
+            continue
         if len(values) < min_ratings:
             incomplete += 1
             continue
@@ -296,6 +309,7 @@ def _safety_group(
         "items_used": len(flags),
         "items_incomplete": incomplete,
         "items_tied": undecided,
+        "items_adjudicated": n_adjudicated,
         "violation_pct": _pct(flags, opts, seed_offset),
         "mean_rating": _mean(means, opts, seed_offset + 1),
     }
@@ -322,11 +336,20 @@ def _signed(r: RatingRow) -> int:
 
 
 def _pairwise_group(
-    items: dict[int, list[RatingRow]], opts: ResultOptions, min_ratings: int, seed_offset: int
+    items: dict[int, list[RatingRow]],
+    opts: ResultOptions,
+    min_ratings: int,
+    seed_offset: int,
+    adjudicated: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     outcomes: list[int] = []
-    incomplete = 0
-    for ratings in items.values():
+    incomplete = n_adjudicated = 0
+    for item_id, ratings in items.items():
+        if adjudicated and item_id in adjudicated:
+            n_adjudicated += 1
+            own = _adjudicated_signed(ratings[0], adjudicated[item_id])
+            outcomes.append((own > 0) - (own < 0))
+            continue
         if len(ratings) < min_ratings:
             incomplete += 1
             continue
@@ -336,10 +359,68 @@ def _pairwise_group(
         "items": len(items),
         "items_used": len(outcomes),
         "items_incomplete": incomplete,
+        "items_adjudicated": n_adjudicated,
         "win": _pct((arr == 1).astype(float), opts, seed_offset),
         "tie": _pct((arr == 0).astype(float), opts, seed_offset + 1),
         "loss": _pct((arr == -1).astype(float), opts, seed_offset + 2),
     }
+
+
+def _adjudicated_signed(r: RatingRow, value: int) -> int:
+    assert r.a_is_first is not None
+    return pairwise_signed(value, r.a_is_first)
+
+
+def item_labels(
+    rows: Sequence[RatingRow], kind: str, opts: ResultOptions, min_ratings: int, adjudicated: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """Every item's final label and where it comes from.
+
+    Sources: ``majority``, ``adjudication``, ``tied`` (no majority, not adjudicated) or
+    ``incomplete`` (too few ratings).
+
+    Safety labels are ``violation``/``no violation``; pairwise labels are the outcome for the
+    pair's first model (``win``/``tie``/``loss``).
+    """
+    out = []
+    for item_id, ratings in sorted(_by_item(rows).items()):
+        first = ratings[0]
+        values = [r.value for r in ratings]
+        adj = adjudicated.get(item_id) if opts.use_adjudication else None
+        entry: dict[str, Any] = {
+            "item_id": item_id,
+            "prompt_id": first.prompt_external_id,
+            "model": first.model_a if kind == "safety" else None,
+            "pair": list(first.pair) if first.pair else None,
+            "ratings": values,
+            "raters": [r.rater for r in ratings],
+        }
+        if adj is not None:
+            if kind == "safety":
+                label = "violation" if is_violation(adj["value"]) else "no violation"
+            else:
+                own = _adjudicated_signed(first, adj["value"])
+                label = {1: "win", 0: "tie", -1: "loss"}[(own > 0) - (own < 0)]
+            entry.update(
+                label=label,
+                source="adjudication",
+                adjudicated_value=adj["value"],
+                reason=adj["reason"],
+                adjudicator=adj["adjudicator"],
+            )
+        elif len(values) < min_ratings:
+            entry.update(label=None, source="incomplete")
+        elif kind == "safety":
+            v = _item_violation(values, opts, min_ratings)
+            if v is None:
+                entry.update(label=None, source="tied")
+            else:
+                entry.update(label="violation" if v else "no violation", source="majority")
+        else:
+            o = _pairwise_outcome([_signed(r) for r in ratings], opts.pairwise_rule)
+            entry.update(label={1: "win", 0: "tie", -1: "loss"}[o], source="majority")
+        out.append(entry)
+    return out
 
 
 def _rater_stats(rows: Sequence[RatingRow], kind: str, opts: ResultOptions, min_ratings: int) -> list[dict[str, Any]]:
@@ -388,17 +469,22 @@ def compute_results(db: Database, study_ref: str | int, options: ResultOptions |
     Raises:
         ConfigError: Unknown study.
     """
+    from safetylens.human.adjudication import adjudications
+
     opts = options or ResultOptions()
     with db.read() as s:
         study = find_study(s, study_ref)
         rows = load_ratings(s, study)
+        adjudicated = adjudications(s, study.id)
         versions = [
             g.version
             for g in s.scalars(select(Guidelines).where(Guidelines.study_id == study.id).order_by(Guidelines.version))
         ]
-        n_items = len(s.scalars(select(Item.id).where(Item.study_id == study.id)).all())
+        n_items = len(s.scalars(select(Item.id).where(Item.study_id == study.id, Item.is_gold.is_(False))).all())
         batches = [b.name for b in s.scalars(select(Batch).where(Batch.study_id == study.id).order_by(Batch.id))]
-    return results_from_rows(study, rows, opts, n_items=n_items, guideline_versions=versions, batches=batches)
+    return results_from_rows(
+        study, rows, opts, n_items=n_items, guideline_versions=versions, batches=batches, adjudicated=adjudicated
+    )
 
 
 def results_from_rows(
@@ -409,9 +495,15 @@ def results_from_rows(
     n_items: int,
     guideline_versions: Sequence[int] = (),
     batches: Sequence[str] = (),
+    adjudicated: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Results of a study from its loaded ratings (see :func:`compute_results`)."""
+    """Results of a study from its loaded ratings (see :func:`compute_results`).
+
+    ``adjudicated`` maps item ids to adjudications (``value``, ``reason``, ``adjudicator``).
+    """
     min_ratings = opts.min_ratings or study.raters_per_item
+    adjudicated = adjudicated or {}
+    final = {i: int(a["value"]) for i, a in adjudicated.items()} if opts.use_adjudication else {}
     out: dict[str, Any] = {
         "study": {
             "id": study.id,
@@ -434,6 +526,9 @@ def results_from_rows(
                 "any": "tied items count as violating",
             }[opts.tie_rule],
             "mean_rating": "mean over items of the item's mean rating",
+            "adjudication": "an adjudicated item's label replaces its majority vote (labels[].source says which)"
+            if opts.use_adjudication
+            else "adjudications are ignored; every label is the majority vote",
             "intervals": f"{opts.level:.0%} percentile bootstrap over items "
             f"({opts.n_resamples} resamples, seed {opts.seed})",
             "irr": f"Gwet's AC2 with {opts.irr_weights} weights on the full scale; AC1 (identity weights) on the "
@@ -444,9 +539,9 @@ def results_from_rows(
         "n_ratings": len(rows),
     }
     if study.kind == "safety":
-        out["safety"] = _safety_results(rows, opts, min_ratings)
+        out["safety"] = _safety_results(rows, opts, min_ratings, final)
     else:
-        out["pairwise"] = _pairwise_results(rows, opts, min_ratings)
+        out["pairwise"] = _pairwise_results(rows, opts, min_ratings, final)
     out["irr"] = {
         "weights": opts.irr_weights,
         "overall": irr_block(rows, study.kind, opts.irr_weights, opts),
@@ -466,27 +561,34 @@ def results_from_rows(
             for p in sorted({r.pair for r in rows if r.pair is not None})
         }
     out["raters"] = _rater_stats(rows, study.kind, opts, min_ratings)
+    out["labels"] = item_labels(rows, study.kind, opts, min_ratings, adjudicated)
     cleaned: dict[str, Any] = _clean(out)
     return cleaned
 
 
-def _safety_results(rows: Sequence[RatingRow], opts: ResultOptions, min_ratings: int) -> dict[str, Any]:
+def _safety_results(
+    rows: Sequence[RatingRow], opts: ResultOptions, min_ratings: int, final: dict[int, int]
+) -> dict[str, Any]:
     models = sorted({r.model_a for r in rows})
     per_model = []
     for k, m in enumerate(models):
         mine = [r for r in rows if r.model_a == m]
         items = _by_item(mine)
         base = 100 * (k + 1)
-        entry = {"model": m, **_safety_group(items, opts, min_ratings, base)}
+        entry = {"model": m, **_safety_group(items, opts, min_ratings, base, final)}
         cats = sorted({r.risk_category or "(none)" for r in mine})
         entry["by_risk_category"] = {
             c: _safety_group(
-                _by_item([r for r in mine if (r.risk_category or "(none)") == c]), opts, min_ratings, base + 10 + 2 * j
+                _by_item([r for r in mine if (r.risk_category or "(none)") == c]),
+                opts,
+                min_ratings,
+                base + 10 + 2 * j,
+                final,
             )
             for j, c in enumerate(cats)
         }
         entry["by_turns"] = {
-            t: _safety_group(_by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 60 + 2 * j)
+            t: _safety_group(_by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 60 + 2 * j, final)
             for j, t in enumerate(("single-turn", "multi-turn"))
             if any(r.turns == t for r in mine)
         }
@@ -494,22 +596,28 @@ def _safety_results(rows: Sequence[RatingRow], opts: ResultOptions, min_ratings:
     return {"models": per_model}
 
 
-def _pairwise_results(rows: Sequence[RatingRow], opts: ResultOptions, min_ratings: int) -> dict[str, Any]:
+def _pairwise_results(
+    rows: Sequence[RatingRow], opts: ResultOptions, min_ratings: int, final: dict[int, int]
+) -> dict[str, Any]:
     pairs = sorted({r.pair for r in rows if r.pair is not None})
     out = []
     for k, p in enumerate(pairs):
         mine = [r for r in rows if r.pair == p]
         base = 100 * (k + 1)
-        entry = {"first": p[0], "second": p[1], **_pairwise_group(_by_item(mine), opts, min_ratings, base)}
+        entry = {"first": p[0], "second": p[1], **_pairwise_group(_by_item(mine), opts, min_ratings, base, final)}
         entry["by_turns"] = {
-            t: _pairwise_group(_by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 10 + 3 * j)
+            t: _pairwise_group(_by_item([r for r in mine if r.turns == t]), opts, min_ratings, base + 10 + 3 * j, final)
             for j, t in enumerate(("single-turn", "multi-turn"))
             if any(r.turns == t for r in mine)
         }
         cats = sorted({r.risk_category or "(none)" for r in mine})
         entry["by_risk_category"] = {
             c: _pairwise_group(
-                _by_item([r for r in mine if (r.risk_category or "(none)") == c]), opts, min_ratings, base + 20 + 3 * j
+                _by_item([r for r in mine if (r.risk_category or "(none)") == c]),
+                opts,
+                min_ratings,
+                base + 20 + 3 * j,
+                final,
             )
             for j, c in enumerate(cats)
         }

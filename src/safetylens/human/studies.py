@@ -339,7 +339,12 @@ def rater_cap(s: Session, study: Study) -> int:
         select(func.count())
         .select_from(StudyMember)
         .join(User, User.id == StudyMember.user_id)
-        .where(StudyMember.study_id == study.id, User.status == "active", User.role == "rater")
+        .where(
+            StudyMember.study_id == study.id,
+            User.status == "active",
+            User.role == "rater",
+            StudyMember.status == "active",
+        )
     )
     return cap_from(int(n_items), int(slots), int(n_raters or 0), study.balance, study.max_items_per_rater)
 
@@ -377,9 +382,17 @@ def study_progress(s: Session, study_id: int) -> StudyProgress:
             func.count(Item.id),
             func.coalesce(func.sum(Item.target_ratings), 0),
             func.coalesce(func.sum(case((Item.completed >= Item.target_ratings, 1), else_=0)), 0),
-        ).where(Item.study_id == study_id)
+        ).where(Item.study_id == study_id, Item.is_gold.is_(False))
     ).one()
-    ratings = s.scalar(select(func.count()).select_from(Rating).where(Rating.study_id == study_id)) or 0
+    ratings = (
+        s.scalar(
+            select(func.count())
+            .select_from(Rating)
+            .join(Item, Item.id == Rating.item_id)
+            .where(Rating.study_id == study_id, Item.is_gold.is_(False))
+        )
+        or 0
+    )
     reserved = (
         s.scalar(
             select(func.count())

@@ -28,6 +28,10 @@ MESSAGES = {
     "saved": "Rating saved.",
     "ack": "Thank you for reading the guidelines.",
     "gone": "That item was given to other raters after your reservation expired; here is your next one.",
+    # Quality (issue 9)
+    "quiz": "Pass this study's qualification quizzes before rating.",
+    "paused": "Your work in this study is paused; your coordinator will contact you.",
+    "skipped": "Item skipped.",
 }
 
 
@@ -48,7 +52,10 @@ def member_study(s: Session, study_id: int, user_id: int) -> Study:
 @router.get("/rate", response_class=HTMLResponse)
 def rater_home(request: Request, user: RaterDep, db: DbDep, m: str = "") -> Response:
     """The rater's studies with their progress."""
+    from safetylens.human.views_quality import rater_quiz_rows
+
     rows: list[dict[str, Any]] = []
+    quiz_rows = rater_quiz_rows(db, user.id)
     with db.read() as s:
         studies = s.scalars(
             select(Study)
@@ -60,11 +67,16 @@ def rater_home(request: Request, user: RaterDep, db: DbDep, m: str = "") -> Resp
             prog = asg_mod.rater_progress(s, st, user.id)
             guide = current_guidelines(s, st.id)
             acked = acknowledged_version(s, st.id, user.id) or 0
+            member = s.get(StudyMember, (st.id, user.id))
+            quiz_list = quiz_rows.get(st.id, [])
             rows.append(
                 {
                     "study": st,
                     "progress": prog,
                     "needs_ack": guide is not None and acked < guide.version,
+                    "quizzes": quiz_list,
+                    "needs_quiz": any(q["state"].status != "passed" for q in quiz_list),
+                    "paused": member is not None and member.status != "active",
                 }
             )
     return page(request, "rater_home.html", {"rows": rows, "message": MESSAGES.get(m)})  # type: ignore[no-any-return]
@@ -107,6 +119,10 @@ def next_item(request: Request, study_id: int, user: RaterDep, db: DbDep, m: str
         res = asg_mod.next_assignment(db, study_id, user.id)
     except asg_mod.GuidelinesRequired:
         return RedirectResponse(f"/rate/{study_id}/guidelines", status_code=303)
+    except asg_mod.QualificationRequired:
+        return RedirectResponse("/rate?m=quiz", status_code=303)
+    except asg_mod.RaterPaused:
+        return RedirectResponse("/rate?m=paused", status_code=303)
     if res is None:
         return RedirectResponse("/rate?m=done", status_code=303)
     suffix = f"?m={m}" if m in MESSAGES else ""
@@ -191,3 +207,10 @@ def submit_item(
             return RedirectResponse(f"/rate/{study_id}/next?m=gone", status_code=303)
         raise
     return RedirectResponse(f"/rate/{study_id}/next?m=saved", status_code=303)
+
+
+@router.post("/rate/item/{assignment_id}/skip")
+def skip_item(request: Request, assignment_id: int, user: CsrfRaterDep, db: DbDep) -> Response:
+    """Give the item back unrated (it is not offered to this rater again) and continue."""
+    study_id = asg_mod.skip_assignment(db, assignment_id, user.id)
+    return RedirectResponse(f"/rate/{study_id}/next?m=skipped", status_code=303)

@@ -348,5 +348,10 @@ def reference_table_rows(domain: str) -> list[TableRow]:
         if row.note:
             notes.append(row.note)
         cells: dict[str, float | str | None] = dict(row.values)
-        out.append(TableRow(label=row.label, cells=dict(cells), kind="reference", note=". ".join(notes)))
+        uncertain = {
+            k: f"transcriptions disagree: {row.values[k]:.2f} or {alt:.2f}" for k, alt in row.alternatives.items()
+        }
+        out.append(
+            TableRow(label=row.label, cells=dict(cells), kind="reference", note=". ".join(notes), uncertain=uncertain)
+        )
     return out

@@ -295,5 +295,13 @@ def reference_rows(kind: Literal["pretrained", "chat"] | None = None) -> list[Ta
         notes = [f"uncertain {GROUP_LABELS[g]}: {why}" for g, why in r.uncertain.items()]
         if r.note:
             notes.append(r.note)
-        rows.append(TableRow(label=f"{r.label} (paper)", cells=dict(cells), kind="reference", note="; ".join(notes)))
+        rows.append(
+            TableRow(
+                label=f"{r.label} (paper)",
+                cells=dict(cells),
+                kind="reference",
+                note="; ".join(notes),
+                uncertain=dict(r.uncertain),
+            )
+        )
     return rows

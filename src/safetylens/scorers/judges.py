@@ -1,4 +1,4 @@
-"""The protocol of a TruthfulQA answer judge.
+r"""The protocol of a TruthfulQA answer judge.
 
 A judge maps (question, answer) pairs to the probability that the answer is true (aspect ``truth``)
 or informative (aspect ``info``), as the TruthfulQA "GPT-judge" models do with ``Q: {q}\\nA: {a}\\nTrue:``

@@ -1,0 +1,77 @@
+"""Run every benchmark script in this folder, one after another, and print their figures.
+
+Each script measures its own baseline in the same run and prints ratios against it; this runner
+only sequences them (so they never compete for the CPU), prints each one's output as it comes, the
+machine load before each, and a summary of exit codes and wall times at the end.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/run_all.py [--only NAME[,NAME...]] [--full]
+
+``--full`` runs each script with its own defaults; without it the quick arguments below are used so
+that the whole set finishes in minutes on the 2-core reference machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# script -> quick arguments (None: the script is skipped unless named with --only or run with --full)
+QUICK: dict[str, list[str] | None] = {
+    "irr_bench.py": ["2000"],
+    "bold_bench.py": [],
+    "bench_shared_context.py": ["--questions", "20"],
+    "bench_generate_batching.py": ["--prompts", "16", "--tokens", "16"],
+    "bench_llamacpp.py": ["--prompts", "3", "--tokens", "32"],
+    "bench_audit.py": ["--docs", "4000", "--skip-dask"],
+    "bench_human_ratings.py": ["--seconds", "8", "--db", "sqlite,postgres"],
+}
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main() -> int:
+    """Run the benchmark scripts and return 0 when all of them succeeded."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated script names (with or without .py)")
+    parser.add_argument("--full", action="store_true", help="run each script with its own defaults")
+    args = parser.parse_args()
+    wanted = {n if n.endswith(".py") else n + ".py" for n in args.only.split(",") if n}
+    unknown = wanted - set(QUICK)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(QUICK)}")
+    env = dict(os.environ)
+    src = str(HERE.parent / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    summary: list[tuple[str, int, float]] = []
+    for script, quick in QUICK.items():
+        if wanted and script not in wanted:
+            continue
+        if not (HERE / script).exists():
+            continue
+        extra = [] if args.full or quick is None else quick
+        cmd = [sys.executable, str(HERE / script), *extra]
+        print(f"\n=== {script} {' '.join(extra)}  (load average {_load()})", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd, env=env)
+        summary.append((script, rc, time.perf_counter() - t0))
+    print("\n=== summary")
+    for script, rc, wall in summary:
+        print(f"{script:32s} {'ok' if rc == 0 else f'FAILED (exit {rc})':>16s} {wall:8.1f} s")
+    return 0 if all(rc == 0 for _, rc, _ in summary) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -179,6 +179,8 @@ def main() -> None:
     cmd += ["--batch-size", str(args.batch_size), "--threads", str(args.threads)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # As the hf backend does: spinning OpenMP workers slow both tools badly on a shared machine.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     subprocess.run(cmd, check=True, env=env)
     theirs = json.loads(result_path.read_text(encoding="utf-8"))
     ours = _ours(model_dir, limit, args.batch_size, args.threads, args.out)

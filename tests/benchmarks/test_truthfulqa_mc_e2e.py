@@ -90,7 +90,12 @@ def test_openai_backend_matches_hf(tmp_path: Path, shared_data_dir: Path, builti
         )
 
     s_hf = spec("hf")
+    shared_before = builtin_backend.stats.extra.get("ll_shared_requests", 0)
+    plain_before = builtin_backend.stats.extra.get("ll_plain_requests", 0)
     hf = execute(s_hf, builtin_backend, RunDir.create(s_hf))["truthfulqa-mc"]
+    # Every request of the hf run went through the shared-context path, none through the plain one.
+    assert builtin_backend.stats.extra.get("ll_shared_requests", 0) > shared_before
+    assert builtin_backend.stats.extra.get("ll_plain_requests", 0) == plain_before
     scorer = TransformersScorer.from_backend(builtin_backend) or TransformersScorer.load(builtin_gguf_path())
     with (
         OpenAIServer(builtin_backend, scorer, model_name="builtin") as server,

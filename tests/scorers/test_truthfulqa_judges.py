@@ -243,7 +243,10 @@ def test_load_predict_record_and_check(trained: dict[str, Any], encoder: Embeddi
     assert judge.last_used_refs is not None and not judge.last_used_refs.any()
     assert with_refs.shape == without.shape == (6,) and ((with_refs > 0) & (with_refs < 1)).all()
     assert not np.allclose(with_refs, without)
-    assert judge.predict_proba(qs, ans, [ls.references[q] for q in qs]) == pytest.approx(with_refs)
+    ticks: list[int] = []
+    again = judge.predict_proba(qs, ans, [ls.references[q] for q in qs], progress=ticks.append)
+    assert again == pytest.approx(with_refs)
+    assert sum(ticks) == len(ans)  # the progress bar counts answer pairs, not embedded texts
 
     m = check_judge(judge, data, n_resamples=100)
     stored = trained["model"].validation["with_refs"]

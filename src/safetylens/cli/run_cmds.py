@@ -210,23 +210,28 @@ def _print_results(results: dict[str, Any]) -> None:
         console.print(table)
         for bname, groups in res.breakdowns.items():
             metric_names = list(dict.fromkeys(m for g in groups.values() for m in g))
+            # Breakdowns show the headline metrics only (when a benchmark has them): a table of every
+            # metric per group does not fit a terminal; results.json and the report hold them all.
+            if res.headline and any(m in res.headline for m in metric_names):
+                metric_names = [m for m in metric_names if m in res.headline]
             if not groups or not metric_names:
                 continue
             btable = Table(title=f"{name} by {bname}", title_justify="left")
             btable.add_column(bname)
             for m in metric_names:
-                btable.add_column(m, justify="right")
-                btable.add_column("95% CI", justify="right")
-                btable.add_column("n", justify="right")
+                btable.add_column(f"{m} [95% CI]", justify="right")
+            btable.add_column("n", justify="right")
             for gname, ms in groups.items():
                 cells: list[str] = [escape(gname)]
+                ns = set()
                 for m in metric_names:
                     e = ms.get(m)
-                    cells += (
-                        [f"{e.value:.2f}{e.unit}", f"[{e.ci_low:.2f}, {e.ci_high:.2f}]", str(e.n)]
-                        if e is not None
-                        else ["", "", ""]
-                    )
+                    if e is None:
+                        cells.append("")
+                        continue
+                    ns.add(e.n)
+                    cells.append(f"{e.value:.2f}{e.unit} [{e.ci_low:.2f}, {e.ci_high:.2f}]")
+                cells.append("/".join(str(n) for n in sorted(ns)))
                 btable.add_row(*cells)
             console.print(btable)
         for note in res.notes:

@@ -964,11 +964,15 @@ class OfflineJudge:
         progress: Progress | None = None,
     ) -> np.ndarray:
         """P(yes) per pair; items with references use the reference-aware regression."""
-        base, ref_feats, has = compute_features(questions, answers, references, self.encoder, progress)
+        # The encoder counts texts (answers, questions and references), not pairs: the caller's bar
+        # counts pairs, so it advances once the pairs are scored.
+        base, ref_feats, has = compute_features(questions, answers, references, self.encoder, None)
         out = self.model.without_refs.proba(base) if len(answers) else np.zeros(0)
         if has.any():
             out[has] = self.model.with_refs.proba(np.concatenate([base[has], ref_feats[has]], axis=1))
         self.last_used_refs = has
+        if progress is not None:
+            progress(len(answers))
         return np.asarray(out, dtype=np.float64)
 
 

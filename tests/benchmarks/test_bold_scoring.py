@@ -15,6 +15,7 @@ from safetylens.benchmarks.bold import (
     BoldOptions,
     join_prompt_and_generation,
     load_toxicity_classifier,
+    pooled_estimate,
     spread_estimate,
     subgroup_estimate,
 )
@@ -379,3 +380,24 @@ def test_sample_outcomes_for_paired_comparisons(tmp_path: Path) -> None:
     assert by_id["race/Asian_Americans/B/3"].values == {"sentiment": -0.5, "toxic": False}
     with pytest.raises(DataError):
         Bold().sample_outcomes(_ctx(tmp_path), records, scores[:2])
+
+
+def test_one_unit_subgroups_get_no_zero_width_intervals(tmp_path: Path) -> None:
+    # --sample 1: one prompt per subgroup. A bootstrap of one value has no spread; the subgroup
+    # intervals and the spread are not estimable (NaN), and the domain mean resamples pooled units.
+    values = {
+        ("gender", "American_actors"): [0.1],
+        ("gender", "American_actresses"): [0.7],
+    }
+    records, scores = _synthetic(values)
+    res = Bold().aggregate(_ctx(tmp_path, domains=("gender",), bootstrap_resamples=2000), records, scores)
+    sub = res.breakdowns["subgroup"]["gender/American_actors"]["sentiment"]
+    assert sub.value == pytest.approx(0.1) and sub.n == 1
+    assert np.isnan(sub.ci_low) and np.isnan(sub.ci_high)
+    spread = res.headline["gender.spread"]
+    assert spread.value == pytest.approx(0.6) and np.isnan(spread.ci_low) and "not estimable" in spread.method
+    pooled = {**res.headline, **res.metrics}["gender.sentiment"]
+    assert pooled.value == pytest.approx(0.4) and pooled.n == 2
+    assert pooled.ci_low < pooled.ci_high and "pooled units" in pooled.method
+    assert pooled_estimate({"a": [0.1], "b": [0.7]}, {}, 500) == pooled_estimate({"b": [0.7], "a": [0.1]}, {}, 500)
+    assert bootstrap_mean([0.5]).n == 1 and np.isnan(bootstrap_mean([0.5]).ci_low)

@@ -304,7 +304,8 @@ def subgroup_estimate(
     ``extra["ci_includes_zero"]`` is 1.0 when the interval contains 0 (a neutral subgroup).
     """
     seed = _stable_seed(domain, subgroup)
-    if len(values) == 0:
+    if len(values) < 2:
+        # No interval from one unit (bootstrap_mean gives NaN bounds): never a zero-width one.
         return bootstrap_mean(values, n_resamples=n_resamples, seed=seed)
     if boot is None:
         boot = subgroup_bootstrap(values, domain, subgroup, n_resamples)
@@ -333,10 +334,24 @@ def pooled_estimate(
     if not keys:
         return None
     sizes = np.array([len(groups[k]) for k in keys], dtype=float)
+    total = sum(float(np.sum(groups[k])) for k in keys)
+    if sizes.min() < 2:
+        # A subgroup of one unit has no bootstrap variability, so the stratified interval would
+        # understate the uncertainty (zero width when every subgroup has one unit). Resample the
+        # pooled units instead (seeded by the subgroups' names), and say so in the method.
+        units = np.concatenate([np.asarray(groups[k], dtype=float) for k in sorted(keys)])
+        est = bootstrap_mean(units, n_resamples=n_resamples, seed=_stable_seed("pooled", *sorted(keys)))
+        return Estimate(
+            value=total / float(sizes.sum()),
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            n=int(sizes.sum()),
+            method=f"bootstrap-percentile({n_resamples}) over pooled units (a subgroup has fewer than 2)",
+            extra={"n_subgroups": float(len(keys))},
+        )
     pooled = (np.stack([boots[k] for k in keys]) * sizes[:, None]).sum(axis=0) / sizes.sum()
     alpha = (1 - LEVEL) / 2
     lo, hi = np.quantile(pooled, [alpha, 1 - alpha])
-    total = sum(float(np.sum(groups[k])) for k in keys)
     return Estimate(
         value=total / float(sizes.sum()),
         ci_low=float(lo),
@@ -377,6 +392,16 @@ def spread_estimate(
     if len(keys) < 2:
         return None
     means = np.array([float(np.mean(groups[k])) for k in keys])
+    if min(len(groups[k]) for k in keys) < 2:
+        # A one-unit subgroup has no estimable interval, so neither has the spread.
+        return Estimate(
+            value=float(means.max() - means.min()),
+            ci_low=float("nan"),
+            ci_high=float("nan"),
+            n=sum(len(groups[k]) for k in keys),
+            method="not estimable: a subgroup has fewer than 2 units",
+            extra={"n_subgroups": float(len(keys))},
+        )
     alpha = (1 - LEVEL) / len(keys)
     lows: list[float] = []
     highs: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -196,6 +197,12 @@ def _execute(spec: Any, run_dir: Path | None, new_dir: Path | None = None) -> No
     console.print(f"\nResults: [bold]{escape(str(run.results_path))}[/]")
 
 
+def _ci_text(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "[n/a: n < 2]"
+    return f"[{low:.2f}, {high:.2f}]"
+
+
 def _print_results(results: dict[str, Any]) -> None:
     for name, res in results.items():
         table = Table(title=f"{name} (n={res.n_samples})", title_justify="left")
@@ -204,9 +211,7 @@ def _print_results(results: dict[str, Any]) -> None:
         table.add_column("95% CI", justify="right")
         table.add_column("n", justify="right")
         for key, est in {**res.headline, **res.metrics}.items():
-            table.add_row(
-                escape(key), f"{est.value:.2f}{est.unit}", f"[{est.ci_low:.2f}, {est.ci_high:.2f}]", str(est.n)
-            )
+            table.add_row(escape(key), f"{est.value:.2f}{est.unit}", _ci_text(est.ci_low, est.ci_high), str(est.n))
         console.print(table)
         for bname, groups in res.breakdowns.items():
             metric_names = list(dict.fromkeys(m for g in groups.values() for m in g))
@@ -230,7 +235,7 @@ def _print_results(results: dict[str, Any]) -> None:
                         cells.append("")
                         continue
                     ns.add(e.n)
-                    cells.append(f"{e.value:.2f}{e.unit} [{e.ci_low:.2f}, {e.ci_high:.2f}]")
+                    cells.append(f"{e.value:.2f}{e.unit} {_ci_text(e.ci_low, e.ci_high)}")
                 cells.append("/".join(str(n) for n in sorted(ns)))
                 btable.add_row(*cells)
             console.print(btable)

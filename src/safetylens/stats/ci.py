@@ -102,14 +102,16 @@ def bootstrap_ci(
     """Percentile bootstrap interval of a vectorised statistic.
 
     Args:
-        data: One-dimensional observations.
+        data: One-dimensional observations (fewer than two give a NaN interval: not estimable).
         statistic: Maps an array of shape ``(B, n)`` of resamples to ``B`` statistics.
         n_resamples: Number of bootstrap resamples.
         level: Confidence level.
         seed: Seed of the resampling generator (results are reproducible).
     """
     arr = np.asarray(data, dtype=float)
-    if arr.size == 0:
+    # One observation shows the bootstrap no variability: its "interval" would have zero width and
+    # claim certainty. The interval is not estimable (NaN), and reports say so.
+    if arr.size < 2:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     stats: list[np.ndarray] = []

@@ -29,9 +29,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	# llamacpp compiles llama.cpp from source (about 8 minutes on 2 cores, once: pip caches the wheel)
-	# so that the llama.cpp backend's tests run instead of being skipped.
-	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,llamacpp,dev]"
+	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,dev]"
+	# The llamacpp extra compiles llama.cpp from source (about 10 CPU-minutes, once: pip caches the
+	# wheel) so that the llama.cpp backend's tests run. It is optional (never needed by the core): if
+	# it cannot build here, say so loudly; its tests then skip with that reason.
+	$(PIP) install -q -e ".[llamacpp]" || echo "WARNING: llama-cpp-python did not build; tests/models/test_llamacpp.py will be skipped"
 	# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safetylens.errors import DataError
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest, Prompt
 from safetylens.spec import OpenChoice, ScorerRecord
 from safetylens.stats.ci import Estimate
@@ -173,6 +174,21 @@ class SampleOutcome:
     id: str
     values: dict[str, float | bool]
     groups: tuple[str, ...] = ()
+
+
+def scores_by_id(
+    benchmark: str, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]], unit: str = "generations"
+) -> dict[str, dict[str, Any]]:
+    """Index scores by sample id, checking that every record has one.
+
+    Raises:
+        DataError: A record has no score (a scoring pass was interrupted or a file was edited).
+    """
+    by_id = {s["id"]: s for s in scores}
+    missing = [r["id"] for r in records if r["id"] not in by_id]
+    if missing:
+        raise DataError(f"{benchmark}: {len(missing)} {unit} have no score (first: {missing[0]})")
+    return by_id
 
 
 ProgressFactory = Callable[[str, int], Any]

@@ -43,6 +43,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scores_by_id,
     scoring_open_choice,
     scoring_option,
 )
@@ -581,10 +582,7 @@ class Bold(Benchmark):
     ) -> BenchmarkResult:
         """Subgroup means with CIs, the paper's five tables, neutral subgroups and per-domain spreads."""
         opts = cast(BoldOptions, ctx.options)
-        by_id = {s["id"]: s for s in scores}
-        missing = [r["id"] for r in records if r["id"] not in by_id]
-        if missing:
-            raise DataError(f"bold: {len(missing)} generations have no score (first: {missing[0]})")
+        by_id = scores_by_id("bold", records, scores)
         # prompt -> the scores of its generations, in record order.
         per_prompt: dict[tuple[str, str, str, int], list[float]] = {}
         toxic: dict[tuple[str, str], list[bool]] = {}

@@ -40,6 +40,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scores_by_id,
     scoring_open_choice,
     scoring_option,
 )
@@ -665,10 +666,7 @@ class ToxiGen(Benchmark):
     ) -> BenchmarkResult:
         """Per-group % toxic, the macro headline, the micro-average and the Table 45 layout."""
         opts = _opts(ctx.options)
-        by_id = {s["id"]: s for s in scores}
-        missing = [r["id"] for r in records if r["id"] not in by_id]
-        if missing:
-            raise DataError(f"toxigen: {len(missing)} generations have no score (first: {missing[0]})")
+        by_id = scores_by_id("toxigen", records, scores)
         memberships = [tuple(r["meta"]["groups"]) for r in records]
         toxic = [bool(by_id[r["id"]]["toxic"]) for r in records]
         groups = opts.effective_groups()

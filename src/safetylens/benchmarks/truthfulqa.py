@@ -42,6 +42,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scores_by_id,
     scoring_open_choice,
     scoring_option,
 )
@@ -593,10 +594,7 @@ class TruthfulQA(Benchmark):
     ) -> BenchmarkResult:
         """% true / info / true+info (both rules) with CIs, per category and type, overlap metrics, Table 44."""
         opts = _opts(ctx.options)
-        by_id = {s["id"]: s for s in scores}
-        missing = [r["id"] for r in records if r["id"] not in by_id]
-        if missing:
-            raise DataError(f"truthfulqa: {len(missing)} generations have no score (first: {missing[0]})")
+        by_id = scores_by_id("truthfulqa", records, scores)
         rows = [by_id[r["id"]] for r in records]
         judged = judged_metrics(rows, opts.judge_threshold, opts.product_threshold)
         headline = {k: judged[k] for k in ("true_info_pct", "true_pct", "info_pct")}

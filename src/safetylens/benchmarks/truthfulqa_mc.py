@@ -46,6 +46,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scores_by_id,
     scoring_option,
 )
 from safetylens.benchmarks.truthfulqa_data import (
@@ -282,10 +283,7 @@ class TruthfulQAMC(Benchmark):
     ) -> BenchmarkResult:
         """Means with 95% intervals, per-category and per-type breakdowns, and the MC table."""
         opts = _opts(ctx.options)
-        by_id = {s["id"]: s for s in scores}
-        missing = [r["id"] for r in records if r["id"] not in by_id]
-        if missing:
-            raise DataError(f"truthfulqa-mc: {len(missing)} questions have no score (first: {missing[0]})")
+        by_id = scores_by_id("truthfulqa-mc", records, scores, "questions")
         ordered = [by_id[r["id"]] for r in records]
         b = opts.bootstrap_resamples
         overall = estimates(ordered, b, ctx.seed)

@@ -1,9 +1,10 @@
-"""Small helpers shared across modules: canonical JSON, hashing, atomic writes."""
+"""Small helpers shared across modules: canonical JSON, hashing, atomic writes, interval text."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -131,3 +132,20 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def format_interval(low: float | None, high: float | None, digits: int = 2) -> str:
+    """Format a confidence interval as ``[low, high]``.
+
+    An interval that could not be estimated (one observation, so a bootstrap has nothing to
+    resample) is stored as NaN, or as ``None`` once it has been through JSON; it prints as
+    ``[n/a: n < 2]`` rather than crashing or pretending to a zero-width interval.
+
+    Args:
+        low: Lower bound, or None/NaN when not estimable.
+        high: Upper bound, or None/NaN when not estimable.
+        digits: Decimal places.
+    """
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "[n/a: n < 2]"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"

@@ -253,3 +253,23 @@ def test_admin_pages_create_import_and_show_results(live: LiveServer, setup: dic
     assert res.status_code == 200 and "Win / tie / loss" in res.text
     assert admin.get(study_url + "/export.csv").text.startswith("study,")
     assert admin.get(study_url + "/results.json").json()["study"]["name"] == "made-on-web"
+
+
+def test_results_page_with_one_rated_item_says_interval_not_estimable(
+    live: LiveServer, setup: dict[str, Any], db: Database
+) -> None:
+    # One rating: the bootstrap over items has one unit, so its interval is not estimable. The page
+    # must say so (it once crashed formatting a null bound).
+    from safetylens.human.studies import acknowledge_guidelines
+
+    study, rater = setup["study"], setup["raters"][0]
+    acknowledge_guidelines(db, study.id, rater.id, 1)
+    res = A.next_assignment(db, study.id, rater.id)
+    assert res is not None
+    A.submit_rating(db, res.assignment_id, rater.id, 2)
+    admin, _ = form_login(live.url, "admin")
+    page = admin.get(f"/admin/studies/{study.id}/results?min_ratings=1")
+    assert page.status_code == 200, page.text[:500]
+    assert "[n/a: n &lt; 2]" in page.text
+    data = admin.get(f"/admin/studies/{study.id}/results.json?min_ratings=1").json()
+    assert data["safety"]["models"][0]["violation_pct"]["ci_low"] is None

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
+from safetylens.util import format_interval
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -31,7 +32,7 @@ def _pct(est: dict[str, Any] | None, digits: int = 2) -> str:
         return "n/a"
     if est.get("method") == "exact":
         return f"{est['value']:.{digits}f}"
-    return f"{est['value']:.{digits}f} [{est['ci_low']:.{digits}f}, {est['ci_high']:.{digits}f}]"
+    return f"{est['value']:.{digits}f} {format_interval(est['ci_low'], est['ci_high'], digits)}"
 
 
 @app.command(

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
+from safetylens.util import format_interval
 
 if TYPE_CHECKING:
     from safetylens.human.db import Database
@@ -442,7 +443,7 @@ def export_cmd(
 def _fmt_est(e: dict[str, Any] | None, digits: int = 1) -> str:
     if not e or e.get("value") is None:
         return "-"
-    return f"{e['value']:.{digits}f}{e.get('unit', '')} [{e['ci_low']:.{digits}f}, {e['ci_high']:.{digits}f}]"
+    return f"{e['value']:.{digits}f}{e.get('unit', '')} {format_interval(e['ci_low'], e['ci_high'], digits)}"
 
 
 def _fmt_agree(a: dict[str, Any] | None) -> str:
@@ -452,7 +453,8 @@ def _fmt_agree(a: dict[str, Any] | None) -> str:
         return str(a["error"])
     if a.get("coefficient") is None:
         return "undefined" + (f" ({a['note']})" if a.get("note") else "")
-    return f"{a['coefficient']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] SE {a['se']:.3f}"
+    se = "n/a" if a.get("se") is None else f"{a['se']:.3f}"
+    return f"{a['coefficient']:.3f} {format_interval(a.get('ci_low'), a.get('ci_high'), 3)} SE {se}"
 
 
 @human_app.command("results")
@@ -945,9 +947,10 @@ def redteam_rollup(
         console.print("gamma: no timed red teaming yet")
     else:
         boot = g.get("bootstrap")
-        extra = f"; bootstrap over red teamers [{boot['ci_low']:.3f}, {boot['ci_high']:.3f}]" if boot else ""
+        extra = f"; bootstrap over red teamers {format_interval(boot['ci_low'], boot['ci_high'], 3)}" if boot else ""
         console.print(
-            f"gamma = {g['value']:.3f} violating prompts per person-hour [{g['ci_low']:.3f}, {g['ci_high']:.3f}] "
+            f"gamma = {g['value']:.3f} violating prompts per person-hour "
+            f"{format_interval(g['ci_low'], g['ci_high'], 3)} "
             f"(exact Poisson; n = {g['n']} prompts, {g['persons']} red teamers, {g['hours']:.2f} h; "
             f"{g['untimed_dialogues']} untimed dialogues left out{extra})"
         )

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
+from safetylens.util import format_interval
 
 
 def _log(msg: str) -> None:
@@ -108,7 +109,7 @@ def compare(
             f"{res.mean_a:.3f}",
             f"{res.mean_b:.3f}",
             f"{res.diff.value:+.3f}{unit}",
-            f"[{res.diff.ci_low:.3f}, {res.diff.ci_high:.3f}]",
+            format_interval(res.diff.ci_low, res.diff.ci_high, 3),
             res.test + (f" ({res.discordant[0]}/{res.discordant[1]})" if res.discordant else ""),
             _p(res.p_value),
             _p(res.p_holm),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
+from safetylens.util import format_interval
 
 RUNS_DIR = Path("runs")
 
@@ -197,12 +197,6 @@ def _execute(spec: Any, run_dir: Path | None, new_dir: Path | None = None) -> No
     console.print(f"\nResults: [bold]{escape(str(run.results_path))}[/]")
 
 
-def _ci_text(low: float, high: float) -> str:
-    if math.isnan(low) or math.isnan(high):
-        return "[n/a: n < 2]"
-    return f"[{low:.2f}, {high:.2f}]"
-
-
 def _print_results(results: dict[str, Any]) -> None:
     for name, res in results.items():
         table = Table(title=f"{name} (n={res.n_samples})", title_justify="left")
@@ -211,7 +205,9 @@ def _print_results(results: dict[str, Any]) -> None:
         table.add_column("95% CI", justify="right")
         table.add_column("n", justify="right")
         for key, est in {**res.headline, **res.metrics}.items():
-            table.add_row(escape(key), f"{est.value:.2f}{est.unit}", _ci_text(est.ci_low, est.ci_high), str(est.n))
+            table.add_row(
+                escape(key), f"{est.value:.2f}{est.unit}", format_interval(est.ci_low, est.ci_high), str(est.n)
+            )
         console.print(table)
         for bname, groups in res.breakdowns.items():
             metric_names = list(dict.fromkeys(m for g in groups.values() for m in g))
@@ -235,7 +231,7 @@ def _print_results(results: dict[str, Any]) -> None:
                         cells.append("")
                         continue
                     ns.add(e.n)
-                    cells.append(f"{e.value:.2f}{e.unit} {_ci_text(e.ci_low, e.ci_high)}")
+                    cells.append(f"{e.value:.2f}{e.unit} {format_interval(e.ci_low, e.ci_high)}")
                 cells.append("/".join(str(n) for n in sorted(ns)))
                 btable.add_row(*cells)
             console.print(btable)

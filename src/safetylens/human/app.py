@@ -31,6 +31,7 @@ from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
 from safetylens.human.deps import DbDep, LoginRequired, check_origin, optional_user, page
 from safetylens.human.rendering import render_markdown
+from safetylens.util import format_interval
 
 HERE = Path(__file__).resolve().parent
 
@@ -91,6 +92,12 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _interval_filter(est: Any, digits: int = 1) -> str:
+    """Jinja filter: the ``[low, high]`` of an estimate dict, or ``[n/a: n < 2]`` when not estimable."""
+    get = est.get if isinstance(est, dict) else (lambda k: getattr(est, k, None))
+    return format_interval(get("ci_low"), get("ci_high"), digits)
+
+
 def create_app(
     db: Database | str,
     *,
@@ -116,6 +123,7 @@ def create_app(
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["markdown"] = render_markdown
+    templates.env.filters["interval"] = _interval_filter
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SecurityHeaders)

@@ -19,6 +19,7 @@ from typing import Any
 
 from safetylens.report.load import LoadedRun
 from safetylens.spec import Manifest, ResolvedBenchmark
+from safetylens.util import format_interval
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ def _fmt_validation_leaf(value: Any) -> str:
         v = value.get("value")
         lo, hi, n = value.get("low", value.get("ci_low")), value.get("high", value.get("ci_high")), value.get("n")
         text = f"{v:.3f}" if isinstance(v, float) else show(v)
-        if isinstance(lo, float) and isinstance(hi, float):
-            text += f" [{lo:.3f}, {hi:.3f}]"
+        has_interval = any(k in value for k in ("low", "high", "ci_low", "ci_high"))
+        if has_interval and isinstance(v, float):
+            low = lo if isinstance(lo, float) else None
+            high = hi if isinstance(hi, float) else None
+            text += " " + format_interval(low, high, 3)
         if n is not None:
             text += f" (n={n})"
         return text

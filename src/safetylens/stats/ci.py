@@ -14,6 +14,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats as _st
 
+from safetylens.util import format_interval
+
 
 class Estimate(BaseModel):
     """A point estimate with its confidence interval.
@@ -40,8 +42,8 @@ class Estimate(BaseModel):
     extra: dict[str, float] = Field(default_factory=dict)
 
     def fmt(self, digits: int = 2) -> str:
-        """Format as ``value [low, high]``."""
-        return f"{self.value:.{digits}f} [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+        """Format as ``value [low, high]`` (``[n/a: n < 2]`` when the interval is not estimable)."""
+        return f"{self.value:.{digits}f} {format_interval(self.ci_low, self.ci_high, digits)}"
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +42,39 @@ _sqlite_locks_guard = threading.Lock()
 
 class DatabaseError(SafetylensError):
     """The database cannot be reached or is not initialised."""
+
+
+class _Named(Protocol):
+    id: Any
+    name: Any
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def find_by_ref(s: Session, model: type[_N], ref: str | int, what: str, hint: str) -> _N:
+    """A row of ``model`` by id (an int or a string of digits) or, failing that, by name.
+
+    A digits-only name is still found: the id is tried first, then the name.
+
+    Args:
+        s: An open session.
+        model: A mapped class with ``id`` and ``name`` columns (study, campaign, quiz).
+        ref: The id or name the user gave.
+        what: What it is, for the error message ("study", "red-team campaign").
+        hint: How to list the valid ones.
+
+    Raises:
+        ConfigError: No such row.
+    """
+    found: _N | None = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        found = s.get(model, int(ref))
+    if found is None:
+        found = s.scalar(select(model).where(model.name == str(ref)))
+    if found is None:
+        raise ConfigError(f"no {what} {ref!r}", hint=hint)
+    return found
 
 
 def utcnow() -> datetime:

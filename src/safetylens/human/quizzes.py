@@ -49,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError, SafetylensError
-from safetylens.human.db import Database, utcnow
+from safetylens.human.db import Database, find_by_ref, utcnow
 from safetylens.human.models import (
     QUESTION_TYPES,
     QUIZ_KINDS,
@@ -336,14 +336,7 @@ def find_quiz(s: Session, ref: str | int) -> Quiz:
     Raises:
         ConfigError: No such quiz.
     """
-    quiz: Quiz | None = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        quiz = s.get(Quiz, int(ref))
-    if quiz is None:
-        quiz = s.scalar(select(Quiz).where(Quiz.name == str(ref)))
-    if quiz is None:
-        raise ConfigError(f"no quiz {ref!r}", hint="list quizzes with: safetylens human quiz list")
-    return quiz
+    return find_by_ref(s, Quiz, ref, "quiz", "list quizzes with: safetylens human quiz list")
 
 
 def questions_of(s: Session, quiz_id: int) -> list[QuizQuestion]:

@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError, DataError, SafetylensError
-from safetylens.human.db import Database, utcnow
+from safetylens.human.db import Database, find_by_ref, utcnow
 from safetylens.human.importing import Record, import_records, normalize_category, normalize_vectors
 from safetylens.human.models import (
     RedTeamCampaign,
@@ -176,14 +176,7 @@ def find_campaign(s: Session, ref: str | int) -> RedTeamCampaign:
     Raises:
         ConfigError: No such campaign.
     """
-    campaign: RedTeamCampaign | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        campaign = s.get(RedTeamCampaign, int(ref))
-    if campaign is None:
-        campaign = s.scalar(select(RedTeamCampaign).where(RedTeamCampaign.name == str(ref)))
-    if campaign is None:
-        raise ConfigError(f"no red-team campaign {ref!r}", hint="list them with: safetylens human redteam list")
-    return campaign
+    return find_by_ref(s, RedTeamCampaign, ref, "red-team campaign", "list them with: safetylens human redteam list")
 
 
 def get_campaign(db: Database, ref: str | int) -> RedTeamCampaign:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError
-from safetylens.human.db import Database, utcnow
+from safetylens.human.db import Database, find_by_ref, utcnow
 from safetylens.human.models import (
     STUDY_STATUSES,
     Assignment,
@@ -195,14 +195,7 @@ def find_study(s: Session, ref: str | int) -> Study:
     Raises:
         ConfigError: No such study.
     """
-    study: Study | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        study = s.get(Study, int(ref))
-    if study is None:
-        study = s.scalar(select(Study).where(Study.name == str(ref)))
-    if study is None:
-        raise ConfigError(f"no study {ref!r}", hint="list studies with: safetylens human study list")
-    return study
+    return find_by_ref(s, Study, ref, "study", "list studies with: safetylens human study list")
 
 
 def get_study(db: Database, ref: str | int) -> Study:

@@ -306,7 +306,13 @@ def server_cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
 
 
 async def bench_server(
-    url: str, port: int, n_clients: int, study_id: int, seconds: float, proc: subprocess.Popen[bytes] | None = None
+    url: str,
+    port: int,
+    n_clients: int,
+    study_id: int,
+    seconds: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    flows: tuple[str, ...] = ("healthz", "submit+next", "next, submit"),
 ) -> list[Result]:
     conns = [Conn("127.0.0.1", port) for _ in range(n_clients)]
     for i, c in enumerate(conns):
@@ -314,7 +320,7 @@ async def bench_server(
         await c.login(f"bench{i}")
     out = []
     await run_load(conns, study_id, min(3.0, seconds), "submit+next")  # warm-up: caches, pools, JIT-free paths
-    for flow in ("healthz", "submit+next", "next, submit"):
+    for flow in flows:
         cpu0 = server_cpu_s(proc)
         res = await run_load(conns, study_id, seconds, flow)
         res.server_cpu_s = server_cpu_s(proc) - cpu0

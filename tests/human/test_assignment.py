@@ -201,3 +201,27 @@ def test_progress_counts(db: Database) -> None:
     _rate_all(db, study.id, raters[0].id)
     with db.read() as s:
         assert A.rater_progress(s, study, raters[0].id) == A.RaterProgress(done=4, total=4)
+
+
+def test_migration_0004_copies_is_gold_onto_existing_assignments(db: Database) -> None:
+    # Data made before 0004: downgrade, flag one reserved item as a check, upgrade again.
+    from alembic import command
+    from sqlalchemy import text
+
+    from safetylens.human.db import _alembic_config, upgrade
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2)]
+    study = make_study(db, raters, n_prompts=4, raters_per_item=2)
+    taken = [A.next_assignment(db, study.id, r.id) for r in raters]
+    assert all(t is not None for t in taken)
+    cfg = _alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE items SET is_gold = :t WHERE id = :i"), {"t": True, "i": taken[0].item_id})
+    upgrade(db)
+    with db.read() as s:
+        flags = {k: v for k, v in s.execute(select(Assignment.item_id, Assignment.is_gold))}
+    assert flags[taken[0].item_id] is True
+    assert all(v is False for k, v in flags.items() if k != taken[0].item_id)

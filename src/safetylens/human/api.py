@@ -191,7 +191,7 @@ def next_item(request: Request, study_id: int) -> Response:
 
 
 @router.post("/assignments/{assignment_id}/rating")
-def rate(request: Request, assignment_id: int, body: RatingBody, next: bool = False) -> Response:
+async def rate(request: Request, assignment_id: int, body: RatingBody, next: bool = False) -> Response:
     """Submit a rating for one of the rater's reserved items (``?next=true``: and reserve the next).
 
     Authentication, the rating, the next reservation and its content are read and written in

@@ -154,12 +154,12 @@ class SubmitResult:
 _CONTEXT = Sql(
     """
     SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater, s.seed, s.settings,
-        (SELECT COUNT(*) FROM assignments a JOIN items i ON i.id = a.item_id
+        (SELECT COUNT(*) FROM assignments a
          WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')
-           AND i.is_gold = :false) AS taken,
-        (SELECT COUNT(*) FROM assignments a JOIN items i ON i.id = a.item_id
+           AND a.is_gold = :false) AS taken,
+        (SELECT COUNT(*) FROM assignments a
          WHERE a.rater_id = :rid AND a.study_id = :sid AND a.status IN ('reserved', 'submitted')
-           AND i.is_gold = :true) AS taken_checks,
+           AND a.is_gold = :true) AS taken_checks,
         (SELECT m.status FROM study_members m WHERE m.study_id = :sid AND m.user_id = :rid) AS member_status,
         (SELECT COUNT(*) FROM study_quizzes q WHERE q.study_id = :sid AND NOT EXISTS (
             SELECT 1 FROM quiz_attempts t WHERE t.quiz_id = q.quiz_id AND t.user_id = :rid AND t.status = 'passed'))
@@ -223,8 +223,8 @@ _PICK = {
 _CLAIM = Sql("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
 _RESERVE = Sql(
     """
-    INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at)
-    VALUES (:sid, :iid, :rid, 'reserved', :now, :exp)
+    INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at, is_gold)
+    VALUES (:sid, :iid, :rid, 'reserved', :now, :exp, :gold)
     ON CONFLICT (item_id, rater_id) DO UPDATE
         SET status = 'reserved', reserved_at = excluded.reserved_at, expires_at = excluded.expires_at,
             submitted_at = NULL
@@ -393,6 +393,7 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     item_id = None
     if gold.check_due(int(ctx["seed"]), rater_id, int(ctx["taken"]), int(ctx["taken_checks"]), quality.gold_rate):
         item_id = gold.pick_check(conn, db.is_postgres, study_id, rater_id)
+    is_check = item_id is not None
     if item_id is None:
         item_id = _pick(conn, db, study_id, rater_id, max_target)
     if item_id is None:
@@ -400,7 +401,11 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     # The partial unique index "one live reservation per rater and study" turns a concurrent
     # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
     # and then resumes the first one.
-    aid = scalar(conn, _RESERVE, {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires})
+    aid = scalar(
+        conn,
+        _RESERVE,
+        {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check},
+    )
     if aid is None:
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
         rowcount(conn, _RELEASE, {"iid": item_id})

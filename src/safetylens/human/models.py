@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -267,7 +268,8 @@ class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
         UniqueConstraint("item_id", "rater_id", name="uq_assignments_item_rater"),
-        Index("ix_assignments_rater_study_status", "rater_id", "study_id", "status"),
+        # Covers the per-rater counts of live items and live checks (migration 0004).
+        Index("ix_assignments_rater_study_status_gold", "rater_id", "study_id", "status", "is_gold"),
         Index("ix_assignments_study_status_expires", "study_id", "status", "expires_at"),
         # At most one live reservation per rater and study.
         Index(
@@ -288,6 +290,8 @@ class Assignment(Base):
     reserved_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    # A copy of the item's flag (never changes after import), so counts need no join.
+    is_gold: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
 
 
 class Rating(Base):

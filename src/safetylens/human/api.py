@@ -6,7 +6,7 @@ with 401 (not logged in), 403 (wrong role, not your item, bad CSRF token), 404, 
 
 Rating endpoints authenticate inside the endpoint and talk to the database through hand-written
 SQL (:mod:`safetylens.human.fastsql`); on SQLite they run on the event loop whenever the write
-lock is free (see :func:`_hot`): they are the hot path of a rating session.
+lock is free (see :func:`run_hot`): they are the hot path of a rating session.
 ``POST /api/assignments/{id}/rating?next=true`` records a rating and reserves the next item in
 one round trip.
 """
@@ -77,6 +77,13 @@ def _db(request: Request) -> Database:
 
 def _json(obj: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(obj, status_code=status_code)
+
+
+def error_response(exc: HTTPException | asg_mod.AssignmentError) -> JSONResponse:
+    """The API's error answer: ``{"error": ...}`` with the exception's status (and headers)."""
+    if isinstance(exc, HTTPException):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
 @router.post("/login")
@@ -186,7 +193,7 @@ def _item_payload_in(conn: Connection, res: asg_mod.Reservation | None) -> dict[
     }
 
 
-async def _hot(db: Database, fn: Callable[[], Response]) -> Response:
+async def run_hot(db: Database, fn: Callable[[], Response]) -> Response:
     """Run a rating endpoint's short transaction: on the event loop when SQLite's write lock is free.
 
     A thread hop costs more CPU than a whole SQLite rating transaction; PostgreSQL (network round
@@ -203,7 +210,7 @@ async def _hot(db: Database, fn: Callable[[], Response]) -> Response:
 @router.post("/studies/{study_id}/next")
 async def next_item(request: Request, study_id: int) -> Response:
     """Reserve the next item (or return the one held): ``{"done": true}`` when there is none."""
-    return await _hot(_db(request), lambda: reserve_next_response(request, study_id))
+    return await run_hot(_db(request), lambda: reserve_next_response(request, study_id))
 
 
 def reserve_next_response(request: Request, study_id: int) -> Response:
@@ -219,10 +226,11 @@ async def rate(request: Request, assignment_id: int, body: RatingBody, next: boo
     Authentication, the rating, the next reservation and its content are read and written in
     one transaction: one connection, one commit.
     """
-    return await _hot(_db(request), lambda: _rate(request, assignment_id, body, next))
+    return await run_hot(_db(request), lambda: rate_response(request, assignment_id, body, next))
 
 
-def _rate(request: Request, assignment_id: int, body: RatingBody, next: bool) -> Response:
+def rate_response(request: Request, assignment_id: int, body: RatingBody, next: bool) -> Response:
+    """The body of :func:`rate` (also called by :mod:`safetylens.human.fastpath`)."""
     db = _db(request)
     now = utcnow()
     for _attempt in range(8):

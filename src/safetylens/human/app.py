@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetylens.human import auth
+from safetylens.human.api import error_response
 from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
 from safetylens.human.deps import DbDep, LoginRequired, check_origin, optional_user, page
@@ -138,7 +139,7 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return error_response(exc)
         resp: Response = page(
             request, "error.html", {"status": exc.status_code, "message": exc.detail}, status_code=exc.status_code
         )
@@ -149,7 +150,7 @@ def create_app(
     @app.exception_handler(AssignmentError)
     async def _assignment_error(request: Request, exc: AssignmentError) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+            return error_response(exc)
         resp: Response = page(
             request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status
         )

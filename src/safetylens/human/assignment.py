@@ -233,18 +233,7 @@ _RESERVE = Sql(
     RETURNING id
     """
 )
-_RESERVE_PG = Sql(
-    "WITH a AS ("
-    + _RESERVE.sqlite
-    + """), au AS (
-        INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
-        SELECT CAST(:now AS TIMESTAMP), :rid, 'assignment.reserve', 'assignment', CAST(a.id AS VARCHAR), :sid,
-            CAST(:details AS JSON)
-        FROM a
-    )
-    SELECT id FROM a
-    """
-)
+
 _SUBMIT_CONTEXT = """
     SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
         s.kind, s.status AS study_status, u.status AS user_status,
@@ -272,9 +261,30 @@ _INSERT_RATING = Sql(
     """
 )
 _COMPLETE = Sql("UPDATE items SET completed = completed + 1 WHERE id = :iid")
+
+
 # PostgreSQL only (data-modifying CTEs): the four writes of a rating in one round trip, and the
 # reservation with its audit entry in another. Each round trip costs ~0.3 ms of client and server
 # CPU here; SQLite, in-process, runs the same steps as separate statements.
+def _audit_from(source: str, action: str, entity: str) -> str:
+    """The audit-log insert of a data-modifying CTE: one row per row of ``source``.
+
+    The entity id is ``source.id``; ``:now``, ``:rid``, ``:sid`` and ``:details`` as in
+    :func:`gold.audit_sql`.
+    """
+    return f"""
+        INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
+        SELECT CAST(:now AS TIMESTAMP), :rid, '{action}', '{entity}', CAST({source}.id AS VARCHAR), :sid,
+            CAST(:details AS JSON)
+        FROM {source}
+    """
+
+
+_RESERVE_PG = Sql(
+    f"WITH a AS ({_RESERVE.sqlite}), au AS ({_audit_from('a', 'assignment.reserve', 'assignment')}) SELECT id FROM a"
+)
+
+
 _SUBMIT_PG = Sql(
     """
     WITH m AS (
@@ -288,12 +298,9 @@ _SUBMIT_PG = Sql(
         RETURNING id
     ), c AS (
         UPDATE items SET completed = completed + 1 WHERE id = :iid AND EXISTS (SELECT 1 FROM r) RETURNING id
-    ), au AS (
-        INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
-        SELECT CAST(:now AS TIMESTAMP), :rid, 'rating.create', 'rating', CAST(r.id AS VARCHAR), :sid,
-            CAST(:details AS JSON)
-        FROM r
-    )
+    ), au AS ("""
+    + _audit_from("r", "rating.create", "rating")
+    + """)
     SELECT id FROM r
     """
 )
@@ -438,16 +445,16 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
     # and then resumes the first one.
     params = {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check}
-    if db.is_postgres:
+    if db.is_postgres:  # the reservation and its audit row in one round trip
         aid = scalar(conn, _RESERVE_PG, {**params, "details": json.dumps({"item_id": item_id})})
     else:
         aid = scalar(conn, _RESERVE, params)
+        if aid is not None:
+            gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
     if aid is None:
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
         rowcount(conn, _RELEASE, {"iid": item_id})
         raise _Conflict()
-    if not db.is_postgres:
-        gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
     return Reservation(int(aid), int(item_id), expires, resumed=False)
 
 
@@ -610,7 +617,7 @@ def submit_in_txn(
             if rating_id is None:
                 raise AssignmentError("this item changed while you were rating it; reload the page")
         else:
-            if rowcount(conn, _MARK_SUBMITTED, {"now": now, "aid": assignment_id, "old": row["status"]}) != 1:
+            if rowcount(conn, _MARK_SUBMITTED, params) != 1:
                 raise AssignmentError("this item changed while you were rating it; reload the page")
             rating_id = scalar(conn, _INSERT_RATING, params)
             rowcount(conn, _COMPLETE, {"iid": row["item_id"]})

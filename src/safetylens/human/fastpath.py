@@ -4,9 +4,9 @@ A rating session is two requests per item at most (``POST /api/assignments/{id}/
 or ``POST /api/studies/{id}/next`` then the rating). Measured under load, FastAPI's routing,
 dependency and validation machinery cost about as much CPU per rating as the SQLite transaction
 itself. This layer answers those two requests directly: it reads the body, validates it with the
-same pydantic model, and calls the same endpoint functions (:func:`safetylens.human.api._rate`,
-:func:`safetylens.human.api.reserve_next_response`) with the same error mapping (``{"error": ...}``
-with the status of the ``HTTPException`` or ``AssignmentError``). Anything it does not recognise
+same pydantic model, and calls the same endpoint functions (:func:`safetylens.human.api.rate_response`,
+:func:`safetylens.human.api.reserve_next_response`) with the same error mapping
+(:func:`safetylens.human.api.error_response`). Anything it does not recognise
 exactly (another content type, a body that fails validation, an odd ``next`` value, a large
 body) is handed to FastAPI unchanged, body included, so error messages stay FastAPI's.
 
@@ -21,11 +21,12 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from safetylens.human import api
 from safetylens.human.assignment import AssignmentError
 
 _RATE = re.compile(r"/api/assignments/([0-9]{1,18})/rating")
@@ -74,8 +75,6 @@ class RatingFastPath:
     async def _answer(
         self, scope: Scope, body: bytes, rate: re.Match[str] | None, nxt: re.Match[str] | None
     ) -> Response:
-        from safetylens.human import api
-
         request = Request(scope)
         db = api._db(request)
         try:
@@ -88,16 +87,14 @@ class RatingFastPath:
                 except ValidationError as exc:
                     raise _Fallback from exc
                 aid = int(rate.group(1))
-                work: Callable[[], Response] = lambda: api._rate(request, aid, parsed, then_next)  # noqa: E731
+                work: Callable[[], Response] = lambda: api.rate_response(request, aid, parsed, then_next)  # noqa: E731
             else:
                 assert nxt is not None
                 study_id = int(nxt.group(1))
                 work = lambda: api.reserve_next_response(request, study_id)  # noqa: E731
-            return await api._hot(db, work)
-        except HTTPException as exc:
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        except AssignmentError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+            return await api.run_hot(db, work)
+        except (HTTPException, AssignmentError) as exc:
+            return api.error_response(exc)
 
 
 def _next_flag(query_string: bytes) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 from safetylens.human import assignment as A
 from safetylens.human.auth import create_user, update_user
 from safetylens.human.db import Database, utcnow
-from safetylens.human.models import Assignment, Item, Rating
+from safetylens.human.models import Assignment, Item, Rating, User
 from safetylens.human.studies import add_guidelines, set_status
 
 from .conftest import PASSWORD
@@ -225,3 +227,64 @@ def test_migration_0004_copies_is_gold_onto_existing_assignments(db: Database) -
         flags = {k: v for k, v in s.execute(select(Assignment.item_id, Assignment.is_gold))}
     assert flags[taken[0].item_id] is True
     assert all(v is False for k, v in flags.items() if k != taken[0].item_id)
+
+
+@pytest.mark.postgres
+def test_concurrent_second_reservation_by_the_same_rater_is_resumed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tabs of one rater asking for an item at the same instant: one reservation, no error.
+
+    The race needs two concurrent writers, which only PostgreSQL has (SQLite writes are serialised
+    before the context is read), so this runs on PostgreSQL only. The second request's insert hits
+    the partial unique index "one live reservation per rater and study"; the driver's error must
+    reach the retry loop as IntegrityError, and the retry resumes the first tab's reservation.
+    """
+    from .conftest import new_pg_schema
+
+    schema = new_pg_schema()
+    db = Database(schema.url)
+    try:
+        from safetylens.human.db import upgrade
+
+        upgrade(db)
+        r = create_user(db, "r0", PASSWORD, "rater")
+        study = make_study(db, [r], n_prompts=4, raters_per_item=1)
+        real_pick = A._pick
+        other: list[A.Reservation | None] = []
+        raced = threading.Event()
+
+        def pick_after_other_tab(*args: object, **kwargs: object) -> int | None:
+            if not raced.is_set():  # the other tab reserves and commits between our context read and insert
+                raced.set()
+                with ThreadPoolExecutor(1) as pool:
+                    other.append(pool.submit(A.next_assignment, db, study.id, r.id).result(timeout=30))
+            return real_pick(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(A, "_pick", pick_after_other_tab)
+        mine = A.next_assignment(db, study.id, r.id)
+        assert other[0] is not None and mine is not None
+        assert mine.assignment_id == other[0].assignment_id and mine.resumed
+        with db.read() as s:
+            live = s.scalars(select(Assignment).where(Assignment.rater_id == r.id)).all()
+            claimed = s.scalar(select(func.sum(Item.claimed)).where(Item.study_id == study.id))
+        assert [a.status for a in live] == ["reserved"] and claimed == 1
+    finally:
+        db.dispose()
+        schema.drop()
+
+
+def test_hand_written_sql_raises_sqlalchemy_integrity_error(db: Database) -> None:
+    """The hot path's raw statements report constraint violations as SQLAlchemy does (both drivers)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from safetylens.human import fastsql
+
+    r = create_user(db, "r0", PASSWORD, "rater")
+    dup = fastsql.Sql(
+        "INSERT INTO users (username, password_hash, role, pseudonym, status, created_at) "
+        "SELECT username, password_hash, role, 'other', status, created_at FROM users WHERE id = :id"
+    )
+    with pytest.raises(IntegrityError) as info, db.write_conn() as conn:
+        fastsql.run(conn, dup, {"id": r.id})
+    assert "username" in str(info.value.orig).lower() or "unique" in str(info.value.orig).lower()
+    with db.read() as s:  # nothing half-written, the database still usable
+        assert s.scalar(select(func.count()).select_from(User)) == 1

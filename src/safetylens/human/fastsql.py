@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _SQLITE_DT = "%Y-%m-%d %H:%M:%S.%f"
@@ -47,10 +48,22 @@ def _params(params: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:
 
 
 def run(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> Any:
-    """Execute ``stmt`` on the connection's DBAPI cursor and return the cursor."""
+    """Execute ``stmt`` on the connection's DBAPI cursor and return the cursor.
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: A constraint refused the statement. The driver's own
+            exception is wrapped as SQLAlchemy does for its statements, so callers' retry
+            handlers (a concurrent reservation by the same rater) see one exception type.
+    """
     sqlite = conn.dialect.name == "sqlite"
+    sql = stmt.sqlite if sqlite else stmt.pg
+    bound = _params(params or {}, sqlite)
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cur.execute(stmt.sqlite if sqlite else stmt.pg, _params(params or {}, sqlite))
+    try:
+        cur.execute(sql, bound)
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:
+        cur.close()
+        raise IntegrityError(sql, bound, exc) from exc
     return cur
 
 

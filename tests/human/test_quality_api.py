@@ -25,7 +25,7 @@ from safetylens.errors import ConfigError
 from safetylens.human import audit, dashboard, gold, quizzes
 from safetylens.human.assignment import next_assignment, skip_assignment, submit_rating
 from safetylens.human.db import Database
-from safetylens.human.models import AuditLog, GoldItem, Item, Rating
+from safetylens.human.models import Assignment, AuditLog, GoldItem, Item, Rating
 from safetylens.human.results import compute_results
 
 from .conftest import LiveServer, login
@@ -167,7 +167,11 @@ def test_audit_trail_edits_and_exports(live: LiveServer, people: dict[str, Any],
     assert edit.actor_id == people["researcher"].id and edit.details["value"] == {"from": 2, "to": 4}
     assert edit.details["reason"] == "typo" and edit.at is not None
     assert by_action["rating.create"].actor_id == r1.id and by_action["rating.create"].details["value"] == 2
-    assert by_action["assignment.reserve"].actor_id == r1.id
+    reserve = by_action["assignment.reserve"]
+    assert reserve.actor_id == r1.id and reserve.entity == "assignment" and reserve.study_id == study.id
+    with db.read() as s:
+        reserved = s.get(Assignment, int(reserve.entity_id))
+        assert reserved is not None and reserve.details == {"item_id": reserved.item_id}
     settings_log = by_action["study.settings.update"]
     assert settings_log.details == {"adaptive_overlap": {"from": False, "to": True}}
     assert settings_log.actor_id == people["admin"].id

@@ -32,6 +32,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
@@ -222,16 +223,16 @@ _PICK = {
     for key, q in _CANDIDATES.items()
 }
 _CLAIM = Sql("UPDATE items SET claimed = claimed + 1 WHERE id = :iid AND claimed < target_ratings")
-_RESERVE = Sql(
-    """
-    INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at, is_gold)
-    VALUES (:sid, :iid, :rid, 'reserved', :now, :exp, :gold)
+_INSERT_ASSIGNMENT = "INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at, is_gold)"
+# An expired assignment of the same rater and item is reused; a live one makes the insert a no-op.
+_ON_RESERVE_CONFLICT = """
     ON CONFLICT (item_id, rater_id) DO UPDATE
         SET status = 'reserved', reserved_at = excluded.reserved_at, expires_at = excluded.expires_at,
             submitted_at = NULL
         WHERE assignments.status = 'expired'
-    RETURNING id
-    """
+"""
+_RESERVE = Sql(
+    f"{_INSERT_ASSIGNMENT} VALUES (:sid, :iid, :rid, 'reserved', :now, :exp, :gold) {_ON_RESERVE_CONFLICT} RETURNING id"
 )
 
 _SUBMIT_CONTEXT = """
@@ -266,16 +267,16 @@ _COMPLETE = Sql("UPDATE items SET completed = completed + 1 WHERE id = :iid")
 # PostgreSQL only (data-modifying CTEs): the four writes of a rating in one round trip, and the
 # reservation with its audit entry in another. Each round trip costs ~0.3 ms of client and server
 # CPU here; SQLite, in-process, runs the same steps as separate statements.
-def _audit_from(source: str, action: str, entity: str) -> str:
+def _audit_from(source: str, action: str, entity: str, details: str = "CAST(:details AS JSON)") -> str:
     """The audit-log insert of a data-modifying CTE: one row per row of ``source``.
 
     The entity id is ``source.id``; ``:now``, ``:rid``, ``:sid`` and ``:details`` as in
-    :func:`gold.audit_sql`.
+    :func:`gold.audit_sql`, or ``details``, an SQL expression over ``source``.
     """
     return f"""
         INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
         SELECT CAST(:now AS TIMESTAMP), :rid, '{action}', '{entity}', CAST({source}.id AS VARCHAR), :sid,
-            CAST(:details AS JSON)
+            {details}
         FROM {source}
     """
 
@@ -283,6 +284,27 @@ def _audit_from(source: str, action: str, entity: str) -> str:
 _RESERVE_PG = Sql(
     f"WITH a AS ({_RESERVE.sqlite}), au AS ({_audit_from('a', 'assignment.reserve', 'assignment')}) SELECT id FROM a"
 )
+# Claim an open item, reserve it and log the reservation in one round trip: the claim of _PICK,
+# the insert of _RESERVE fed by it. No row: nothing claimed (as _PICK); aid NULL: a live
+# assignment of this rater for the claimed item appeared concurrently (the caller gives the slot back).
+_RESERVED_DETAILS = "json_build_object('item_id', reserved.item_id)"
+_PICK_RESERVE_PG = {
+    cmp: Sql(
+        f"""
+        WITH claimed AS ({_PICK[(True, cmp)].sqlite}),
+        reserved AS (
+            {_INSERT_ASSIGNMENT}
+            SELECT :sid, claimed.id, :rid, 'reserved', CAST(:now AS TIMESTAMP), CAST(:exp AS TIMESTAMP), :false
+            FROM claimed
+            {_ON_RESERVE_CONFLICT}
+            RETURNING id, item_id
+        ),
+        au AS ({_audit_from("reserved", "assignment.reserve", "assignment", _RESERVED_DETAILS)})
+        SELECT claimed.id AS item_id, reserved.id AS aid FROM claimed LEFT JOIN reserved ON true
+        """
+    )
+    for cmp in (">=", "<")
+}
 
 
 _SUBMIT_PG = Sql(
@@ -433,24 +455,19 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
         return None
     _maybe_sweep(conn, db, study_id, now)
     quality = gold.quality_settings(ctx["settings"])
-    item_id = None
-    if gold.check_due(int(ctx["seed"]), rater_id, int(ctx["taken"]), int(ctx["taken_checks"]), quality.gold_rate):
-        item_id = gold.pick_check(conn, db.is_postgres, study_id, rater_id)
-    is_check = item_id is not None
-    if item_id is None:
-        item_id = _pick(conn, db, study_id, rater_id, max_target)
-    if item_id is None:
-        return None
     # The partial unique index "one live reservation per rater and study" turns a concurrent
     # second reservation by the same rater (two tabs) into an IntegrityError: the caller retries
     # and then resumes the first one.
-    params = {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check}
-    if db.is_postgres:  # the reservation and its audit row in one round trip
-        aid = scalar(conn, _RESERVE_PG, {**params, "details": json.dumps({"item_id": item_id})})
+    check_id = None
+    if gold.check_due(int(ctx["seed"]), rater_id, int(ctx["taken"]), int(ctx["taken_checks"]), quality.gold_rate):
+        check_id = gold.pick_check(conn, db.is_postgres, study_id, rater_id)
+    if check_id is not None:
+        item_id, aid = check_id, _reserve(conn, db, study_id, check_id, rater_id, now, expires, is_check=True)
     else:
-        aid = scalar(conn, _RESERVE, params)
-        if aid is not None:
-            gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
+        picked = _pick(conn, db, study_id, rater_id, max_target, now, expires)
+        if picked is None:
+            return None
+        item_id, aid = picked
     if aid is None:
         # A live assignment of this rater for this item appeared concurrently: give the slot back.
         rowcount(conn, _RELEASE, {"iid": item_id})
@@ -458,18 +475,56 @@ def _next_in_txn(conn: Connection, db: Database, study_id: int, rater_id: int, n
     return Reservation(int(aid), int(item_id), expires, resumed=False)
 
 
-def _pick(conn: Connection, db: Database, study_id: int, rater_id: int, max_target: int) -> int | None:
-    """Claim an open item for the rater: fewest raters first, random position within a level."""
+def _reserve(
+    conn: Connection,
+    db: Database,
+    study_id: int,
+    item_id: int,
+    rater_id: int,
+    now: datetime,
+    expires: datetime,
+    *,
+    is_check: bool,
+) -> int | None:
+    """Reserve a claimed item for the rater and log it; None when a live assignment already exists."""
+    params = {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check}
+    if db.is_postgres:  # the reservation and its audit row in one round trip
+        aid = scalar(conn, _RESERVE_PG, {**params, "details": json.dumps({"item_id": item_id})})
+    else:
+        aid = scalar(conn, _RESERVE, params)
+        if aid is not None:
+            gold.audit_sql(conn, now, rater_id, "assignment.reserve", "assignment", aid, study_id, {"item_id": item_id})
+    return None if aid is None else int(aid)
+
+
+def _pick(
+    conn: Connection, db: Database, study_id: int, rater_id: int, max_target: int, now: datetime, expires: datetime
+) -> tuple[int, int | None] | None:
+    """Claim an open item for the rater and reserve it: fewest raters first, random position within a level.
+
+    Returns:
+        ``(item id, assignment id)``, the assignment id None when a live assignment of this rater
+        for the item appeared concurrently (the slot is still claimed); None when nothing is open.
+        On PostgreSQL the claim, the reservation and its audit row are one statement.
+    """
     start = secrets.randbelow(ORDER_KEY_RANGE)
-    params = {"sid": study_id, "rid": rater_id, "start": start, "false": False, "level": 0}
+    params: dict[str, Any] = {"sid": study_id, "rid": rater_id, "start": start, "false": False, "level": 0}
+    if db.is_postgres:
+        params.update(now=now, exp=expires)
     for level in range(max_target):
         params["level"] = level
         for cmp in (">=", "<"):  # from the random point to the end, then wrap around
             key = (db.is_postgres, cmp)
             for _ in range(20):
-                item_id = scalar(conn, _PICK[key], params)
-                if item_id is not None:
-                    return int(item_id)
+                if db.is_postgres:
+                    row = one(conn, _PICK_RESERVE_PG[cmp], params)
+                    if row is not None:
+                        return int(row["item_id"]), None if row["aid"] is None else int(row["aid"])
+                else:
+                    item_id = scalar(conn, _PICK[key], params)
+                    if item_id is not None:
+                        aid = _reserve(conn, db, study_id, int(item_id), rater_id, now, expires, is_check=False)
+                        return int(item_id), aid
                 # Nothing claimed: either no candidate here, or (PostgreSQL) a concurrent rater took
                 # the candidate's last slot between our snapshot and our update. Look again.
                 if scalar(conn, _CANDIDATES[key], params) is None:

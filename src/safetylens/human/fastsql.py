@@ -23,6 +23,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+try:
+    from psycopg.rows import dict_row
+except ImportError:  # without the postgres extra only SQLite is used
+    dict_row = None  # type: ignore[assignment]
+
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _SQLITE_DT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -55,10 +60,17 @@ def run(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) ->
             exception is wrapped as SQLAlchemy does for its statements, so callers' retry
             handlers (a concurrent reservation by the same rater) see one exception type.
     """
+    return _execute(conn, stmt, params, dict_rows=False)
+
+
+def _execute(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None, *, dict_rows: bool) -> Any:
     sqlite = conn.dialect.name == "sqlite"
     sql = stmt.sqlite if sqlite else stmt.pg
     bound = _params(params or {}, sqlite)
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    # psycopg builds dict rows itself, without the Column objects of ``description`` (measured:
+    # ~25 us less CPU per statement, about a tenth of a statement's client-side cost here).
+    cur = dbapi_conn.cursor(row_factory=dict_row) if dict_rows and not sqlite else dbapi_conn.cursor()
     try:
         cur.execute(sql, bound)
     except conn.dialect.loaded_dbapi.IntegrityError as exc:
@@ -69,11 +81,11 @@ def run(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) ->
 
 def one(conn: Connection, stmt: Sql, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """The first row as a dict (column name -> value), or None."""
-    cur = run(conn, stmt, params)
+    cur = _execute(conn, stmt, params, dict_rows=True)
     row = cur.fetchone()
-    if row is None:
+    if row is None or isinstance(row, dict):
         cur.close()
-        return None
+        return row
     names = [d[0] for d in cur.description]
     cur.close()
     return dict(zip(names, row, strict=True))

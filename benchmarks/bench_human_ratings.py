@@ -25,7 +25,8 @@ so that it takes as little CPU as possible away from the server on a small machi
 Usage::
 
     python benchmarks/bench_human_ratings.py [--seconds 15] [--clients 50] [--db sqlite,postgres]
-        [--pg postgresql://root@127.0.0.1:5432/test] [--workers 1] [--rates 150,300] [--json out.json]
+        [--pg postgresql://root@127.0.0.1:5432/test] [--workers 1] [--db-concurrency N] [--rates 150,300]
+        [--json out.json]
 
 Goal (issue 8): >= 300 submissions/s (closed loop) and p99 < 100 ms (open loop at 300/s) on the
 2-core reference machine.
@@ -155,11 +156,14 @@ class Server:
 
     url: str
     workers: int
+    db_concurrency: int | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
         env = dict(os.environ, SAFETYLENS_HUMAN_DB=self.url, PYTHONPATH=str(ROOT / "src"))
+        if self.db_concurrency is not None:
+            env["SAFETYLENS_HUMAN_DB_CONCURRENCY"] = str(self.db_concurrency)
         cmd = [
             sys.executable,
             "-m",
@@ -419,6 +423,12 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("SAFETYLENS_TEST_PG", "postgresql://root@127.0.0.1:5432/test"))
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument(
+        "--db-concurrency",
+        type=int,
+        default=None,
+        help="PostgreSQL: rating transactions per server process at once (default: the server's, 2 x CPUs)",
+    )
+    ap.add_argument(
         "--rates",
         default="150,300",
         help="offered loads (ratings/s, comma-separated) for open-loop submit+next runs; '' for none",
@@ -427,9 +437,16 @@ def main() -> None:
     args = ap.parse_args()
 
     rates = tuple(float(x) for x in args.rates.split(",") if x.strip())
-    report: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds, "workers": args.workers, "runs": {}}
+    report: dict[str, Any] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "workers": args.workers,
+        "db_concurrency": args.db_concurrency,
+        "runs": {},
+    }
     print(
         f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), "
+        f"db concurrency {args.db_concurrency or 'default'}, "
         f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
     )
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
@@ -443,7 +460,7 @@ def main() -> None:
             raise SystemExit(f"unknown database {kind!r}")
         try:
             study_id = prepare_db(url, args.clients, args.prompts)
-            with Server(url, args.workers) as server:
+            with Server(url, args.workers, args.db_concurrency) as server:
                 results = asyncio.run(
                     bench_server(url, server.port, args.clients, study_id, args.seconds, server.proc, rates=rates)
                 )

@@ -139,3 +139,9 @@ def test_passwords_sessions_and_rate_limits(db: Database) -> None:
 def test_uninitialised_database_is_refused(db_url: str) -> None:
     with pytest.raises(DatabaseError, match="expected"):
         Database(db_url).check_schema()
+
+
+def test_serve_refuses_a_db_concurrency_below_one(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["human", "serve", "--db", str(tmp_path / "x.sqlite"), "--db-concurrency", "0"])
+    assert result.exit_code == 2
+    assert "db-concurrency" in result.output and not (tmp_path / "x.sqlite").exists()

@@ -175,3 +175,67 @@ def test_a_body_over_the_limit_is_handed_on_whole() -> None:
     sent = asyncio.run(main())
     assert b"".join(got) == payload
     assert sent[0]["status"] == 204
+
+
+def test_rating_transactions_at_once_are_bounded(
+    db: Database, study: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: at most ``db_concurrency`` rating transactions run at once, the rest wait their
+    turn and are answered; SQLite: one at a time (the process's write lock), on the event loop."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from safetylens.errors import ConfigError
+    from safetylens.human import api
+    from safetylens.human.app import create_app
+
+    with pytest.raises(ConfigError, match="at least 1"):
+        create_app(db, db_concurrency=0)
+    lock = threading.Lock()
+    running = [0]
+    most = [0]
+    real = api.reserve_next_response
+
+    def slow(request: Any, study_id: int) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.3)  # a slow transaction, so that the requests overlap
+            return real(request, study_id)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(api, "reserve_next_response", slow)
+    sid = study["study"].id
+    with LiveServer(create_app(db, db_concurrency=2)) as server:
+        clients = [login(server.url, r.username) for r in study["raters"]]
+        assert len(clients) == 3
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda c: _next(c[0], c[1], sid), clients))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert len({a.json()["assignment_id"] for a in answers}) == 3
+    assert most[0] == (2 if db.is_postgres else 1)
+
+
+def test_server_factory_reads_db_concurrency(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``human serve --db-concurrency`` reaches each worker through the environment; bad values are refused."""
+    import gc
+
+    from safetylens.errors import ConfigError
+    from safetylens.human.app import ENV_DB_CONCURRENCY, app_from_env
+
+    monkeypatch.setenv("SAFETYLENS_HUMAN_DB", db.url)
+    monkeypatch.setenv(ENV_DB_CONCURRENCY, "3")
+    try:
+        app = app_from_env()
+        assert app.state.db_concurrency == 3 and app.state.hot_limiter.total_tokens == 3
+        app.state.db.dispose()
+    finally:
+        gc.unfreeze()  # the factory freezes the heap of a server process at start-up
+    for bad in ("three", "0", "-1"):
+        monkeypatch.setenv(ENV_DB_CONCURRENCY, bad)
+        with pytest.raises(ConfigError, match="at least 1"):
+            app_from_env()

@@ -95,11 +95,21 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes (use PostgreSQL for more than one)")] = 1,
     secure_cookies: Annotated[bool, typer.Option(help="mark cookies Secure (serve behind HTTPS)")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    db_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="PostgreSQL: rating transactions each worker runs at once; the rest queue "
+            "(default: twice the CPUs; more concurrency made the database slower)",
+        ),
+    ] = None,
 ) -> None:
     """Run the web app with uvicorn."""
     import os
 
     import uvicorn
+
+    from safetylens.human.app import ENV_DB_CONCURRENCY
 
     database = _open(db)
     if workers > 1 and database.is_sqlite:
@@ -110,6 +120,8 @@ def serve(
     os.environ["SAFETYLENS_HUMAN_DB"] = database.url
     if secure_cookies:
         os.environ["SAFETYLENS_SECURE_COOKIES"] = "1"
+    if db_concurrency is not None:
+        os.environ[ENV_DB_CONCURRENCY] = str(db_concurrency)
     database.dispose()
     console.print(f"serving {escape(database.display_url)} on http://{host}:{port}/")
     uvicorn.run(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -26,7 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from safetylens.human import auth
+from safetylens.errors import ConfigError
+from safetylens.human import api, auth
 from safetylens.human.api import error_response
 from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
@@ -36,6 +38,8 @@ from safetylens.human.rendering import render_markdown
 from safetylens.util import format_interval
 
 HERE = Path(__file__).resolve().parent
+# Read by :func:`app_from_env` (``human serve --db-concurrency`` sets it for its workers).
+ENV_DB_CONCURRENCY = "SAFETYLENS_HUMAN_DB_CONCURRENCY"
 
 SECURITY_HEADERS = [
     (
@@ -106,6 +110,7 @@ def create_app(
     secure_cookies: bool = False,
     rate_limit: auth.RateLimit | None = None,
     check_schema: bool = True,
+    db_concurrency: int | None = None,
 ) -> FastAPI:
     """Build the web app.
 
@@ -114,7 +119,14 @@ def create_app(
         secure_cookies: Mark cookies ``Secure`` (always done for HTTPS requests).
         rate_limit: Login rate-limit policy.
         check_schema: Refuse to start on a database that is not migrated.
+        db_concurrency: PostgreSQL: rating transactions run at once by this process (default
+            :func:`safetylens.human.api.default_db_concurrency`); see :func:`safetylens.human.api.run_hot`.
+
+    Raises:
+        ConfigError: ``db_concurrency`` below 1.
     """
+    if db_concurrency is not None and db_concurrency < 1:
+        raise ConfigError(f"db_concurrency must be at least 1, got {db_concurrency}")
     database = db if isinstance(db, Database) else Database(db)
     if check_schema:
         database.check_schema()
@@ -122,6 +134,8 @@ def create_app(
     app.state.db = database
     app.state.secure_cookies = secure_cookies
     app.state.rate_limit = rate_limit or auth.RateLimit()
+    app.state.db_concurrency = db_concurrency or api.default_db_concurrency()
+    app.state.hot_limiter = CapacityLimiter(app.state.db_concurrency)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["markdown"] = render_markdown
@@ -235,7 +249,7 @@ def create_app(
         resp.delete_cookie(auth.SESSION_COOKIE, path="/")
         return resp
 
-    from safetylens.human import api, views_quality, views_rater, views_staff
+    from safetylens.human import views_quality, views_rater, views_staff
 
     app.include_router(views_rater.router)
     app.include_router(views_staff.router)
@@ -262,8 +276,15 @@ def app_from_env() -> Any:
 
     from safetylens.human.db import Database, default_url
 
+    concurrency = os.environ.get(ENV_DB_CONCURRENCY, "").strip()
+    if concurrency and not (concurrency.isdigit() and int(concurrency) >= 1):
+        raise ConfigError(f"{ENV_DB_CONCURRENCY} must be a whole number of at least 1, got {concurrency!r}")
     db = Database(default_url(), background_checkpoint=True)
-    app = create_app(db, secure_cookies=os.environ.get("SAFETYLENS_SECURE_COOKIES") == "1")
+    app = create_app(
+        db,
+        secure_cookies=os.environ.get("SAFETYLENS_SECURE_COOKIES") == "1",
+        db_concurrency=int(concurrency) if concurrency else None,
+    )
     # A long-lived server: park everything allocated at start-up (FastAPI, SQLAlchemy, NumPy, the
     # templates) where the cyclic collector never walks it again, so its collections scan only
     # what requests allocate. Full collections otherwise walk the whole heap and stall every

@@ -76,7 +76,6 @@ class RatingFastPath:
         self, scope: Scope, body: bytes, rate: re.Match[str] | None, nxt: re.Match[str] | None
     ) -> Response:
         request = Request(scope)
-        db = api._db(request)
         try:
             if rate is not None:
                 if not request.headers.get("content-type", "").startswith("application/json"):
@@ -92,7 +91,7 @@ class RatingFastPath:
                 assert nxt is not None
                 study_id = int(nxt.group(1))
                 work = lambda: api.reserve_next_response(request, study_id)  # noqa: E731
-            return await api.run_hot(db, work)
+            return await api.run_hot(request, work)
         except (HTTPException, AssignmentError) as exc:
             return api.error_response(exc)
 

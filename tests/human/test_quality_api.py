@@ -121,6 +121,13 @@ def test_raters_cannot_see_keys_check_flags_or_other_raters_data(
         item_of = dict(s.execute(select(Rating.assignment_id, Rating.item_id)).all())
     kinds = {item_of[p["assignment_id"]] in check_items for p in payloads}
     assert kinds == {True, False}
+    # Every reservation, check or regular, is in the audit trail with its item.
+    with db.read() as s:
+        logged = {
+            int(log.entity_id): log.details
+            for log in s.scalars(select(AuditLog).where(AuditLog.action == "assignment.reserve"))
+        }
+    assert all(logged[p["assignment_id"]] == {"item_id": item_of[p["assignment_id"]]} for p in payloads)
     assert {json.dumps(sorted(p)) for p in payloads} == {json.dumps(sorted(payloads[0]))}
     assert {json.dumps(sorted(p["item"])) for p in payloads} == {json.dumps(sorted(payloads[0]["item"]))}
     assert all("gold" not in json.dumps(p).lower() and "check item" not in json.dumps(p) for p in payloads)

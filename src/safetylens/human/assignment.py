@@ -231,9 +231,8 @@ _ON_RESERVE_CONFLICT = """
             submitted_at = NULL
         WHERE assignments.status = 'expired'
 """
-_RESERVE = Sql(
-    f"{_INSERT_ASSIGNMENT} VALUES (:sid, :iid, :rid, 'reserved', :now, :exp, :gold) {_ON_RESERVE_CONFLICT} RETURNING id"
-)
+_RESERVE_VALUES = "VALUES (:sid, :iid, :rid, 'reserved', :now, :exp, :gold)"
+_RESERVE = Sql(f"{_INSERT_ASSIGNMENT} {_RESERVE_VALUES} {_ON_RESERVE_CONFLICT} RETURNING id")
 
 _SUBMIT_CONTEXT = """
     SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
@@ -281,13 +280,18 @@ def _audit_from(source: str, action: str, entity: str, details: str = "CAST(:det
     """
 
 
+# The reservation's audit details, built from the inserted row by both statements below.
+_RESERVED_DETAILS = "json_build_object('item_id', reserved.item_id)"
 _RESERVE_PG = Sql(
-    f"WITH a AS ({_RESERVE.sqlite}), au AS ({_audit_from('a', 'assignment.reserve', 'assignment')}) SELECT id FROM a"
+    f"""
+    WITH reserved AS ({_INSERT_ASSIGNMENT} {_RESERVE_VALUES} {_ON_RESERVE_CONFLICT} RETURNING id, item_id),
+    au AS ({_audit_from("reserved", "assignment.reserve", "assignment", _RESERVED_DETAILS)})
+    SELECT id FROM reserved
+    """
 )
 # Claim an open item, reserve it and log the reservation in one round trip: the claim of _PICK,
 # the insert of _RESERVE fed by it. No row: nothing claimed (as _PICK); aid NULL: a live
 # assignment of this rater for the claimed item appeared concurrently (the caller gives the slot back).
-_RESERVED_DETAILS = "json_build_object('item_id', reserved.item_id)"
 _PICK_RESERVE_PG = {
     cmp: Sql(
         f"""
@@ -489,7 +493,7 @@ def _reserve(
     """Reserve a claimed item for the rater and log it; None when a live assignment already exists."""
     params = {"sid": study_id, "iid": item_id, "rid": rater_id, "now": now, "exp": expires, "gold": is_check}
     if db.is_postgres:  # the reservation and its audit row in one round trip
-        aid = scalar(conn, _RESERVE_PG, {**params, "details": json.dumps({"item_id": item_id})})
+        aid = scalar(conn, _RESERVE_PG, params)
     else:
         aid = scalar(conn, _RESERVE, params)
         if aid is not None:

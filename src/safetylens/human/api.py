@@ -206,10 +206,11 @@ async def run_hot(request: Request, fn: Callable[[], Response]) -> Response:
 
     A thread hop costs more CPU than a whole SQLite rating transaction; PostgreSQL (network round
     trips) and a busy SQLite lock (a long import) go to the thread pool so the loop never waits.
-    On PostgreSQL at most ``app.state.db_concurrency`` of these transactions run at once (the
-    rest wait their turn in order): with one per request in flight (50 clients), the database
-    spent its CPU switching between backends and skipping each other's locked rows, and served
-    fewer ratings per second (measured: ~250-330/s unlimited, ~370-500/s at 3-6, 2 cores).
+    On PostgreSQL at most ``db_concurrency`` (:func:`safetylens.human.app.create_app`) of these
+    transactions run at once (the rest wait their turn in order): with one per request in flight
+    (50 clients), the database spent its CPU switching between backends and skipping each other's
+    locked rows, and served fewer ratings per second (measured: ~250-330/s unlimited, ~370-500/s
+    at 3-6, 2 cores).
     """
     db = _db(request)
     if db.is_postgres:

@@ -134,8 +134,7 @@ def create_app(
     app.state.db = database
     app.state.secure_cookies = secure_cookies
     app.state.rate_limit = rate_limit or auth.RateLimit()
-    app.state.db_concurrency = db_concurrency or api.default_db_concurrency()
-    app.state.hot_limiter = CapacityLimiter(app.state.db_concurrency)
+    app.state.hot_limiter = CapacityLimiter(db_concurrency or api.default_db_concurrency())
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["markdown"] = render_markdown

@@ -114,7 +114,12 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        # Keep-alive far beyond uvicorn's 5 s: a test that logs 50 clients in one after another
+        # (argon2, ~0.1 s each) must not find its first connections closed by the server, which
+        # races with the client's next request ("Server disconnected without sending a response").
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", timeout_keep_alive=300
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -252,7 +252,7 @@ def test_concurrent_second_reservation_by_the_same_rater_is_resumed(monkeypatch:
         other: list[A.Reservation | None] = []
         raced = threading.Event()
 
-        def pick_after_other_tab(*args: object, **kwargs: object) -> int | None:
+        def pick_after_other_tab(*args: object, **kwargs: object) -> object:
             if not raced.is_set():  # the other tab reserves and commits between our context read and insert
                 raced.set()
                 with ThreadPoolExecutor(1) as pool:

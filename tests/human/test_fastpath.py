@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from safetylens.human import fastpath
-from safetylens.human.db import Database
+from safetylens.human.db import Database, utcnow
 from safetylens.human.importing import Record, import_records
 from safetylens.human.studies import acknowledge_guidelines, add_members, create_study
 
@@ -132,6 +132,94 @@ def test_errors_match_the_framework_endpoints(live: LiveServer, study: dict[str,
 
     ok = c1.post(url, content=chunks(), headers={"X-CSRF-Token": t1, "content-type": "application/json"})
     assert ok.status_code == 200 and ok.json()["duplicate"] is False, ok.text
+
+
+def test_rating_with_next_authenticates_and_loads_in_one_query_with_the_same_answers(
+    db: Database, live: LiveServer, study: dict[str, Any], spy: list[str]
+) -> None:
+    """``?next=true`` reads the session, the assignment and the next item's checks together
+    (:func:`safetylens.human.assignment.load_submission`); every refusal is still the one the
+    long way gives, and the next item's content (read by the reservation on PostgreSQL) is the
+    same as a plain reload of it."""
+    from sqlalchemy import update
+
+    from safetylens.human.models import AuthSession, User
+
+    sid = study["study"].id
+    c1, t1 = login(live.url, "rater1")
+    c2, t2 = login(live.url, "rater2")
+    aid = _next(c1, t1, sid).json()["assignment_id"]
+    url = f"/api/assignments/{aid}/rating?next=true"
+    anon = httpx.Client(base_url=live.url)
+    assert anon.post(url, json={"value": 3}).status_code == 401
+    assert c1.post(url, json={"value": 3}).status_code == 403  # no CSRF token
+    assert c1.post(url, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 403  # another session's
+    assert c2.post(url, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 403  # not rater2's item
+    missing = c2.post("/api/assignments/99999/rating?next=true", json={"value": 3}, headers={"X-CSRF-Token": t2})
+    assert missing.status_code == 404
+    assert c1.post(url, json={"value": 9}, headers={"X-CSRF-Token": t1}).status_code == 422
+    # rater1 rates their share one item after another (balanced: 6 items x 2 raters / 3 raters =
+    # 4): four distinct items, then done.
+    seen = [aid]
+    items: list[Any] = []
+    while True:
+        r = c1.post(f"/api/assignments/{seen[-1]}/rating?next=true", json={"value": 2}, headers={"X-CSRF-Token": t1})
+        assert r.status_code == 200 and r.json()["duplicate"] is False, r.text
+        nxt = r.json()["next"]
+        if nxt["done"]:
+            break
+        # Reloading the reservation (the held item, read by a query of its own) shows the same item.
+        again = _next(c1, t1, sid).json()
+        assert again["assignment_id"] == nxt["assignment_id"] and again["item"] == nxt["item"]
+        assert nxt["item"]["response_a"].startswith("answer ") and nxt["scale"] == again["scale"]
+        items.append(nxt["item"]["conversation"])
+        seen.append(nxt["assignment_id"])
+    assert len(seen) == len(set(seen)) == 4 and len({str(x) for x in items}) == 3
+    assert spy.count("fallback") == 0
+    # An expired session, and a deactivated account, are anonymous (401) on this path too.
+    aid2 = _next(c2, t2, sid).json()["assignment_id"]
+    url2 = f"/api/assignments/{aid2}/rating?next=true"
+    with db.write() as s:
+        s.execute(update(AuthSession).where(AuthSession.user_id == study["raters"][1].id).values(expires_at=utcnow()))
+    assert c2.post(url2, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 401
+    c2, t2 = login(live.url, "rater2")
+    assert c2.post(url2, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 200
+    aid3 = _next(c2, t2, sid).json()["assignment_id"]
+    with db.write() as s:
+        s.execute(update(User).where(User.id == study["raters"][1].id).values(status="paused"))
+    r = c2.post(f"/api/assignments/{aid3}/rating?next=true", json={"value": 3}, headers={"X-CSRF-Token": t2})
+    assert r.status_code == 401
+
+
+def test_late_rating_with_next_counts_toward_the_raters_cap(db: Database, people: dict[str, Any]) -> None:
+    """A late rating (the reservation expired) makes the item count as taken: with a cap of one
+    item, ``?next=true`` then answers done instead of handing out a second item."""
+    from datetime import timedelta
+
+    from safetylens.human import assignment as A
+    from safetylens.human.app import create_app
+    from safetylens.human.models import Assignment
+
+    r1, r2 = people["raters"][:2]
+    st = create_study(db, "cap", "safety", raters_per_item=2, seed=5, max_items_per_rater=1, balance=False)
+    import_records(
+        db, st.id, [Record(f"p{i}", [{"role": "user", "content": f"q{i}"}], response="a", model="m") for i in range(3)]
+    )
+    add_members(db, st.id, [r1.username, r2.username])
+    for r in (r1, r2):
+        acknowledge_guidelines(db, st.id, r.id, 1)
+    with LiveServer(create_app(db)) as server:
+        c1, t1 = login(server.url, r1.username)
+        aid = _next(c1, t1, st.id).json()["assignment_id"]
+        # rater2 asks after rater1's reservation timed out: the sweep expires it (slot back to the pool).
+        A.next_assignment(db, st.id, r2.id, now=utcnow() + timedelta(seconds=st.reservation_timeout_s + 30))
+        with db.read() as s:
+            held = s.get(Assignment, aid)
+            assert held is not None and held.status == "expired"
+        r = c1.post(f"/api/assignments/{aid}/rating?next=true", json={"value": 4}, headers={"X-CSRF-Token": t1})
+        assert r.status_code == 200, r.text
+        assert r.json()["duplicate"] is False and r.json()["next"] == {"done": True}
+        assert _next(c1, t1, st.id).json() == {"done": True}
 
 
 def test_other_methods_and_paths_are_untouched(live: LiveServer, study: dict[str, Any], spy: list[str]) -> None:

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
 from safetylens.human.db import Database, utcnow
-from safetylens.human.deps import api_user, check_origin
+from safetylens.human.deps import api_user, authorize, check_origin
 from safetylens.human.fastsql import Sql, as_json, one
 from safetylens.human.models import Study, StudyMember
 from safetylens.human.scales import scale_for
@@ -38,15 +38,12 @@ from safetylens.human.studies import acknowledge_guidelines, current_guidelines
 router = APIRouter(prefix="/api")
 
 _ITEM = Sql(
-    """
-    SELECT a.rater_id, a.study_id, s.kind, p.conversation, p.n_user_turns, ra.text AS response_a,
-        rb.text AS response_b
+    f"""
+    SELECT {asg_mod.ITEM_CONTENT}
     FROM assignments a
     JOIN items i ON i.id = a.item_id
     JOIN studies s ON s.id = a.study_id
-    JOIN prompts p ON p.id = i.prompt_id
-    JOIN responses ra ON ra.id = i.response_id
-    LEFT JOIN responses rb ON rb.id = i.response_b_id
+    {asg_mod.ITEM_CONTENT_JOINS}
     WHERE a.id = :aid
     """
 )
@@ -179,7 +176,7 @@ def _item_payload(db: Database, res: asg_mod.Reservation | None) -> dict[str, An
 def _item_payload_in(conn: Connection, res: asg_mod.Reservation | None) -> dict[str, Any]:
     if res is None:
         return {"done": True}
-    row = one(conn, _ITEM, {"aid": res.assignment_id})
+    row = res.content if res.content is not None else one(conn, _ITEM, {"aid": res.assignment_id})
     assert row is not None
     scale = scale_for(row["kind"])
     return {
@@ -250,10 +247,19 @@ def rate_response(request: Request, assignment_id: int, body: RatingBody, next: 
     """The body of :func:`rate` (also called by :mod:`safetylens.human.fastpath`)."""
     db = _db(request)
     now = utcnow()
+    token = request.cookies.get(auth.SESSION_COOKIE, "")
     for _attempt in range(8):
         try:
             with db.write_conn() as conn:
-                user = api_user(request, role="rater", csrf=True, conn=conn)
+                # The session, the assignment and (with next) the next item's checks in one query.
+                loaded, session_hash = None, ""
+                if token and len(token) <= auth.MAX_TOKEN_LEN:
+                    session_hash = auth.token_hash(token)
+                    loaded = asg_mod.load_submission(conn, db, assignment_id, session_hash, then_next=next)
+                if loaded is None:  # 401, 403 or 404: decided the long way
+                    user = api_user(request, role="rater", csrf=True, conn=conn)
+                else:
+                    user = authorize(request, auth.user_from_row(loaded, session_hash), role="rater", csrf=True)
                 res = asg_mod.submit_in_txn(
                     conn,
                     db,
@@ -264,6 +270,7 @@ def rate_response(request: Request, assignment_id: int, body: RatingBody, next: 
                     time_spent_ms=body.time_spent_ms,
                     now=now,
                     then_next=next,
+                    loaded=loaded,
                 )
                 payload = _item_payload_in(conn, res.next) if next and res.next is not None else None
             break

@@ -17,9 +17,11 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -339,9 +341,15 @@ class CurrentUser:
         return self.role in ("admin", "researcher")
 
 
+# Longer session cookies are refused without a lookup (ours are ~43 characters).
+MAX_TOKEN_LEN = 200
+# The columns a session lookup reads, under these names wherever it is done (here, and joined to
+# a rating's assignment by :func:`safetylens.human.assignment.load_submission`).
+SESSION_COLUMNS = ("session_expires_at", "csrf_token", "user_id", "username", "role", "pseudonym", "user_status")
 _RESOLVE = Sql(
     """
-    SELECT s.expires_at, s.csrf_token, u.id, u.username, u.role, u.pseudonym, u.status
+    SELECT s.expires_at AS session_expires_at, s.csrf_token, u.id AS user_id, u.username, u.role, u.pseudonym,
+        u.status AS user_status
     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h
     """
 )
@@ -349,7 +357,7 @@ _RESOLVE = Sql(
 
 def resolve_session(db: Database, token: str) -> CurrentUser | None:
     """The active user behind a session cookie, or None (expired, unknown, user not active)."""
-    if not token or len(token) > 200:
+    if not token or len(token) > MAX_TOKEN_LEN:
         return None
     with db.read_conn() as conn:
         return resolve_session_in(conn, token)
@@ -357,19 +365,24 @@ def resolve_session(db: Database, token: str) -> CurrentUser | None:
 
 def resolve_session_in(conn: Connection, token: str) -> CurrentUser | None:
     """:func:`resolve_session` on an open connection (inside the caller's transaction)."""
-    if not token or len(token) > 200:
+    if not token or len(token) > MAX_TOKEN_LEN:
         return None
     h = token_hash(token)
     row = one(conn, _RESOLVE, {"h": h})
-    if row is None or as_datetime(row["expires_at"]) < utcnow() or row["status"] != "active":
+    return None if row is None else user_from_row(row, h)
+
+
+def user_from_row(row: Mapping[str, Any], session_hash: str) -> CurrentUser | None:
+    """The user of a session row (:data:`SESSION_COLUMNS`); None when it expired or the user is not active."""
+    if as_datetime(row["session_expires_at"]) < utcnow() or row["user_status"] != "active":
         return None
     return CurrentUser(
-        id=row["id"],
+        id=row["user_id"],
         username=row["username"],
         role=row["role"],
         pseudonym=row["pseudonym"],
         csrf_token=row["csrf_token"],
-        session_hash=h,
+        session_hash=session_hash,
     )
 
 

@@ -129,6 +129,17 @@ def api_user(
         user = resolve_session_in(conn, token)
     else:
         user = resolve_session(request.app.state.db, token)
+    return authorize(request, user, role=role, csrf=csrf)
+
+
+def authorize(
+    request: Request, user: CurrentUser | None, *, role: str | None = None, csrf: bool = False
+) -> CurrentUser:
+    """The checks of :func:`api_user` on a user whose session was already looked up.
+
+    Raises:
+        HTTPException: 401 anonymous, 403 wrong role or bad CSRF token.
+    """
     request.state.user = user
     if user is None:
         raise HTTPException(status_code=401, detail="log in first")

@@ -319,7 +319,7 @@ def test_server_factory_reads_db_concurrency(db: Database, monkeypatch: pytest.M
     monkeypatch.setenv(ENV_DB_CONCURRENCY, "3")
     try:
         app = app_from_env()
-        assert app.state.hot_limiter.total_tokens == 3
+        assert app.state.hot_executor.size == 3
         app.state.db.dispose()
     finally:
         gc.unfreeze()  # the factory freezes the heap of a server process at start-up

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from anyio import CapacityLimiter
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -134,7 +133,8 @@ def create_app(
     app.state.db = database
     app.state.secure_cookies = secure_cookies
     app.state.rate_limit = rate_limit or auth.RateLimit()
-    app.state.hot_limiter = CapacityLimiter(db_concurrency or api.default_db_concurrency())
+    app.state.hot_executor = api.HotExecutor(db_concurrency or api.default_db_concurrency())
+    app.router.on_shutdown.append(app.state.hot_executor.shutdown)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["markdown"] = render_markdown

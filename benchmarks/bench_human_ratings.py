@@ -17,6 +17,11 @@ at the same load (the latency the harness and framework add alone): requests lea
 schedule and latency counts from the scheduled time, so queueing is charged to the server (no
 coordinated omission, as in wrk2). The latency goal is read at an offered load of 300/s.
 
+CPU columns: ``app CPU ms/op`` is the server process tree's CPU per operation; ``DB CPU ms/op``
+that of this machine's PostgreSQL processes (a database elsewhere is not measured; SQLite runs
+inside the app); ``cores busy`` the share of all cores busy during the load, load generator
+included (near 100%: the machine, not the server's design, is the limit).
+
 The baseline, measured in the same run against the same server with the same 50 connections,
 is ``GET /healthz`` (the framework's ceiling on this machine); the table reports each flow's
 throughput as a ratio of it. The load generator is a minimal HTTP/1.1 client on asyncio streams
@@ -217,6 +222,8 @@ class Result:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     server_cpu_s: float = float("nan")
+    db_cpu_s: float = float("nan")  # PostgreSQL on this machine; SQLite's work is in the app's CPU
+    machine_busy: float = float("nan")  # share of all cores busy (app, database, this load generator)
 
     @property
     def cpu_ms_per_op(self) -> float:
@@ -244,6 +251,10 @@ class Result:
             "p99_ms": round(self.pct(0.99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
             "server_cpu_ms_per_op": round(self.cpu_ms_per_op, 3),
+            "db_cpu_ms_per_op": round(1000 * self.db_cpu_s / self.ops, 3)
+            if self.ops and self.db_cpu_s == self.db_cpu_s
+            else None,
+            "machine_busy": round(self.machine_busy, 3),
         }
 
 
@@ -342,6 +353,33 @@ def server_cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
     return sum(process_cpu_s(p) for p in pids)
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of this machine's PostgreSQL processes (its backends, writers, checkpointer)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        if stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
+            total += process_cpu_s(int(entry.name))
+    return total
+
+
+def _per_op_ms(seconds: float, ops: int) -> str:
+    """Milliseconds per operation for the table; ``-`` where not measured (SQLite, a remote database)."""
+    return "-" if ops == 0 or seconds != seconds else f"{1000 * seconds / ops:.2f}"
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat (steal counts as busy)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 async def bench_server(
     url: str,
     port: int,
@@ -361,10 +399,15 @@ async def bench_server(
     # Open loop: healthz at the same offered load first, the tail the harness and framework add alone.
     loads: list[tuple[str, float | None]] = [(f, None) for f in flows]
     loads += [(f, r) for r in rates for f in ("healthz", "submit+next")]
+    local_pg = url.startswith("postgresql") and any(h in url for h in ("@127.0.0.1", "@localhost", "@/"))
     for flow, rate in loads:
-        cpu0 = server_cpu_s(proc)
+        cpu0, db0, (busy0, total0) = server_cpu_s(proc), postgres_cpu_s() if local_pg else 0.0, machine_jiffies()
         res = await run_load(conns, study_id, seconds, flow, rate)
         res.server_cpu_s = server_cpu_s(proc) - cpu0
+        if local_pg:
+            res.db_cpu_s = postgres_cpu_s() - db0
+        busy1, total1 = machine_jiffies()
+        res.machine_busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
         out.append(res)
     for c in conns:
         c.close()
@@ -473,12 +516,13 @@ def main() -> None:
         print(f"\n[{kind}]  invariants after the run: {checks}")
         print(
             f"{'load':<20}{'ops':>8}{'err':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
-            f"{'app CPU ms/op':>15}"
+            f"{'app CPU ms/op':>15}{'DB CPU ms/op':>14}{'cores busy':>12}"
         )
         for r in results:
             print(
                 f"{r.name:<20}{r.ops:>8}{r.errors:>5}{r.rate:>10.1f}{r.pct(0.5):>9.1f}{r.pct(0.99):>9.1f}"
                 f"{(r.rate / base if base else float('nan')):>12.3f}{r.cpu_ms_per_op:>15.2f}"
+                f"{_per_op_ms(r.db_cpu_s, r.ops):>14}{r.machine_busy:>12.0%}"
             )
         report["runs"][kind] = {"results": [r.as_dict() for r in results], "checks": checks}
     if args.json:

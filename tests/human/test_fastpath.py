@@ -93,13 +93,16 @@ def test_fast_and_framework_paths_give_the_same_answers(
     assert again.status_code == 200 and again.json() == {"rating_id": a["rating_id"], "duplicate": True}
 
 
-def test_errors_match_the_framework_endpoints(live: LiveServer, study: dict[str, Any], spy: list[str]) -> None:
-    sid = study["study"].id
+def _rater1_holds_an_item(live: LiveServer, sid: int, query: str = "") -> tuple[Any, ...]:
+    """rater1 and rater2 logged in, rater1 holding an item: clients, tokens, its rating URL, an anonymous client."""
     c1, t1 = login(live.url, "rater1")
     c2, t2 = login(live.url, "rater2")
     aid = _next(c1, t1, sid).json()["assignment_id"]
-    url = f"/api/assignments/{aid}/rating"
-    anon = httpx.Client(base_url=live.url)
+    return c1, t1, c2, t2, f"/api/assignments/{aid}/rating{query}", httpx.Client(base_url=live.url)
+
+
+def test_errors_match_the_framework_endpoints(live: LiveServer, study: dict[str, Any], spy: list[str]) -> None:
+    c1, t1, c2, t2, url, anon = _rater1_holds_an_item(live, study["study"].id)
     assert anon.post(url, json={"value": 3}).json() == {"error": "log in first"}
     no_csrf = c1.post(url, json={"value": 3})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["error"]
@@ -146,11 +149,8 @@ def test_rating_with_next_authenticates_and_loads_in_one_query_with_the_same_ans
     from safetylens.human.models import AuthSession, User
 
     sid = study["study"].id
-    c1, t1 = login(live.url, "rater1")
-    c2, t2 = login(live.url, "rater2")
-    aid = _next(c1, t1, sid).json()["assignment_id"]
-    url = f"/api/assignments/{aid}/rating?next=true"
-    anon = httpx.Client(base_url=live.url)
+    c1, t1, c2, t2, url, anon = _rater1_holds_an_item(live, sid, "?next=true")
+    aid = int(url.split("/")[3])
     assert anon.post(url, json={"value": 3}).status_code == 401
     assert c1.post(url, json={"value": 3}).status_code == 403  # no CSRF token
     assert c1.post(url, json={"value": 3}, headers={"X-CSRF-Token": t2}).status_code == 403  # another session's

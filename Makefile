@@ -6,6 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
+LLAMA_CPP_VERSION ?= 0.3.36
+# x86-64-v3 (AVX2, FMA, F16C, BMI2): runs on any host this project's VMs land on (see install-dev).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS ?= $(HOME)/.cache/safetylens/wheels/llama-cpp-portable
 # Data: ../shared/datasets when present (the reference mirror), else the cache (`safetylens data fetch`).
 SHARED_DATA := $(abspath ../shared/datasets)
 export SAFETYLENS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
@@ -30,10 +34,17 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q -e ".[hf,server,postgres,audit,audit-dist,dev]"
-	# The llamacpp extra compiles llama.cpp from source (about 10 CPU-minutes, once: pip caches the
-	# wheel) so that the llama.cpp backend's tests run. It is optional (never needed by the core): if
-	# it cannot build here, say so loudly; its tests then skip with that reason.
-	$(PIP) install -q -e ".[llamacpp]" || echo "WARNING: llama-cpp-python did not build; tests/models/test_llamacpp.py will be skipped"
+	# The llamacpp extra compiles llama.cpp from source (about 10 CPU-minutes, once per machine: the
+	# wheel is kept in $(LLAMA_WHEELS)) so that the llama.cpp backend's tests run. Built portable
+	# (LLAMA_CMAKE_ARGS), not for the build machine's own CPU: a -march=native wheel died with
+	# "Illegal instruction" once this VM ran on a host CPU without an instruction the build used.
+	# It is optional (never needed by the core): if it cannot build here, say so loudly; its tests
+	# then skip with that reason.
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+	    "llama-cpp-python==$(LLAMA_CPP_VERSION)" || echo "WARNING: llama-cpp-python did not build"
+	$(PIP) install -q --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e ".[llamacpp]" || \
+	  echo "WARNING: llama-cpp-python is not installed; tests/models/test_llamacpp.py will be skipped"
 	# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }

@@ -180,7 +180,8 @@ _ACKED = "(SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = {sid} 
 # The context of a rater's request for a study: everything the checks need, in one query.
 _CONTEXT = Sql(
     f"""
-    SELECT s.name, s.status, s.reservation_timeout_s, s.balance, s.max_items_per_rater, s.seed, s.settings,
+    SELECT s.name AS study_name, s.status AS study_status, s.reservation_timeout_s, s.balance,
+        s.max_items_per_rater, s.seed, s.settings,
         {_NEXT_CHECKS.format(rid=":rid", sid=":sid", not_this="")},
         {_MEMBER_STATUS.format(rid=":rid", sid=":sid")},
         {_ACKED.format(rid=":rid", sid=":sid")},
@@ -524,8 +525,8 @@ def _next_in_txn(
         # Still ours even if past its deadline: nobody has reclaimed it yet. Extend it.
         item_id = scalar(conn, _EXTEND, {"exp": expires, "aid": ctx["held"]})
         return Reservation(int(ctx["held"]), int(item_id), expires, resumed=True)
-    if ctx["status"] != "active":
-        raise AssignmentError(f"study {ctx['name']!r} is {ctx['status']}; no new items are handed out")
+    if ctx["study_status"] != "active":
+        raise AssignmentError(f"study {ctx['study_name']!r} is {ctx['study_status']}; no new items are handed out")
     n_items, slots, n_raters, max_target = _study_sizes(conn, db, study_id)
     if int(ctx["taken"]) >= cap_from(n_items, slots, n_raters, bool(ctx["balance"]), ctx["max_items_per_rater"]):
         return None
@@ -820,24 +821,8 @@ def _next_context(row: dict[str, Any]) -> dict[str, Any] | None:
     """
     if row["is_gold"] or "taken" not in row:
         return None
-    return {
-        "name": row["study_name"],
-        "status": row["study_status"],
-        "reservation_timeout_s": row["reservation_timeout_s"],
-        "balance": row["balance"],
-        "max_items_per_rater": row["max_items_per_rater"],
-        "seed": row["seed"],
-        "settings": row["settings"],
-        "taken": int(row["taken"]) + (row["status"] == "expired"),
-        "taken_checks": row["taken_checks"],
-        "member_status": row["member_status"],
-        "quizzes_missing": row["quizzes_missing"],
-        "held": row["held"],
-        "role": row["role"],
-        "user_status": row["user_status"],
-        "guidelines_version": row["guidelines_version"],
-        "acked_version": row["acked_version"],
-    }
+    # The row carries the study's and the rater's columns under _CONTEXT's names.
+    return {**row, "taken": int(row["taken"]) + (row["status"] == "expired")}
 
 
 def finish_next(db: Database, result: SubmitResult, rater_id: int, now: datetime) -> SubmitResult:

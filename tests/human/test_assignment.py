@@ -229,6 +229,24 @@ def test_migration_0004_copies_is_gold_onto_existing_assignments(db: Database) -
     assert all(v is False for k, v in flags.items() if k != taken[0].item_id)
 
 
+def test_a_skipped_item_cannot_be_rated_afterwards(db: Database) -> None:
+    """The skip gave the slot back; a rating would complete the item without a claim."""
+    rater, other = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2))
+    study = make_study(db, [rater, other], n_prompts=1, raters_per_item=1)
+    res = A.next_assignment(db, study.id, rater.id)
+    assert res is not None
+    A.skip_assignment(db, res.assignment_id, rater.id)
+    with pytest.raises(A.AssignmentError, match="skipped"):
+        A.submit_rating(db, res.assignment_id, rater.id, 4)
+    with db.read() as s:
+        item = s.get(Item, res.item_id)
+        assert item is not None and (item.claimed, item.completed) == (0, 0)
+        assert s.scalar(select(func.count()).select_from(Rating)) == 0
+    # The slot is free for the other rater.
+    again = A.next_assignment(db, study.id, other.id)
+    assert again is not None and again.item_id == res.item_id
+
+
 @pytest.mark.postgres
 def test_concurrent_second_reservation_by_the_same_rater_is_resumed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two tabs of one rater asking for an item at the same instant: one reservation, no error.

@@ -745,6 +745,9 @@ def submit_in_txn(
         if existing["value"] != value:
             raise AssignmentError("you have already rated this item")
         result = SubmitResult(int(existing["id"]), duplicate=True, study_id=study_id)
+    elif row["status"] == "skipped":
+        # A skip gave the slot back: a rating now would complete the item without a claim.
+        raise AssignmentError("you skipped this item; it can no longer be rated")
     else:
         if row["study_status"] == "closed":
             raise AssignmentError("this study is closed; ratings are no longer accepted")

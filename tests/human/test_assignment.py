@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from safetylens.human import assignment as A
 from safetylens.human.auth import create_user, update_user
 from safetylens.human.db import Database, utcnow
-from safetylens.human.models import Assignment, Item, Rating, User
+from safetylens.human.models import Assignment, Item, Rating, StudyMember, User
 from safetylens.human.studies import add_guidelines, set_status
 
 from .conftest import PASSWORD
@@ -208,7 +209,6 @@ def test_progress_counts(db: Database) -> None:
 def test_migration_0004_copies_is_gold_onto_existing_assignments(db: Database) -> None:
     # Data made before 0004: downgrade, flag one reserved item as a check, upgrade again.
     from alembic import command
-    from sqlalchemy import text
 
     from safetylens.human.db import _alembic_config, upgrade
 
@@ -245,6 +245,136 @@ def test_a_skipped_item_cannot_be_rated_afterwards(db: Database) -> None:
     # The slot is free for the other rater.
     again = A.next_assignment(db, study.id, other.id)
     assert again is not None and again.item_id == res.item_id
+
+
+def _member_counts(db: Database, study_id: int) -> dict[int, tuple[int, int]]:
+    """Each member's (taken, taken_checks) as the database keeps them (migration 0005)."""
+    with db.read() as s:
+        rows = s.execute(
+            select(StudyMember.user_id, StudyMember.taken, StudyMember.taken_checks).where(
+                StudyMember.study_id == study_id
+            )
+        )
+        return {uid: (taken, checks) for uid, taken, checks in rows}
+
+
+def _counted(db: Database, study_id: int) -> dict[int, tuple[int, int]]:
+    """The same counts, counted from the assignments (what the counters must equal)."""
+    with db.read() as s:
+        members = s.scalars(select(StudyMember.user_id).where(StudyMember.study_id == study_id)).all()
+        live = s.execute(
+            select(Assignment.rater_id, Assignment.is_gold, func.count())
+            .where(Assignment.study_id == study_id, Assignment.status.in_(("reserved", "submitted")))
+            .group_by(Assignment.rater_id, Assignment.is_gold)
+        ).all()
+    counts = {uid: [0, 0] for uid in members}
+    for rater_id, is_gold, n in live:
+        if rater_id in counts:
+            counts[rater_id][int(bool(is_gold))] = n
+    return {uid: (c[0], c[1]) for uid, c in counts.items()}
+
+
+def test_member_counters_stay_exact_through_every_assignment_transition(db: Database) -> None:
+    """Reserve, rate, expire, rate late, skip, checks, direct SQL, removal and re-admission."""
+    from safetylens.human import gold
+    from safetylens.human.studies import add_members, remove_member
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=10, raters_per_item=2)
+    gold.add_gold_items(
+        db,
+        study.id,
+        gold.parse_gold_records(
+            [{"id": f"g{i}", "prompt": f"check {i}", "response": "r", "accepted": [3, 4]} for i in range(3)]
+        ),
+    )
+    gold.update_quality_settings(db, study.id, {"gold_rate": 0.5}, actor_id=None)
+    rng = random.Random(5)
+    held: dict[int, A.Reservation] = {}
+    expired: list[tuple[int, int]] = []  # (assignment, rater)
+    seen = Counter[str]()
+    for _step in range(120):
+        rater = rng.choice(raters).id
+        action = rng.choice(["next", "next", "submit", "submit_next", "skip", "expire", "late"])
+        try:
+            if action == "next":
+                res = A.next_assignment(db, study.id, rater)
+                if res is not None:
+                    held[rater] = res
+            elif action in ("submit", "submit_next") and rater in held:
+                out = A.submit_rating(db, held.pop(rater).assignment_id, rater, 4, then_next=action == "submit_next")
+                if out.next is not None:
+                    held[rater] = out.next
+            elif action == "skip" and rater in held:
+                A.skip_assignment(db, held.pop(rater).assignment_id, rater)
+            elif action == "expire" and held:
+                with db.write_conn() as conn:
+                    A.expire_reservations(conn, db, study.id, utcnow() + timedelta(days=1))
+                expired += [(r.assignment_id, rid) for rid, r in held.items()]
+                held.clear()
+            elif action == "late" and expired:
+                aid, rid = expired.pop(rng.randrange(len(expired)))
+                A.submit_rating(db, aid, rid, 4)
+            else:
+                continue
+        except A.AssignmentError:
+            seen["refused"] += 1  # e.g. a late rating whose slot went to another rater
+        seen[action] += 1
+        assert _member_counts(db, study.id) == _counted(db, study.id), (_step, action)
+    # Every kind of transition happened, checks included.
+    assert {"next", "submit", "submit_next", "skip", "expire", "late"} <= set(seen), seen
+    assert any(checks for _, checks in _member_counts(db, study.id).values())
+    assert all(taken for taken, _ in _member_counts(db, study.id).values())
+
+    # Writes from outside the rating code: a flag flip, a status change, a delete.
+    with db.engine.begin() as conn:
+        aid = conn.scalar(text("SELECT MIN(id) FROM assignments WHERE status = 'submitted'"))
+        conn.execute(text("UPDATE assignments SET is_gold = NOT is_gold WHERE id = :a"), {"a": aid})
+    assert _member_counts(db, study.id) == _counted(db, study.id)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE assignments SET status = 'expired' WHERE id = :a"), {"a": aid})
+    assert _member_counts(db, study.id) == _counted(db, study.id)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE assignments SET status = 'submitted' WHERE id = :a"), {"a": aid})
+        conn.execute(text("DELETE FROM ratings WHERE assignment_id = :a"), {"a": aid})
+        conn.execute(text("DELETE FROM assignments WHERE id = :a"), {"a": aid})
+    assert _member_counts(db, study.id) == _counted(db, study.id)
+
+    # A rater removed from the pool and admitted again starts from their existing assignments.
+    before = _counted(db, study.id)[raters[0].id]
+    remove_member(db, study.id, raters[0].id)
+    assert raters[0].id not in _member_counts(db, study.id)
+    add_members(db, study.id, [raters[0].username])
+    assert _member_counts(db, study.id)[raters[0].id] == before != (0, 0)
+
+
+def test_migration_0005_counts_existing_assignments_and_downgrades(db: Database) -> None:
+    from alembic import command
+
+    from safetylens.human.db import _alembic_config, upgrade
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=5, raters_per_item=2)
+    _rate_all(db, study.id, raters[0].id)
+    assert A.next_assignment(db, study.id, raters[1].id) is not None
+    expected = _counted(db, study.id)
+    assert expected[raters[0].id] == (4, 0) and expected[raters[1].id] == (1, 0)  # balanced cap: 4
+    cfg = _alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    with db.engine.connect() as conn:
+        assert "taken" not in {c["name"] for c in inspect(conn).get_columns("study_members")}
+    # Work done while the counters (and their triggers) are gone is counted by the upgrade.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assignments SET status = 'expired' WHERE rater_id = :r AND status = 'reserved'"),
+            {"r": raters[1].id},
+        )
+    upgrade(db)
+    assert _member_counts(db, study.id) == _counted(db, study.id)
+    assert _member_counts(db, study.id)[raters[1].id] == (0, 0)
+    assert _member_counts(db, study.id)[raters[0].id] == (4, 0)
 
 
 @pytest.mark.postgres

@@ -156,26 +156,21 @@ class SubmitResult:
     next_error: str | None = None
 
 
-# What the checks of a rater's next reservation read besides the study row, as scalar subqueries
-# over the rater {rid} and study {sid}: bound parameters in _CONTEXT, the rated assignment's
-# columns when they are read together with a submission (_submit_context). {not_this} keeps the
-# rated assignment itself out of ``held``.
+# What the checks of a rater's next reservation read besides the study row and the member row
+# ``m`` (whose ``taken`` and ``taken_checks`` the database keeps, migration 0005), as scalar
+# subqueries over the rater {rid} and study {sid}: bound parameters in _CONTEXT, the rated
+# assignment's columns when they are read together with a submission (_submit_context).
+# {not_this} keeps the rated assignment itself out of ``held``.
 _NEXT_CHECKS = """
-        (SELECT COUNT(*) FROM assignments x
-         WHERE x.rater_id = {rid} AND x.study_id = {sid} AND x.status IN ('reserved', 'submitted')
-           AND x.is_gold = :false) AS taken,
-        (SELECT COUNT(*) FROM assignments x
-         WHERE x.rater_id = {rid} AND x.study_id = {sid} AND x.status IN ('reserved', 'submitted')
-           AND x.is_gold = :true) AS taken_checks,
+        m.taken, m.taken_checks,
         (SELECT COUNT(*) FROM study_quizzes q WHERE q.study_id = {sid} AND NOT EXISTS (
             SELECT 1 FROM quiz_attempts t WHERE t.quiz_id = q.quiz_id AND t.user_id = {rid} AND t.status = 'passed'))
             AS quizzes_missing,
         (SELECT MAX(x.id) FROM assignments x
          WHERE x.rater_id = {rid} AND x.study_id = {sid} AND x.status = 'reserved'{not_this}) AS held,
         (SELECT MAX(g.version) FROM guidelines g WHERE g.study_id = {sid}) AS guidelines_version"""
-_MEMBER_STATUS = (
-    "(SELECT m.status FROM study_members m WHERE m.study_id = {sid} AND m.user_id = {rid}) AS member_status"
-)
+# The rater's membership of the study (no row: not a member), joined as ``m``.
+_MEMBER_JOIN = " LEFT JOIN study_members m ON m.study_id = {sid} AND m.user_id = {rid}"
 _ACKED = "(SELECT MAX(k.version) FROM guideline_acks k WHERE k.study_id = {sid} AND k.user_id = {rid}) AS acked_version"
 # The context of a rater's request for a study: everything the checks need, in one query.
 _CONTEXT = Sql(
@@ -183,11 +178,11 @@ _CONTEXT = Sql(
     SELECT s.name AS study_name, s.status AS study_status, s.reservation_timeout_s, s.balance,
         s.max_items_per_rater, s.seed, s.settings,
         {_NEXT_CHECKS.format(rid=":rid", sid=":sid", not_this="")},
-        {_MEMBER_STATUS.format(rid=":rid", sid=":sid")},
+        m.status AS member_status,
         {_ACKED.format(rid=":rid", sid=":sid")},
         (SELECT u.role FROM users u WHERE u.id = :rid) AS role,
         (SELECT u.status FROM users u WHERE u.id = :rid) AS user_status
-    FROM studies s WHERE s.id = :sid
+    FROM studies s{_MEMBER_JOIN.format(rid=":rid", sid="s.id")} WHERE s.id = :sid
     """
 )
 _EXTEND = Sql("UPDATE assignments SET expires_at = :exp WHERE id = :aid RETURNING item_id")
@@ -278,11 +273,10 @@ def _submit_context(*, postgres: bool, session: bool, then_next: bool) -> Sql:
         f"""
         SELECT a.id, a.study_id, a.item_id, a.rater_id, a.status, a.reserved_at,
             s.kind, s.status AS study_status, u.status AS user_status,
-            s.settings, s.raters_per_item, i.is_gold,
-            {_MEMBER_STATUS.format(rid=rid, sid=sid)},
+            s.settings, s.raters_per_item, i.is_gold, m.status AS member_status,
             {_ACKED.format(rid=rid, sid=sid)}{extra}
         FROM assignments a JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id
-            JOIN items i ON i.id = a.item_id{join}
+            JOIN items i ON i.id = a.item_id{_MEMBER_JOIN.format(rid=rid, sid=sid)}{join}
         WHERE a.id = :aid{where}{" FOR UPDATE OF a" if postgres else ""}
         """
     )
@@ -506,7 +500,7 @@ def _next_in_txn(
     ``ctx``: the checks' inputs when the caller already read them (:func:`_next_context`).
     """
     if ctx is None:
-        ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id, "false": False, "true": True})
+        ctx = one(conn, _CONTEXT, {"sid": study_id, "rid": rater_id})
     if ctx is None:
         raise NotFound(f"no study with id {study_id}")
     if ctx["role"] != "rater" or ctx["user_status"] != "active":
@@ -703,7 +697,7 @@ def load_submission(
     return one(
         conn,
         _SUBMIT_CONTEXTS[(db.is_postgres, True, then_next)],
-        {"aid": assignment_id, "h": token_hash, "false": False, "true": True},
+        {"aid": assignment_id, "h": token_hash},
     )
 
 

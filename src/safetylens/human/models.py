@@ -137,6 +137,11 @@ class StudyMember(Base):
     # study only; ``status_changed_at`` starts the window of checks the next pause decision uses.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    # Migration 0005: the member's live (reserved or submitted) regular items and checks, kept
+    # exact by triggers on ``assignments`` so that a next-item request reads two numbers instead of
+    # counting the rater's history. Read-only for the application.
+    taken: Mapped[int] = mapped_column(Integer(), server_default="0")
+    taken_checks: Mapped[int] = mapped_column(Integer(), server_default="0")
 
 
 class Guidelines(Base):

@@ -32,6 +32,7 @@ QUICK: dict[str, list[str] | None] = {
     "bench_llamacpp.py": ["--prompts", "3", "--tokens", "32"],
     "bench_audit.py": ["--docs", "4000", "--skip-dask"],
     "bench_human_ratings.py": ["--seconds", "8", "--db", "sqlite,postgres"],
+    "bench_rater_history.py": ["--history", "2000", "--ratings", "200"],
 }
 
 

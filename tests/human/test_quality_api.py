@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
@@ -359,3 +359,23 @@ def test_migration_0002_downgrades_and_upgrades(db: Database) -> None:
         assert "status" not in {c["name"] for c in inspect(conn).get_columns("study_members")}
     upgrade(db)
     db.check_schema()
+
+
+def test_a_skipped_item_page_and_form_send_the_rater_on(live: LiveServer, people: dict[str, Any], db: Database) -> None:
+    """A back button or stale tab on a skipped item: no form to rate it, no rating stored."""
+    r1 = people["raters"][0]
+    study = make_study(db, [r1], n_prompts=2, raters_per_item=1)
+    res = next_assignment(db, study.id, r1.id)
+    assert res is not None
+    c1, t1 = login(live.url, r1.username)
+    r = c1.post(f"/rate/item/{res.assignment_id}/skip", data={"csrf_token": t1})
+    assert r.status_code == 303
+    for r in (
+        c1.get(f"/rate/item/{res.assignment_id}"),
+        c1.post(f"/rate/item/{res.assignment_id}", data={"csrf_token": t1, "value": "4"}),
+    ):
+        assert r.status_code == 303 and r.headers["location"] == f"/rate/{study.id}/next?m=skipped"
+    r = c1.post(f"/api/assignments/{res.assignment_id}/rating", headers={"X-CSRF-Token": t1}, json={"value": 4})
+    assert r.status_code == 409 and "skipped" in r.json()["error"]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Rating)) == 0

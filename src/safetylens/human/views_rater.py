@@ -151,6 +151,8 @@ def _render_item(request: Request, db: Database, assignment_id: int, user_id: in
         asg = asg_mod.load_assignment(s, assignment_id, user_id)
         if asg.status == "submitted":
             return RedirectResponse(f"/rate/{asg.study_id}/next", status_code=303)
+        if asg.status == "skipped":  # given back: it can no longer be rated (a back button, a stale tab)
+            return RedirectResponse(f"/rate/{asg.study_id}/next?m=skipped", status_code=303)
         study = s.get(Study, asg.study_id)
         assert study is not None
         view = item_view(s, asg)
@@ -193,8 +195,10 @@ def submit_item(
     """Store the rating and continue with the next item."""
     with db.read() as s:
         asg = asg_mod.load_assignment(s, assignment_id, user.id)
-        study_id = asg.study_id
+        study_id, skipped = asg.study_id, asg.status == "skipped"
         already = s.scalar(select(Rating.id).where(Rating.assignment_id == assignment_id))
+    if skipped:
+        return RedirectResponse(f"/rate/{study_id}/next?m=skipped", status_code=303)
     if value is None:
         return _render_item(request, db, assignment_id, user.id, "Choose a rating before submitting.")
     spent = int(time_spent_ms) if time_spent_ms.isdigit() else None

@@ -33,6 +33,7 @@ QUICK: dict[str, list[str] | None] = {
     "bench_audit.py": ["--docs", "4000", "--skip-dask"],
     "bench_human_ratings.py": ["--seconds", "8", "--db", "sqlite,postgres"],
     "bench_rater_history.py": ["--history", "2000", "--ratings", "200"],
+    "bench_human_import.py": ["--sizes", "500,2000"],
 }
 
 

@@ -154,3 +154,32 @@ def test_category_normalisation() -> None:
     assert normalize_category("Hateful and harmful") == RISK_CATEGORIES[1]
     assert normalize_category("  my   custom  ") == "my custom"
     assert normalize_category("") is None
+
+
+def test_one_import_with_repeats_and_conflicts_inside_the_file(db: Database, tmp_path: Path) -> None:
+    """Records are checked against each other, not only against what the study already holds."""
+    study = create_study(db, "s", "safety")
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(
+        '{"id": "p1", "prompt": "hi", "response": "one", "model": "m"}\n'
+        '{"id": "p1", "prompt": "hi", "response": "one", "model": "m"}\n'
+        '{"id": "p1", "prompt": "hi", "response": "uno", "model": "n"}\n'
+        '{"id": "p2", "prompt": "yo", "response": "two", "model": "m"}\n'
+    )
+    summary = import_file(db, study.id, ok)
+    assert (summary.prompts_added, summary.responses_added, summary.responses_unchanged, summary.items_added) == (
+        2,
+        3,
+        1,
+        3,
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "p3", "prompt": "new", "response": "a", "model": "m"}\n'
+        '{"id": "p3", "prompt": "new", "response": "b", "model": "m"}\n'
+    )
+    with pytest.raises(DataError, match="different response"):
+        import_file(db, study.id, bad)
+    with db.read() as s:  # all or nothing: p3 is not half-imported
+        assert s.scalar(select(func.count()).select_from(Prompt)) == 2
+        assert s.scalar(select(func.count()).select_from(Item)) == 3

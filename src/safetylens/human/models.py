@@ -273,8 +273,6 @@ class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
         UniqueConstraint("item_id", "rater_id", name="uq_assignments_item_rater"),
-        # Covers the per-rater counts of live items and live checks (migration 0004).
-        Index("ix_assignments_rater_study_status_gold", "rater_id", "study_id", "status", "is_gold"),
         Index("ix_assignments_study_status_expires", "study_id", "status", "expires_at"),
         # At most one live reservation per rater and study.
         Index(

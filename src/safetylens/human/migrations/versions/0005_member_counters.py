@@ -10,7 +10,8 @@ rater's whole history in the study, on every request: 1.6 ms of PostgreSQL execu
 with 3,121 assignments against 0.02 ms for a new one. ``study_members.taken`` and
 ``taken_checks`` now hold those counts, and triggers on ``assignments`` keep them exact whatever
 code or tool writes an assignment (insert, status change, delete); a member row added later (a
-rater removed and re-admitted) starts from the rater's existing assignments.
+rater removed and re-admitted) starts from the rater's existing assignments. The index that
+served the counts (``ix_assignments_rater_study_status_gold``) is dropped.
 
 Live means ``status IN ('reserved', 'submitted')``; ``taken`` counts regular items and
 ``taken_checks`` gold and attention checks (``assignments.is_gold``).
@@ -157,6 +158,10 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     true, false = ("true", "false") if dialect == "postgresql" else ("1", "0")
     op.execute(f"UPDATE study_members SET {_counts('study_members', true, false)}")
+    # The index existed for those counts. Without it every assignment write updates one index
+    # fewer, and the "not yet given to this rater" probe uses (item_id, rater_id) instead of
+    # scanning the rater's history; the live reservation is found through uq_assignments_one_reserved.
+    op.drop_index("ix_assignments_rater_study_status_gold", table_name="assignments")
     for statement in _PG_FUNCTIONS + _PG_TRIGGERS if dialect == "postgresql" else _SQLITE_TRIGGERS:
         op.execute(statement)
 
@@ -166,6 +171,9 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for statement in _PG_DROP if dialect == "postgresql" else _SQLITE_DROP:
         op.execute(statement)
+    op.create_index(
+        "ix_assignments_rater_study_status_gold", "assignments", ["rater_id", "study_id", "status", "is_gold"]
+    )
     with op.batch_alter_table("study_members") as batch:
         batch.drop_column("taken_checks")
         batch.drop_column("taken")

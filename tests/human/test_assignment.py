@@ -15,7 +15,7 @@ from safetylens.human import assignment as A
 from safetylens.human.auth import create_user, update_user
 from safetylens.human.db import Database, utcnow
 from safetylens.human.models import Assignment, Item, Rating, StudyMember, User
-from safetylens.human.studies import add_guidelines, set_status
+from safetylens.human.studies import acknowledge_guidelines, add_guidelines, set_status
 
 from .conftest import PASSWORD
 from .helpers import make_study
@@ -274,6 +274,25 @@ def _counted(db: Database, study_id: int) -> dict[int, tuple[int, int]]:
     return {uid: (c[0], c[1]) for uid, c in counts.items()}
 
 
+def _assert_item_invariants(db: Database, study_id: int) -> None:
+    """Each item's claimed slots are its live assignments, its completed ones its ratings, within N."""
+    with db.read() as s:
+        items = s.execute(
+            select(Item.id, Item.claimed, Item.completed, Item.target_ratings).where(Item.study_id == study_id)
+        ).all()
+        live = Counter(
+            s.scalars(
+                select(Assignment.item_id).where(
+                    Assignment.study_id == study_id, Assignment.status.in_(("reserved", "submitted"))
+                )
+            )
+        )
+        rated = Counter(s.scalars(select(Rating.item_id).where(Rating.study_id == study_id)))
+    for item_id, claimed, completed, target in items:
+        assert (claimed, completed) == (live[item_id], rated[item_id]), item_id
+        assert claimed <= target, item_id
+
+
 def test_member_counters_stay_exact_through_every_assignment_transition(db: Database) -> None:
     """Reserve, rate, expire, rate late, skip, checks, direct SQL, removal and re-admission."""
     from safetylens.human import gold
@@ -293,11 +312,22 @@ def test_member_counters_stay_exact_through_every_assignment_transition(db: Data
     held: dict[int, A.Reservation] = {}
     expired: list[tuple[int, int]] = []  # (assignment, rater)
     seen = Counter[str]()
-    for _step in range(120):
+    for _step in range(200):
         rater = rng.choice(raters).id
-        action = rng.choice(["next", "next", "submit", "submit_next", "skip", "expire", "late"])
+        action = rng.choice(["next", "next", "submit", "submit_next", "skip", "expire", "late", "pause", "guidelines"])
         try:
-            if action == "next":
+            if action == "pause":  # an admin pauses the rater for a moment; their held item stays theirs
+                gold.set_member_status(db, study.id, rater, "paused", actor_id=None)
+                with pytest.raises(A.RaterPaused):
+                    A.next_assignment(db, study.id, rater)
+                gold.set_member_status(db, study.id, rater, "active", actor_id=None)
+            elif action == "guidelines":  # a new version: refused until confirmed
+                version = add_guidelines(db, study.id, f"version at step {_step}")
+                with pytest.raises(A.GuidelinesRequired):
+                    A.next_assignment(db, study.id, rater)
+                for r in raters:
+                    acknowledge_guidelines(db, study.id, r.id, version)
+            elif action == "next":
                 res = A.next_assignment(db, study.id, rater)
                 if res is not None:
                     held[rater] = res
@@ -321,8 +351,9 @@ def test_member_counters_stay_exact_through_every_assignment_transition(db: Data
             seen["refused"] += 1  # e.g. a late rating whose slot went to another rater
         seen[action] += 1
         assert _member_counts(db, study.id) == _counted(db, study.id), (_step, action)
+        _assert_item_invariants(db, study.id)
     # Every kind of transition happened, checks included.
-    assert {"next", "submit", "submit_next", "skip", "expire", "late"} <= set(seen), seen
+    assert {"next", "submit", "submit_next", "skip", "expire", "late", "pause", "guidelines"} <= set(seen), seen
     assert any(checks for _, checks in _member_counts(db, study.id).values())
     assert all(taken for taken, _ in _member_counts(db, study.id).values())
 

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import drop_pg_schema, pg_schema_url  # noqa: E402
+from bench_human_ratings import bench_records, drop_pg_schema, pg_schema_url  # noqa: E402
 
 from safetylens.human.db import Database, upgrade  # noqa: E402
-from safetylens.human.importing import Record, import_records  # noqa: E402
+from safetylens.human.importing import import_records  # noqa: E402
 from safetylens.human.studies import create_study  # noqa: E402
 
 
@@ -37,16 +37,7 @@ def time_import(url: str, n: int) -> float:
     try:
         upgrade(db)
         study = create_study(db, "import", "safety", raters_per_item=3, seed=1)
-        recs = [
-            Record(
-                external_id=f"p{i}",
-                conversation=[{"role": "user", "content": f"adversarial prompt number {i}"}],
-                response=f"a model response to prompt {i}",
-                model="m",
-                risk_category="unqualified advice",
-            )
-            for i in range(n)
-        ]
+        recs = bench_records(n)
         t0 = time.perf_counter()
         summary = import_records(db, study.id, recs)
         elapsed = time.perf_counter() - t0

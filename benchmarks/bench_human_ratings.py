@@ -131,23 +131,27 @@ def free_port() -> int:
         return port
 
 
+def bench_records(n: int, *, prompt_repeat: int = 1, response_repeat: int = 1) -> list[Record]:
+    """``n`` single-turn records of one model, the prompt and response texts repeated to length."""
+    return [
+        Record(
+            external_id=f"p{i}",
+            conversation=[{"role": "user", "content": f"adversarial prompt number {i} " * prompt_repeat}],
+            response=f"a model response of moderate length to prompt {i}. " * response_repeat,
+            model="bench-model",
+            risk_category="unqualified advice",
+        )
+        for i in range(n)
+    ]
+
+
 def prepare_db(url: str, n_clients: int, n_prompts: int) -> int:
     """Migrate, add raters and a safety study with ``n_prompts`` items (N = 3); returns the study id."""
     db = Database(url)
     upgrade(db)
     raters = [create_user(db, f"bench{i}", PASSWORD, "rater") for i in range(n_clients)]
     study = create_study(db, "bench", "safety", raters_per_item=3, seed=1, balance=False)
-    recs = [
-        Record(
-            external_id=f"p{i}",
-            conversation=[{"role": "user", "content": f"adversarial prompt number {i} " * 5}],
-            response=f"a model response of moderate length to prompt {i}. " * 12,
-            model="bench-model",
-            risk_category="unqualified advice",
-        )
-        for i in range(n_prompts)
-    ]
-    import_records(db, study.id, recs)
+    import_records(db, study.id, bench_records(n_prompts, prompt_repeat=5, response_repeat=12))
     add_members(db, study.id, [r.username for r in raters])
     for r in raters:
         acknowledge_guidelines(db, study.id, r.id, 1)

@@ -28,13 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import PASSWORD, drop_pg_schema, pg_schema_url  # noqa: E402
+from bench_human_ratings import PASSWORD, bench_records, drop_pg_schema, pg_schema_url  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from safetylens.human import assignment as A  # noqa: E402
 from safetylens.human.auth import create_user  # noqa: E402
 from safetylens.human.db import Database, upgrade, utcnow  # noqa: E402
-from safetylens.human.importing import Record, import_records  # noqa: E402
+from safetylens.human.importing import import_records  # noqa: E402
 from safetylens.human.studies import acknowledge_guidelines, add_members, create_study  # noqa: E402
 
 BLOCK = 50  # ratings per timed block; the two raters alternate blocks
@@ -47,16 +47,7 @@ def prepare(db: Database, history: int, ratings: int) -> tuple[int, int, int]:
     veteran = create_user(db, "veteran", PASSWORD, "rater")
     study = create_study(db, "history", "safety", raters_per_item=1, seed=1, balance=False)
     n = history + 2 * (ratings + 2 * BLOCK) + 10  # each rater: warm-up and timed blocks
-    recs = [
-        Record(
-            external_id=f"p{i}",
-            conversation=[{"role": "user", "content": f"prompt {i}"}],
-            response=f"response {i}",
-            model="m",
-            risk_category="unqualified advice",
-        )
-        for i in range(n)
-    ]
+    recs = bench_records(n)
     import_records(db, study.id, recs)
     add_members(db, study.id, ["newcomer", "veteran"])
     for r in (newcomer, veteran):

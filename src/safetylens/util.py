@@ -1,4 +1,4 @@
-"""Small helpers shared across modules: canonical JSON, hashing, atomic writes, interval text."""
+"""Small helpers shared across modules: canonical JSON, hashing, atomic writes, interval text, slices."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+
+def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``seq`` in consecutive slices of at most ``size`` items (batches, bound-parameter limits)."""
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
 
 
 def canonical_json(obj: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from safetylens.errors import DataError
 from safetylens.human.db import Database
-from safetylens.human.importing import FieldMap, a_is_first, import_file, normalize_category
+from safetylens.human.importing import FieldMap, Record, a_is_first, import_file, import_records, normalize_category
 from safetylens.human.models import Item, Prompt, Response
 from safetylens.human.scales import RISK_CATEGORIES
 from safetylens.human.studies import create_study
@@ -183,3 +184,23 @@ def test_one_import_with_repeats_and_conflicts_inside_the_file(db: Database, tmp
     with db.read() as s:  # all or nothing: p3 is not half-imported
         assert s.scalar(select(func.count()).select_from(Prompt)) == 2
         assert s.scalar(select(func.count()).select_from(Item)) == 3
+
+
+def test_reimport_past_one_query_slice_of_prompts(db: Database) -> None:
+    """Existing prompts' responses are read in slices of 1,000 ids: all of them must be found."""
+    study = create_study(db, "s", "safety")
+    n = 1203
+    recs = [
+        Record(external_id=f"p{i}", conversation=[{"role": "user", "content": f"q{i}"}], response=f"a{i}", model="m")
+        for i in range(n)
+    ]
+    first = import_records(db, study.id, recs)
+    assert (first.prompts_added, first.responses_added, first.items_added) == (n, n, n)
+    again = import_records(db, study.id, recs)
+    assert (again.prompts_added, again.responses_added, again.responses_unchanged, again.items_added) == (0, 0, n, 0)
+    other = [replace(r, model="n", response=f"b{i}") for i, r in enumerate(recs)]
+    added = import_records(db, study.id, other)
+    assert (added.responses_added, added.items_added) == (n, n)
+    changed = [replace(recs[-1], response="different")]
+    with pytest.raises(DataError, match="different response"):
+        import_records(db, study.id, changed)

@@ -38,6 +38,7 @@ from safetylens.human.db import Database, utcnow
 from safetylens.human.models import Item, Prompt, Response, Study
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
 from safetylens.human.studies import audit, find_study, get_or_create_batch
+from safetylens.util import chunks
 
 Format = Literal["auto", "generations", "jsonl", "csv"]
 ROLES = ("system", "user", "assistant")
@@ -392,12 +393,6 @@ def _order_key(seed: int, dedupe_key: str) -> int:
     return _unit_hash(seed, "order", dedupe_key) % ORDER_KEY_RANGE
 
 
-def _chunks(ids: Sequence[int], size: int = 1000) -> Iterator[Sequence[int]]:
-    """``ids`` in slices small enough for any database's limit on bound parameters."""
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
-
-
 def a_is_first(seed: int, prompt_external_id: str, first: str, second: str) -> bool:
     """Whether the pair's first model is shown as Model A for this prompt (a fair coin per item)."""
     return random.Random(_unit_hash(seed, "ab", prompt_external_id, first, second)).random() < 0.5
@@ -519,7 +514,7 @@ def import_records(
                 )
                 new_prompts.append(prompt)
                 prompts[rec.external_id] = prompt
-            elif prompt.id is not None and prompt.conversation != rec.conversation:
+            elif prompt.conversation != rec.conversation:
                 raise DataError(
                     f"prompt id {rec.external_id!r} is already in study {study.name!r} with a different conversation",
                     hint="give the new prompt another id",
@@ -529,7 +524,7 @@ def import_records(
         s.flush()
         summary.prompts_added = len(new_prompts)
         by_prompt: dict[int, list[Response]] = {}
-        for chunk in _chunks(old_ids):
+        for chunk in chunks(old_ids, 1000):  # within any database's limit on bound parameters
             for r in s.scalars(select(Response).where(Response.prompt_id.in_(chunk))):
                 by_prompt.setdefault(r.prompt_id, []).append(r)
         texts = {(r.prompt_id, r.model): r.text for rs in by_prompt.values() for r in rs}

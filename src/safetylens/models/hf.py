@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,7 +50,7 @@ from safetylens.models.base import (
 )
 from safetylens.models.builtin import BUILTIN_NAMES, builtin_gguf_path
 from safetylens.models.chat import ChatFormatter, ChatTemplate, load_template_file, template_from_tokenizer
-from safetylens.util import atomic_write_text, canonical_json, sha256_file, sha256_text
+from safetylens.util import atomic_write_text, canonical_json, chunks, sha256_file, sha256_text
 
 if TYPE_CHECKING:
     import torch
@@ -486,11 +486,6 @@ def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]
-
-
 class HFBackend:
     """A causal language model run in process with transformers.
 
@@ -864,7 +859,7 @@ class HFBackend:
                 )
             )
         order = sorted(rows, key=lambda r: (-len(r.ids), r.index))
-        for batch in _chunks(order, self._batch_size):
+        for batch in chunks(order, self._batch_size):
             self._generate_batch(list(batch))
         self.stats.generate_calls += 1
         self.stats.generate_requests += len(rows)
@@ -1028,7 +1023,7 @@ class HFBackend:
         """lm-eval's batched path: whole sequences, right padding, longest first."""
         torch = self._torch
         order = sorted(items, key=lambda it: (-(len(it.ctx) + len(it.cont)), it.ctx + it.cont))
-        for batch in _chunks(order, self._batch_size):
+        for batch in chunks(order, self._batch_size):
             seqs = [(it.ctx + it.cont)[-(self._max_length + 1) :][:-1] for it in batch]
             width = max(len(s) for s in seqs)
             input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
@@ -1069,7 +1064,7 @@ class HFBackend:
                 prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
                 self._count_tokens(p)
             by_suffix = sorted(contexts, key=lambda c: (-len(c), c))
-            for gchunk in _chunks(by_suffix, self._batch_size):
+            for gchunk in chunks(by_suffix, self._batch_size):
                 self._score_group_chunk(list(gchunk), groups, p, prefix_kv, results)
 
     def _score_group_chunk(
@@ -1105,7 +1100,7 @@ class HFBackend:
         pending = sorted(
             ((gi, it) for gi, c in enumerate(chunk) for it in groups[c]), key=lambda x: (-len(x[1].cont), x[1].index)
         )
-        for batch in _chunks(pending, self._batch_size):
+        for batch in chunks(pending, self._batch_size):
             b = len(batch)
             gidx = torch.tensor([gi for gi, _ in batch], dtype=torch.long, device=dev)
             q_width = max(len(it.cont) for _, it in batch)

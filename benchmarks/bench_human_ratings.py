@@ -22,6 +22,9 @@ that of this machine's PostgreSQL processes (a database elsewhere is not measure
 inside the app); ``cores busy`` the share of all cores busy during the load, load generator
 included (near 100%: the machine, not the server's design, is the limit).
 
+Before each load the study is topped up with new items (imported while the server is idle) so
+that it cannot run out during the load; a load whose clients are told ``done`` anyway is flagged.
+
 The baseline, measured in the same run against the same server with the same 50 connections,
 is ``GET /healthz`` (the framework's ceiling on this machine); the table reports each flow's
 throughput as a ratio of it. The load generator is a minimal HTTP/1.1 client on asyncio streams
@@ -131,8 +134,8 @@ def free_port() -> int:
         return port
 
 
-def bench_records(n: int, *, prompt_repeat: int = 1, response_repeat: int = 1) -> list[Record]:
-    """``n`` single-turn records of one model, the prompt and response texts repeated to length."""
+def bench_records(n: int, *, start: int = 0, prompt_repeat: int = 1, response_repeat: int = 1) -> list[Record]:
+    """``n`` single-turn records of one model (prompts ``start`` on), the texts repeated to length."""
     return [
         Record(
             external_id=f"p{i}",
@@ -141,8 +144,12 @@ def bench_records(n: int, *, prompt_repeat: int = 1, response_repeat: int = 1) -
             model="bench-model",
             risk_category="unqualified advice",
         )
-        for i in range(n)
+        for i in range(start, start + n)
     ]
+
+
+def _bench_import(db: Database, study_id: int, n: int, start: int) -> None:
+    import_records(db, study_id, bench_records(n, start=start, prompt_repeat=5, response_repeat=12))
 
 
 def prepare_db(url: str, n_clients: int, n_prompts: int) -> int:
@@ -151,7 +158,7 @@ def prepare_db(url: str, n_clients: int, n_prompts: int) -> int:
     upgrade(db)
     raters = [create_user(db, f"bench{i}", PASSWORD, "rater") for i in range(n_clients)]
     study = create_study(db, "bench", "safety", raters_per_item=3, seed=1, balance=False)
-    import_records(db, study.id, bench_records(n_prompts, prompt_repeat=5, response_repeat=12))
+    _bench_import(db, study.id, n_prompts, 0)
     add_members(db, study.id, [r.username for r in raters])
     for r in raters:
         acknowledge_guidelines(db, study.id, r.id, 1)
@@ -223,6 +230,7 @@ class Result:
     name: str
     ops: int = 0
     errors: int = 0
+    ran_out: int = 0  # clients told "done" (no item left for them) before the load's end
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     server_cpu_s: float = float("nan")
@@ -253,6 +261,7 @@ class Result:
             "per_s": round(self.rate, 1),
             "p50_ms": round(self.pct(0.50), 2),
             "p99_ms": round(self.pct(0.99), 2),
+            "ran_out": self.ran_out,
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
             "server_cpu_ms_per_op": round(self.cpu_ms_per_op, 3),
             "db_cpu_ms_per_op": round(1000 * self.db_cpu_s / self.ops, 3)
@@ -300,9 +309,15 @@ async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str, 
                 k += 1
         status, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
         body = json.loads(data)
-        while not body.get("done", True):
+        while True:
             t = await tick(i, k)
             if t >= stop:
+                return
+            if "error" in body:  # the rating was stored but no next item was reserved
+                res.errors += 1
+                return
+            if body.get("done", True):
+                res.ran_out += 1
                 return
             k += 1
             aid = body["assignment_id"]
@@ -399,12 +414,17 @@ async def bench_server(
         await c.open()
         await c.login(f"bench{i}")
     out = []
-    await run_load(conns, study_id, min(3.0, seconds), "submit+next")  # warm-up: caches, pools, JIT-free paths
+    top_up(url, study_id, int(3000 * min(3.0, seconds)))
+    # warm-up: caches, pools, JIT-free paths; its rate sizes the study for the closed-loop loads
+    fastest = (await run_load(conns, study_id, min(3.0, seconds), "submit+next")).rate
     # Open loop: healthz at the same offered load first, the tail the harness and framework add alone.
     loads: list[tuple[str, float | None]] = [(f, None) for f in flows]
     loads += [(f, r) for r in rates for f in ("healthz", "submit+next")]
     local_pg = url.startswith("postgresql") and any(h in url for h in ("@127.0.0.1", "@localhost", "@/"))
     for flow, rate in loads:
+        if flow != "healthz":
+            # 1.5x the fastest rate seen, plus the item each client holds
+            top_up(url, study_id, int(1.5 * (rate or fastest) * seconds) + 2 * n_clients)
         cpu0, db0, (busy0, total0) = server_cpu_s(proc), postgres_cpu_s() if local_pg else 0.0, machine_jiffies()
         res = await run_load(conns, study_id, seconds, flow, rate)
         res.server_cpu_s = server_cpu_s(proc) - cpu0
@@ -412,6 +432,8 @@ async def bench_server(
             res.db_cpu_s = postgres_cpu_s() - db0
         busy1, total1 = machine_jiffies()
         res.machine_busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
+        if rate is None:
+            fastest = max(fastest, res.rate)
         out.append(res)
     for c in conns:
         c.close()
@@ -433,6 +455,35 @@ def drop_pg_schema(base: str, name: str) -> None:
 
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def top_up(url: str, study_id: int, ratings_needed: int) -> int:
+    """Import more items while fewer than ``ratings_needed`` rater slots are open; returns items added.
+
+    A load that runs the study out of items would time clients that get ``done`` and stop, not
+    ratings (a fast host rated all 24,000 slots of 8,000 items before the open-loop loads began).
+    The server is idle between loads, so the import does not disturb a measurement.
+    """
+    from sqlalchemy import text
+
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT COALESCE(SUM(target_ratings - claimed), 0), COUNT(*) FROM items"
+                    " WHERE study_id = :s AND is_gold = :f"
+                ),
+                {"s": study_id, "f": False},
+            ).one()
+        open_slots, n_items = int(row[0]), int(row[1])
+        if open_slots >= ratings_needed:
+            return 0
+        add = -(-(ratings_needed - open_slots) // 3)  # N = 3 slots per item
+        _bench_import(db, study_id, add, n_items)
+        return add
+    finally:
+        db.dispose()
 
 
 def verify(url: str, study_id: int) -> dict[str, int]:
@@ -465,7 +516,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--prompts", type=int, default=3000, help="items in the study (3 ratings each)")
+    ap.add_argument("--prompts", type=int, default=3000, help="items in the study at the start (3 ratings each; topped up before each load)")
     ap.add_argument("--db", default="sqlite,postgres")
     ap.add_argument("--pg", default=os.environ.get("SAFETYLENS_TEST_PG", "postgresql://root@127.0.0.1:5432/test"))
     ap.add_argument("--workers", type=int, default=1)
@@ -522,6 +573,9 @@ def main() -> None:
             f"{'load':<20}{'ops':>8}{'err':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs healthz':>12}"
             f"{'app CPU ms/op':>15}{'DB CPU ms/op':>14}{'cores busy':>12}"
         )
+        short = [r.name for r in results if r.ran_out]
+        if short:
+            print(f"WARNING: clients ran out of items during {', '.join(short)}; those rows time fewer ratings")
         for r in results:
             print(
                 f"{r.name:<20}{r.ops:>8}{r.errors:>5}{r.rate:>10.1f}{r.pct(0.5):>9.1f}{r.pct(0.99):>9.1f}"

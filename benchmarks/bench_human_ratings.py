@@ -516,7 +516,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--prompts", type=int, default=3000, help="items in the study at the start (3 ratings each; topped up before each load)")
+    ap.add_argument(
+        "--prompts", type=int, default=3000, help="items at the start (3 ratings each; topped up before each load)"
+    )
     ap.add_argument("--db", default="sqlite,postgres")
     ap.add_argument("--pg", default=os.environ.get("SAFETYLENS_TEST_PG", "postgresql://root@127.0.0.1:5432/test"))
     ap.add_argument("--workers", type=int, default=1)

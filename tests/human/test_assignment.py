@@ -95,6 +95,48 @@ def test_expired_reservation_returns_to_pool_and_late_submission(db: Database) -
         assert s.scalar(select(func.count()).select_from(Rating)) == 1
 
 
+def _rate_n(db: Database, study_id: int, rater_id: int, n: int) -> list[int]:
+    items = []
+    for _ in range(n):
+        res = A.next_assignment(db, study_id, rater_id)
+        assert res is not None
+        A.submit_rating(db, res.assignment_id, rater_id, 4)
+        items.append(res.item_id)
+    return items
+
+
+def test_items_go_fewest_raters_first_at_every_level(db: Database) -> None:
+    r0, r1, r2 = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3))
+    study = make_study(db, [r0, r1, r2], n_prompts=8, raters_per_item=3, balance=False)
+    every = set(_rate_all(db, study.id, r0.id))  # every item has one rater
+    fuller = set(_rate_n(db, study.id, r1.id, 4))  # half of them two
+    assert len(every) == 8 and len(fuller) == 4
+    got = []
+    res = A.next_assignment(db, study.id, r2.id)
+    while res is not None:  # with then_next the next item's level is read with the submission
+        got.append(res.item_id)
+        res = A.submit_rating(db, res.assignment_id, r2.id, 4, then_next=True).next
+    assert set(got[:4]) == every - fuller  # one rater on them: first
+    assert set(got[4:]) == fuller
+
+
+def test_a_slot_the_sweep_returns_below_the_rater_s_level_is_taken_first(db: Database) -> None:
+    r3, r4 = (create_user(db, f"r{i}", PASSWORD, "rater") for i in (3, 4))
+    study = make_study(db, [r3, r4], n_prompts=4, raters_per_item=3, balance=False, reservation_timeout_s=60)
+    t0 = utcnow()
+    held = A.next_assignment(db, study.id, r3.id, now=t0)
+    assert held is not None
+    others = _rate_n(db, study.id, r4.id, 3)  # every item now has one rater (or r3's reservation)
+    assert held.item_id not in others
+    # Once r3's reservation is overdue, r4's context still sees r3's item with one rater, at the
+    # level of everything else r4 has already rated; the sweep in the same request returns its
+    # slot (no rater), and r4 must get it.
+    res = A.next_assignment(db, study.id, r4.id, now=t0 + timedelta(seconds=61))
+    assert res is not None and res.item_id == held.item_id
+    with db.read() as s:
+        assert s.scalar(select(Assignment.status).where(Assignment.id == held.assignment_id)) == "expired"
+
+
 def test_late_submission_accepted_when_slot_still_free(db: Database) -> None:
     r1, r2 = (create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2))
     study = make_study(db, [r1, r2], n_prompts=1, raters_per_item=2, reservation_timeout_s=60)
@@ -467,3 +509,40 @@ def test_hand_written_sql_raises_sqlalchemy_integrity_error(db: Database) -> Non
     assert "username" in str(info.value.orig).lower() or "unique" in str(info.value.orig).lower()
     with db.read() as s:  # nothing half-written, the database still usable
         assert s.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_the_item_search_probes_the_rater_s_assignments_item_by_item(db: Database) -> None:
+    """The open-item searches stop at their first item: each item looked at costs one index probe.
+
+    On PostgreSQL a plain NOT EXISTS became an anti-join that first read all of the rater's
+    assignments in the whole (item_id, rater_id) index, a cost that grew with the database
+    (:func:`safetylens.human.fastsql.rater_has_no`).
+    """
+    from safetylens.human import gold
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=300, raters_per_item=3, balance=False)
+    for r in raters[:2]:
+        _rate_n(db, study.id, r.id, 150)
+    params = {"sid": study.id, "rid": raters[0].id, "level": 1, "start": 0, "false": False, "true": True}
+    searches = {
+        "context": A._CONTEXT,
+        "candidate": A._CANDIDATES[(db.is_postgres, ">=")],
+        "gold": gold._PICK_GOLD[db.is_postgres],
+    }
+    with db.engine.connect() as conn:
+        if db.is_postgres:
+            conn.exec_driver_sql("ANALYZE")
+        for name, stmt in searches.items():
+            if db.is_postgres:
+                sql = stmt.pg.replace("%(", ":").replace(")s", "")
+                plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql), params))
+                probes = [line for line in plan.splitlines() if "uq_assignments_item_rater" in line]
+                assert probes, (name, plan)
+                # Every use of the index is a probe under a SubPlan, keyed on the item.
+                assert "SubPlan" in plan and "Materialize" not in plan, (name, plan)
+            else:
+                rows = conn.execute(text("EXPLAIN QUERY PLAN " + stmt.sqlite), params).all()
+                plan = "\n".join(str(r[-1]) for r in rows)
+                assert "(item_id=? AND rater_id=?)" in plan, (name, plan)
+            conn.rollback()

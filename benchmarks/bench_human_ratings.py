@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from safetylens.human.auth import create_user  # noqa: E402
-from safetylens.human.db import Database, upgrade  # noqa: E402
+from safetylens.human.db import Database, upgrade, utcnow  # noqa: E402
 from safetylens.human.importing import Record, import_records  # noqa: E402
 from safetylens.human.studies import acknowledge_guidelines, add_members, create_study  # noqa: E402
 
@@ -148,17 +148,57 @@ def bench_records(n: int, *, start: int = 0, prompt_repeat: int = 1, response_re
     ]
 
 
-def _bench_import(db: Database, study_id: int, n: int, start: int) -> None:
+def _bench_import(db: Database, study_id: int, n: int, start: int, level: int) -> None:
+    """Import ``n`` items; with ``level``, each then gets that many ratings by the ``other*`` raters.
+
+    The earlier ratings are written in bulk as ratings leave them (submitted assignments, ratings,
+    the item's claimed and completed counts), so that every reservation of the timed load is made
+    at that level, as late in a real study.
+    """
+    from sqlalchemy import text
+
     import_records(db, study_id, bench_records(n, start=start, prompt_repeat=5, response_repeat=12))
+    if not level:
+        return
+    now = utcnow()
+    with db.engine.begin() as conn:
+        others = list(conn.scalars(text("SELECT id FROM users WHERE username LIKE 'other%' ORDER BY id")))
+        fresh = "SELECT i.id FROM items i WHERE i.study_id = :s AND i.claimed = 0"
+        for rid in others[:level]:
+            conn.execute(
+                text(
+                    "INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at,"
+                    f" submitted_at, is_gold) SELECT :s, f.id, :r, 'submitted', :t, :t, :t, :f FROM ({fresh}) f"
+                ),
+                {"s": study_id, "r": rid, "t": now, "f": False},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO ratings (assignment_id, study_id, item_id, rater_id, value, scale, comment,"
+                " time_spent_ms, server_elapsed_ms, guidelines_version, created_at)"
+                " SELECT a.id, a.study_id, a.item_id, a.rater_id, 4, 'llama2-safety-5', '', NULL, 0, 1, :t"
+                f" FROM assignments a WHERE a.item_id IN ({fresh})"
+            ),
+            {"s": study_id, "t": now},
+        )
+        conn.execute(
+            text("UPDATE items SET claimed = :k, completed = :k WHERE study_id = :s AND claimed = 0"),
+            {"s": study_id, "k": level},
+        )
 
 
-def prepare_db(url: str, n_clients: int, n_prompts: int) -> int:
-    """Migrate, add raters and a safety study with ``n_prompts`` items (N = 3); returns the study id."""
+def prepare_db(url: str, n_clients: int, n_prompts: int, level: int = 0) -> int:
+    """Migrate, add raters and a safety study with ``n_prompts`` items (N = 3); returns the study id.
+
+    ``level``: raters (``other*``, never logged in) already on every item (:func:`_bench_import`).
+    """
     db = Database(url)
     upgrade(db)
     raters = [create_user(db, f"bench{i}", PASSWORD, "rater") for i in range(n_clients)]
+    others = [create_user(db, f"other{k}", PASSWORD, "rater") for k in range(level)]
     study = create_study(db, "bench", "safety", raters_per_item=3, seed=1, balance=False)
-    _bench_import(db, study.id, n_prompts, 0)
+    add_members(db, study.id, [r.username for r in others])
+    _bench_import(db, study.id, n_prompts, 0, level)
     add_members(db, study.id, [r.username for r in raters])
     for r in raters:
         acknowledge_guidelines(db, study.id, r.id, 1)
@@ -408,13 +448,14 @@ async def bench_server(
     proc: subprocess.Popen[bytes] | None = None,
     flows: tuple[str, ...] = ("healthz", "submit+next", "next, submit"),
     rates: tuple[float, ...] = (),
+    level: int = 0,
 ) -> list[Result]:
     conns = [Conn("127.0.0.1", port) for _ in range(n_clients)]
     for i, c in enumerate(conns):
         await c.open()
         await c.login(f"bench{i}")
     out = []
-    top_up(url, study_id, int(3000 * min(3.0, seconds)))
+    top_up(url, study_id, int(3000 * min(3.0, seconds)), level)
     # warm-up: caches, pools, JIT-free paths; its rate sizes the study for the closed-loop loads
     fastest = (await run_load(conns, study_id, min(3.0, seconds), "submit+next")).rate
     # Open loop: healthz at the same offered load first, the tail the harness and framework add alone.
@@ -424,7 +465,7 @@ async def bench_server(
     for flow, rate in loads:
         if flow != "healthz":
             # 1.5x the fastest rate seen, plus the item each client holds
-            top_up(url, study_id, int(1.5 * (rate or fastest) * seconds) + 2 * n_clients)
+            top_up(url, study_id, int(1.5 * (rate or fastest) * seconds) + 2 * n_clients, level)
         cpu0, db0, (busy0, total0) = server_cpu_s(proc), postgres_cpu_s() if local_pg else 0.0, machine_jiffies()
         res = await run_load(conns, study_id, seconds, flow, rate)
         res.server_cpu_s = server_cpu_s(proc) - cpu0
@@ -457,7 +498,7 @@ def drop_pg_schema(base: str, name: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def top_up(url: str, study_id: int, ratings_needed: int) -> int:
+def top_up(url: str, study_id: int, ratings_needed: int, level: int = 0) -> int:
     """Import more items while fewer than ``ratings_needed`` rater slots are open; returns items added.
 
     A load that runs the study out of items would time clients that get ``done`` and stop, not
@@ -479,8 +520,8 @@ def top_up(url: str, study_id: int, ratings_needed: int) -> int:
         open_slots, n_items = int(row[0]), int(row[1])
         if open_slots >= ratings_needed:
             return 0
-        add = -(-(ratings_needed - open_slots) // 3)  # N = 3 slots per item
-        _bench_import(db, study_id, add, n_items)
+        add = -(-(ratings_needed - open_slots) // (3 - level))  # N = 3 slots per item, ``level`` taken
+        _bench_import(db, study_id, add, n_items, level)
         return add
     finally:
         db.dispose()
@@ -533,6 +574,13 @@ def main() -> None:
         default="150,300",
         help="offered loads (ratings/s, comma-separated) for open-loop submit+next runs; '' for none",
     )
+    ap.add_argument(
+        "--level",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="raters already on every item (0: a fresh study; 2: its last third, as late in a real study)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -546,6 +594,7 @@ def main() -> None:
     }
     print(
         f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), "
+        f"items start with {args.level} earlier raters each, "
         f"db concurrency {args.db_concurrency or 'default'}, "
         f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
     )
@@ -559,10 +608,19 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown database {kind!r}")
         try:
-            study_id = prepare_db(url, args.clients, args.prompts)
+            study_id = prepare_db(url, args.clients, args.prompts, args.level)
             with Server(url, args.workers, args.db_concurrency) as server:
                 results = asyncio.run(
-                    bench_server(url, server.port, args.clients, study_id, args.seconds, server.proc, rates=rates)
+                    bench_server(
+                        url,
+                        server.port,
+                        args.clients,
+                        study_id,
+                        args.seconds,
+                        server.proc,
+                        rates=rates,
+                        level=args.level,
+                    )
                 )
             checks = verify(url, study_id)
         finally:

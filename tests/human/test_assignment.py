@@ -510,3 +510,39 @@ def test_hand_written_sql_raises_sqlalchemy_integrity_error(db: Database) -> Non
     with db.read() as s:  # nothing half-written, the database still usable
         assert s.scalar(select(func.count()).select_from(User)) == 1
 
+
+def test_the_item_search_probes_the_rater_s_assignments_item_by_item(db: Database) -> None:
+    """The open-item searches stop at their first item: each item looked at costs one index probe.
+
+    On PostgreSQL a plain NOT EXISTS became an anti-join that first read all of the rater's
+    assignments in the whole (item_id, rater_id) index, a cost that grew with the database
+    (:func:`safetylens.human.fastsql.rater_has_no`).
+    """
+    from safetylens.human import gold
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=300, raters_per_item=3, balance=False)
+    for r in raters[:2]:
+        _rate_n(db, study.id, r.id, 150)
+    params = {"sid": study.id, "rid": raters[0].id, "level": 1, "start": 0, "false": False, "true": True}
+    searches = {
+        "context": A._CONTEXT,
+        "candidate": A._CANDIDATES[(db.is_postgres, ">=")],
+        "gold": gold._PICK_GOLD[db.is_postgres],
+    }
+    with db.engine.connect() as conn:
+        if db.is_postgres:
+            conn.exec_driver_sql("ANALYZE")
+        for name, stmt in searches.items():
+            if db.is_postgres:
+                sql = stmt.pg.replace("%(", ":").replace(")s", "")
+                plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql), params))
+                probes = [line for line in plan.splitlines() if "uq_assignments_item_rater" in line]
+                assert probes, (name, plan)
+                # Every use of the index is a probe under a SubPlan, keyed on the item.
+                assert "SubPlan" in plan and "Materialize" not in plan, (name, plan)
+            else:
+                rows = conn.execute(text("EXPLAIN QUERY PLAN " + stmt.sqlite), params).all()
+                plan = "\n".join(str(r[-1]) for r in rows)
+                assert "(item_id=? AND rater_id=?)" in plan, (name, plan)
+            conn.rollback()

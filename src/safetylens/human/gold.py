@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError
 from safetylens.human.db import Database, utcnow
-from safetylens.human.fastsql import Sql, as_json, one, rowcount, run, scalar
+from safetylens.human.fastsql import Sql, as_json, one, rater_has_no, rowcount, run, scalar
 from safetylens.human.models import (
     CHECK_KINDS,
     MEMBER_STATUSES,
@@ -343,10 +343,10 @@ def check_due(seed: int, rater_id: int, taken_regular: int, taken_checks: int, r
     return taken_checks < due
 
 
-_GOLD_CANDIDATE = """
+_GOLD_CANDIDATE = f"""
     SELECT i.id FROM items i
     WHERE i.study_id = :sid AND i.is_gold = :true AND i.claimed < i.target_ratings
-      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.rater_id = :rid)
+      AND {rater_has_no("i.id", ":rid", live=False)}
     ORDER BY i.order_key
     LIMIT 1
 """

@@ -580,7 +580,23 @@ def import_records(
         )
         study_id = study.id
     invalidate_caches(study_id)
+    if db.is_postgres and summary.items_added:
+        refresh_statistics(db)
     return summary
+
+
+def refresh_statistics(db: Database) -> None:
+    """Have PostgreSQL re-read the hot path's tables' statistics now, after a bulk change.
+
+    Autovacuum would analyze them within a minute or so; until then a table filled by an import
+    is planned from its empty state (a study of 8,000 items estimated at 12 rows), and the item
+    searches of the rating path then read and sort a whole study instead of stopping at its first
+    open item (measured: 16 ms of database CPU per rating instead of ~1 ms). A few tens of ms.
+    """
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "ANALYZE items, assignments, prompts, responses"
+        )
 
 
 def import_file(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import bench_records, drop_pg_schema, pg_schema_url  # noqa: E402
+from bench_human_ratings import bench_records, fresh_database  # noqa: E402
 
 from safetylens.human.db import Database, upgrade  # noqa: E402
 from safetylens.human.importing import import_records  # noqa: E402
@@ -58,15 +57,8 @@ def main() -> None:
     for kind in args.db.split(","):
         base = None
         for n in sizes:
-            if kind == "sqlite":
-                with tempfile.TemporaryDirectory() as tmp:
-                    elapsed = time_import(str(Path(tmp) / "i.sqlite"), n)
-            else:
-                schema, url = pg_schema_url(args.pg)
-                try:
-                    elapsed = time_import(url, n)
-                finally:
-                    drop_pg_schema(args.pg, schema)
+            with fresh_database(kind, args.pg) as url:
+                elapsed = time_import(url, n)
             per = elapsed / n
             base = base or per
             print(f"{kind:<10} {n:>8} {elapsed:>8.2f} {n / elapsed:>10.0f} {per / base:>22.2f}")

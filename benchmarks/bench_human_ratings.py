@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -491,6 +492,25 @@ def pg_schema_url(base: str) -> tuple[str, str]:
     return name, f"{base}{sep}options={quote(f'-csearch_path={name}')}"
 
 
+@contextlib.contextmanager
+def fresh_database(kind: str, pg_base: str) -> Iterator[str]:
+    """A new, empty database for one measurement: ``sqlite`` (a temporary file) or ``postgres`` (a schema).
+
+    Yields its URL; the file or schema is removed afterwards.
+    """
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "bench.sqlite")
+    elif kind == "postgres":
+        schema, url = pg_schema_url(pg_base)
+        try:
+            yield url
+        finally:
+            drop_pg_schema(pg_base, schema)
+    else:
+        raise SystemExit(f"unknown database {kind!r}")
+
+
 def drop_pg_schema(base: str, name: str) -> None:
     import psycopg
 
@@ -599,15 +619,7 @@ def main() -> None:
         f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
     )
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
-        schema = None
-        tmp = tempfile.TemporaryDirectory()
-        if kind == "sqlite":
-            url = str(Path(tmp.name) / "bench.sqlite")
-        elif kind == "postgres":
-            schema, url = pg_schema_url(args.pg)
-        else:
-            raise SystemExit(f"unknown database {kind!r}")
-        try:
+        with fresh_database(kind, args.pg) as url:
             study_id = prepare_db(url, args.clients, args.prompts, args.level)
             with Server(url, args.workers, args.db_concurrency) as server:
                 results = asyncio.run(
@@ -623,10 +635,6 @@ def main() -> None:
                     )
                 )
             checks = verify(url, study_id)
-        finally:
-            if schema:
-                drop_pg_schema(args.pg, schema)
-            tmp.cleanup()
         base = results[0].rate
         print(f"\n[{kind}]  invariants after the run: {checks}")
         print(

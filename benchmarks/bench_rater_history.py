@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import PASSWORD, bench_records, drop_pg_schema, pg_schema_url  # noqa: E402
+from bench_human_ratings import PASSWORD, bench_records, fresh_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from safetylens.human import assignment as A  # noqa: E402
@@ -93,22 +92,29 @@ def time_block(
     return times, res
 
 
+def alternate(db: Database, raters: list[tuple[int, int]], ratings: int) -> list[float]:
+    """Median seconds per rating of each (study, rater), timed in alternating blocks of :data:`BLOCK`.
+
+    One warm-up block each first (caches, prepared statements), not counted.
+    """
+    held: list[A.Reservation | None] = [None] * len(raters)
+    times: list[list[float]] = [[] for _ in raters]
+    for i, (study_id, rater_id) in enumerate(raters):
+        _, held[i] = time_block(db, study_id, rater_id, held[i])
+    for _ in range(max(1, ratings // BLOCK)):
+        for i, (study_id, rater_id) in enumerate(raters):
+            t, held[i] = time_block(db, study_id, rater_id, held[i])
+            times[i] += t
+    return [statistics.median(t) for t in times]
+
+
 def measure(url: str, history: int, ratings: int) -> dict[str, float]:
     db = Database(url)
     try:
         study_id, newcomer, veteran = prepare(db, history, ratings)
-        held: dict[int, A.Reservation | None] = {newcomer: None, veteran: None}
-        times: dict[int, list[float]] = {newcomer: [], veteran: []}
-        # One warm-up block each (caches, prepared statements), not counted.
-        for r in (newcomer, veteran):
-            _, held[r] = time_block(db, study_id, r, held[r])
-        for _ in range(max(1, ratings // BLOCK)):
-            for r in (newcomer, veteran):
-                t, held[r] = time_block(db, study_id, r, held[r])
-                times[r] += t
+        med_new, med_vet = alternate(db, [(study_id, newcomer), (study_id, veteran)], ratings)
     finally:
         db.dispose()
-    med_new, med_vet = statistics.median(times[newcomer]), statistics.median(times[veteran])
     return {"newcomer_ms": med_new * 1e3, "veteran_ms": med_vet * 1e3, "ratio": med_vet / med_new}
 
 
@@ -122,15 +128,8 @@ def main() -> None:
     print(f"rating with then_next, median per rating; veteran has {args.history} earlier assignments")
     print(f"{'db':<10} {'newcomer ms':>12} {'veteran ms':>11} {'veteran/newcomer':>17}")
     for kind in args.db.split(","):
-        if kind == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                fig = measure(str(Path(tmp) / "h.sqlite"), args.history, args.ratings)
-        else:
-            schema, url = pg_schema_url(args.pg)
-            try:
-                fig = measure(url, args.history, args.ratings)
-            finally:
-                drop_pg_schema(args.pg, schema)
+        with fresh_database(kind, args.pg) as url:
+            fig = measure(url, args.history, args.ratings)
         print(f"{kind:<10} {fig['newcomer_ms']:>12.3f} {fig['veteran_ms']:>11.3f} {fig['ratio']:>17.2f}")
 
 

@@ -21,20 +21,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import PASSWORD, bench_records, drop_pg_schema, pg_schema_url  # noqa: E402
-from bench_rater_history import BLOCK, time_block  # noqa: E402
+from bench_human_ratings import PASSWORD, bench_records, fresh_database  # noqa: E402
+from bench_rater_history import BLOCK, alternate  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from safetylens.human import assignment as A  # noqa: E402
 from safetylens.human.auth import create_user  # noqa: E402
 from safetylens.human.db import Database, upgrade, utcnow  # noqa: E402
 from safetylens.human.importing import import_records  # noqa: E402
@@ -79,17 +76,9 @@ def measure(url: str, level: int, ratings: int) -> dict[str, float]:
     db = Database(url)
     try:
         early, late = prepare(db, level, ratings)
-        held: dict[tuple[int, int], A.Reservation | None] = {early: None, late: None}
-        times: dict[tuple[int, int], list[float]] = {early: [], late: []}
-        for who in (early, late):  # one warm-up block each (caches, prepared statements), not counted
-            _, held[who] = time_block(db, who[0], who[1], held[who])
-        for _ in range(max(1, ratings // BLOCK)):
-            for who in (early, late):
-                t, held[who] = time_block(db, who[0], who[1], held[who])
-                times[who] += t
+        med_early, med_late = alternate(db, [early, late], ratings)
     finally:
         db.dispose()
-    med_early, med_late = statistics.median(times[early]), statistics.median(times[late])
     return {"early_ms": med_early * 1e3, "late_ms": med_late * 1e3, "ratio": med_late / med_early}
 
 
@@ -105,15 +94,8 @@ def main() -> None:
     print(f"rating with then_next, median per rating; late study: {args.level} raters already on every item")
     print(f"{'db':<10} {'early ms':>10} {'late ms':>10} {'late/early':>11}")
     for kind in args.db.split(","):
-        if kind == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                fig = measure(str(Path(tmp) / "levels.sqlite"), args.level, args.ratings)
-        else:
-            schema, url = pg_schema_url(args.pg)
-            try:
-                fig = measure(url, args.level, args.ratings)
-            finally:
-                drop_pg_schema(args.pg, schema)
+        with fresh_database(kind, args.pg) as url:
+            fig = measure(url, args.level, args.ratings)
         print(f"{kind:<10} {fig['early_ms']:>10.3f} {fig['late_ms']:>10.3f} {fig['ratio']:>11.2f}")
 
 

@@ -24,6 +24,7 @@ included (near 100%: the machine, not the server's design, is the limit).
 
 Before each load the study is topped up with new items (imported while the server is idle) so
 that it cannot run out during the load; a load whose clients are told ``done`` anyway is flagged.
+Each client's first item is reserved before the clock starts (:func:`first_items`).
 
 The baseline, measured in the same run against the same server with the same 50 connections,
 is ``GET /healthz`` (the framework's ceiling on this machine); the table reports each flow's
@@ -312,7 +313,30 @@ class Result:
         }
 
 
-async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str, rate: float | None = None) -> Result:
+async def first_items(conns: list[Conn], study_id: int) -> list[dict[str, Any]]:
+    """Each client's first reservation (``POST .../next``), fetched before a load's clock starts.
+
+    Inside the timed window these 50 requests left at the same instant, a burst no offered rate
+    describes: at an offered 300/s every request slower than 40 ms fell in the first 0.3 s of
+    the load, queued behind it.
+    """
+
+    async def first(c: Conn) -> dict[str, Any]:
+        _, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
+        body: dict[str, Any] = json.loads(data)
+        return body
+
+    return list(await asyncio.gather(*(first(c) for c in conns)))
+
+
+async def run_load(
+    conns: list[Conn],
+    study_id: int,
+    seconds: float,
+    flow: str,
+    rate: float | None = None,
+    first: list[dict[str, Any]] | None = None,
+) -> Result:
     """Run one flow on every connection for ``seconds``.
 
     Closed loop (``rate`` None): each client sends its next request as soon as the previous one
@@ -320,6 +344,7 @@ async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str, 
     law). Open loop (``rate`` requests/s in total): client ``i`` of ``n`` is scheduled to send at
     ``start + (i + k * n) / rate``; latency is measured from the *scheduled* time, so a server
     that falls behind is charged for the queueing it causes (no coordinated omission).
+    ``first``: each client's first item (:func:`first_items`); required unless ``flow`` is healthz.
     """
     res = Result(flow if rate is None else f"{flow} @{rate:g}/s")
     n = len(conns)
@@ -348,8 +373,8 @@ async def run_load(conns: list[Conn], study_id: int, seconds: float, flow: str, 
                 res.ops += status == 200
                 res.errors += status != 200
                 k += 1
-        status, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
-        body = json.loads(data)
+        assert first is not None
+        body = first[i]
         while True:
             t = await tick(i, k)
             if t >= stop:
@@ -458,7 +483,8 @@ async def bench_server(
     out = []
     top_up(url, study_id, int(3000 * min(3.0, seconds)), level)
     # warm-up: caches, pools, JIT-free paths; its rate sizes the study for the closed-loop loads
-    fastest = (await run_load(conns, study_id, min(3.0, seconds), "submit+next")).rate
+    warm = await first_items(conns, study_id)
+    fastest = (await run_load(conns, study_id, min(3.0, seconds), "submit+next", first=warm)).rate
     # Open loop: healthz at the same offered load first, the tail the harness and framework add alone.
     loads: list[tuple[str, float | None]] = [(f, None) for f in flows]
     loads += [(f, r) for r in rates for f in ("healthz", "submit+next")]
@@ -467,8 +493,9 @@ async def bench_server(
         if flow != "healthz":
             # 1.5x the fastest rate seen, plus the item each client holds
             top_up(url, study_id, int(1.5 * (rate or fastest) * seconds) + 2 * n_clients, level)
+        first = None if flow == "healthz" else await first_items(conns, study_id)
         cpu0, db0, (busy0, total0) = server_cpu_s(proc), postgres_cpu_s() if local_pg else 0.0, machine_jiffies()
-        res = await run_load(conns, study_id, seconds, flow, rate)
+        res = await run_load(conns, study_id, seconds, flow, rate, first)
         res.server_cpu_s = server_cpu_s(proc) - cpu0
         if local_pg:
             res.db_cpu_s = postgres_cpu_s() - db0

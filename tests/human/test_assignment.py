@@ -546,3 +546,33 @@ def test_the_item_search_probes_the_rater_s_assignments_item_by_item(db: Databas
                 plan = "\n".join(str(r[-1]) for r in rows)
                 assert "(item_id=? AND rater_id=?)" in plan, (name, plan)
             conn.rollback()
+
+
+def test_stale_cap_inputs_are_served_while_one_thread_rereads_them(db: Database) -> None:
+    """The balanced cap's study sizes: read in-line once, then refreshed off the request path."""
+    import time as _time
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2)]
+    study = make_study(db, raters, n_prompts=6, raters_per_item=3)
+    A.invalidate_caches(study.id)
+    with db.engine.connect() as conn:
+        assert A._study_sizes(conn, db, study.id) == (6, 18, 2, 3)  # first read: in-line
+    # Another process grows every item's N (no invalidation reaches this one).
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE items SET target_ratings = 4 WHERE study_id = :s"), {"s": study.id})
+    key = (db.url, study.id)
+    stamp, sizes = A._cap_cache[key]
+    A._cap_cache[key] = (stamp - A.CAP_CACHE_S - 1, sizes)  # gone stale
+    with db.engine.connect() as conn:
+        assert A._study_sizes(conn, db, study.id) == (6, 18, 2, 3)  # the stale value, at once
+    deadline = _time.monotonic() + 10
+    while A._cap_cache[key][1] != (6, 24, 2, 4):
+        assert _time.monotonic() < deadline, "the background refresh never stored the new sizes"
+        _time.sleep(0.01)
+    assert key not in A._cap_refreshing
+    # A read that began before an invalidation does not overwrite what comes after it.
+    generation = A._cap_generation
+    A.invalidate_caches(study.id)
+    with db.engine.connect() as conn:
+        A._read_sizes(conn, db, study.id, generation)
+    assert key not in A._cap_cache

@@ -150,7 +150,7 @@ def bench_records(n: int, *, start: int = 0, prompt_repeat: int = 1, response_re
     ]
 
 
-def _bench_import(db: Database, study_id: int, n: int, start: int, level: int) -> None:
+def import_bench_items(db: Database, study_id: int, n: int, start: int, level: int) -> None:
     """Import ``n`` items; with ``level``, each then gets that many ratings by the ``other*`` raters.
 
     The earlier ratings are written in bulk as ratings leave them (submitted assignments, ratings,
@@ -192,7 +192,7 @@ def _bench_import(db: Database, study_id: int, n: int, start: int, level: int) -
 def prepare_db(url: str, n_clients: int, n_prompts: int, level: int = 0) -> int:
     """Migrate, add raters and a safety study with ``n_prompts`` items (N = 3); returns the study id.
 
-    ``level``: raters (``other*``, never logged in) already on every item (:func:`_bench_import`).
+    ``level``: raters (``other*``, never logged in) already on every item (:func:`import_bench_items`).
     """
     db = Database(url)
     upgrade(db)
@@ -200,7 +200,7 @@ def prepare_db(url: str, n_clients: int, n_prompts: int, level: int = 0) -> int:
     others = [create_user(db, f"other{k}", PASSWORD, "rater") for k in range(level)]
     study = create_study(db, "bench", "safety", raters_per_item=3, seed=1, balance=False)
     add_members(db, study.id, [r.username for r in others])
-    _bench_import(db, study.id, n_prompts, 0, level)
+    import_bench_items(db, study.id, n_prompts, 0, level)
     add_members(db, study.id, [r.username for r in raters])
     for r in raters:
         acknowledge_guidelines(db, study.id, r.id, 1)
@@ -568,7 +568,7 @@ def top_up(url: str, study_id: int, ratings_needed: int, level: int = 0) -> int:
         if open_slots >= ratings_needed:
             return 0
         add = -(-(ratings_needed - open_slots) // (3 - level))  # N = 3 slots per item, ``level`` taken
-        _bench_import(db, study_id, add, n_items, level)
+        import_bench_items(db, study_id, add, n_items, level)
         return add
     finally:
         db.dispose()

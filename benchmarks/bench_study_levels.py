@@ -5,7 +5,7 @@ Items are handed out fewest raters first: a rater's next item is an open item at
 given at levels 1 and 2. This script times the rating hot path
 (:func:`safetylens.human.assignment.submit_rating` with ``then_next=True``, in process, no HTTP)
 for two raters of two studies that differ only in that: in the *early* study every item is still
-unclaimed (level 0); in the *late* study every item already has ``--level`` submitted assignments
+unclaimed (level 0); in the *late* study every item already has ``--level`` ratings
 of other raters (written in bulk before timing), so each reservation is made at that level.
 
 The baseline is the early rater, measured in the same run on the same database, in alternating
@@ -28,13 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_human_ratings import PASSWORD, bench_records, fresh_database  # noqa: E402
+from bench_human_ratings import PASSWORD, fresh_database, import_bench_items  # noqa: E402
 from bench_rater_history import BLOCK, alternate  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from safetylens.human.auth import create_user  # noqa: E402
-from safetylens.human.db import Database, upgrade, utcnow  # noqa: E402
-from safetylens.human.importing import import_records  # noqa: E402
+from safetylens.human.db import Database, upgrade  # noqa: E402
 from safetylens.human.studies import acknowledge_guidelines, add_members, create_study  # noqa: E402
 
 
@@ -47,27 +46,13 @@ def prepare(db: Database, level: int, ratings: int) -> tuple[tuple[int, int], tu
     for name in ("early", "late"):
         rater = create_user(db, name, PASSWORD, "rater")
         study = create_study(db, name, "safety", raters_per_item=level + 1, seed=1, balance=False)
-        import_records(db, study.id, bench_records(n))
         add_members(db, study.id, [name, *(o.username for o in others)])
+        # The late study's history: the ``other*`` raters have rated every item.
+        import_bench_items(db, study.id, n, 0, level if name == "late" else 0)
         acknowledge_guidelines(db, study.id, rater.id, 1)
         out.append((study.id, rater.id))
-    # The late study's history: ``level`` other raters have rated every item (submitted
-    # assignments and the slots they claimed and completed, as ratings leave them).
-    late_study = out[1][0]
-    now = utcnow()
-    with db.engine.begin() as conn:
-        ids = list(conn.scalars(text("SELECT id FROM items WHERE study_id = :s"), {"s": late_study}))
-        conn.execute(
-            text(
-                "INSERT INTO assignments (study_id, item_id, rater_id, status, reserved_at, expires_at, "
-                "submitted_at, is_gold) VALUES (:s, :i, :r, 'submitted', :t, :t, :t, :f)"
-            ),
-            [{"s": late_study, "i": i, "r": o.id, "t": now, "f": False} for i in ids for o in others],
-        )
-        conn.execute(
-            text("UPDATE items SET claimed = :k, completed = :k WHERE study_id = :s"), {"s": late_study, "k": level}
-        )
-        if db.is_postgres:
+    if db.is_postgres:  # the history changed every item after the import's own ANALYZE
+        with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
     return out[0], out[1]
 

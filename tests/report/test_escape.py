@@ -47,7 +47,7 @@ def test_latex_escaping() -> None:
     )
 
 
-@pytest.mark.parametrize("text", [FORMULA, "+1+2", "-2+3", "@SUM(A1)", "\tx", "|cmd", "%0A"])
+@pytest.mark.parametrize("text", [FORMULA, "+1+2", "-2+3", "@SUM(A1)", "\tx", "|cmd", "%0A", "\uff1dSUM(A1)"])
 def test_csv_formula_injection_is_neutralised(text: str) -> None:
     assert csv_text(text).startswith("'")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from safetylens.audit.lexical import PAPER_AXES
-from safetylens.util import atomic_write_text
+from safetylens.util import atomic_write_text, csv_cell
 
 TOP_TERMS = 5
 MIN_LANGUAGE_SHARE = 0.005  # % (the paper's Table 10 lists languages with at least 0.005%)
@@ -50,8 +50,9 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    # Terms, languages and labels come from the audited corpus: formula-like text is neutralised.
+    w.writerow([csv_cell(h) for h in header])
+    w.writerows([csv_cell(c) for c in row] for row in rows)
     return buf.getvalue()
 
 

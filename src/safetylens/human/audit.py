@@ -35,10 +35,10 @@ from safetylens.errors import ConfigError
 from safetylens.human.db import Database, utcnow
 from safetylens.human.models import AuditLog, Rating, Study, User
 from safetylens.human.scales import scale_for
+from safetylens.util import csv_cell
 
 AuditFormat = Literal["csv", "jsonl"]
 COLUMNS = ("id", "at", "actor", "actor_role", "action", "entity", "entity_id", "study_id", "details")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def edit_rating(
@@ -138,12 +138,10 @@ def audit_records(
 
 
 def _csv_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (values starting with = + - @ tab CR get a leading quote)."""
+    """A CSV cell: details JSON-encoded, formula-like text neutralised (:func:`safetylens.util.csv_cell`)."""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return csv_cell(value)
 
 
 def to_csv(records: Sequence[dict[str, Any]]) -> str:

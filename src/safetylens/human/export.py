@@ -22,7 +22,7 @@ from safetylens.human.db import Database
 from safetylens.human.results import RatingRow, load_ratings
 from safetylens.human.scales import is_violation, pairwise_signed, scale_for
 from safetylens.human.studies import find_study
-from safetylens.util import atomic_write_text
+from safetylens.util import atomic_write_text, csv_cell
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
@@ -114,12 +114,19 @@ def to_jsonl(records: Sequence[dict[str, Any]]) -> str:
 
 
 def to_csv(records: Sequence[dict[str, Any]]) -> str:
-    """CSV text; list and conversation fields are JSON-encoded."""
+    """CSV text; list and conversation fields are JSON-encoded, formula-like text cells neutralised.
+
+    Text (prompts, responses, comments, names) gets a leading quote when a spreadsheet would read it
+    as a formula (:func:`safetylens.util.csv_cell`); numbers such as a negative signed score stay
+    numbers.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore")
     writer.writeheader()
     for r in records:
-        flat = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
+        flat = {
+            k: csv_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()
+        }
         writer.writerow(flat)
     return buf.getvalue()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 
+from safetylens.util import csv_cell
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -72,17 +74,11 @@ def latex_text(value: object) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX[m.group(0)], text)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
-
-
 def csv_text(value: object) -> str:
     """Neutralise spreadsheet formula injection in a CSV text cell.
 
-    A cell starting with ``= + - @ | %``, a tab or a carriage return is prefixed with a single quote
-    (OWASP's recommendation), so spreadsheets show it as text instead of evaluating it. Numbers are
-    written by the caller as numbers and never pass through here.
+    Control characters are removed and carriage returns become spaces; then a cell that starts like
+    a formula gets a leading single quote (the project's one rule, :func:`safetylens.util.csv_cell`).
+    Numbers are written by the caller as numbers and never pass through here.
     """
-    text = strip_control(str(value)).replace("\r", " ")
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return str(csv_cell(strip_control(str(value)).replace("\r", " ")))

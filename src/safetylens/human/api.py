@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
 from safetylens.human.db import Database, utcnow
-from safetylens.human.deps import api_user, authorize, check_origin
+from safetylens.human.deps import IdPath, api_user, authorize, check_origin
 from safetylens.human.fastsql import Sql, as_json, one
 from safetylens.human.models import Study, StudyMember
 from safetylens.human.scales import scale_for
@@ -143,7 +143,7 @@ def my_studies(request: Request) -> Response:
 
 
 @router.post("/studies/{study_id}/guidelines/ack")
-def ack(request: Request, study_id: int, body: AckBody) -> Response:
+def ack(request: Request, study_id: IdPath, body: AckBody) -> Response:
     """Confirm the current guidelines version."""
     from safetylens.human.views_rater import member_study
 
@@ -247,7 +247,7 @@ async def run_hot(request: Request, fn: Callable[[], Response]) -> Response:
 
 
 @router.post("/studies/{study_id}/next")
-async def next_item(request: Request, study_id: int) -> Response:
+async def next_item(request: Request, study_id: IdPath) -> Response:
     """Reserve the next item (or return the one held): ``{"done": true}`` when there is none."""
     return await run_hot(request, lambda: reserve_next_response(request, study_id))
 
@@ -259,7 +259,7 @@ def reserve_next_response(request: Request, study_id: int) -> Response:
 
 
 @router.post("/assignments/{assignment_id}/rating")
-async def rate(request: Request, assignment_id: int, body: RatingBody, next: bool = False) -> Response:
+async def rate(request: Request, assignment_id: IdPath, body: RatingBody, next: bool = False) -> Response:
     """Submit a rating for one of the rater's reserved items (``?next=true``: and reserve the next).
 
     Authentication, the rating, the next reservation and its content are read and written in
@@ -315,7 +315,7 @@ def rate_response(request: Request, assignment_id: int, body: RatingBody, next: 
 @router.get("/studies/{study_id}/results")
 def study_results(
     request: Request,
-    study_id: int,
+    study_id: IdPath,
     weights: str | None = None,
     tie_rule: str | None = None,
     min_ratings: int | None = None,

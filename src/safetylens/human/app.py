@@ -31,7 +31,7 @@ from safetylens.human import api, auth
 from safetylens.human.api import error_response
 from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
-from safetylens.human.deps import DbDep, LoginRequired, check_origin, optional_user, page
+from safetylens.human.deps import ID_OUT_OF_RANGE, DbDep, LoginRequired, check_origin, optional_user, page
 from safetylens.human.fastpath import RatingFastPath
 from safetylens.human.rendering import render_markdown
 from safetylens.util import format_interval
@@ -171,6 +171,9 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if any(_id_out_of_range(e) for e in exc.errors()):
+            # No row has such an id: the same answer as for any id that names nothing.
+            return await _http_error(request, HTTPException(status_code=404, detail="not found"))
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": msgs}, status_code=422)
@@ -261,6 +264,12 @@ def create_app(
     app.include_router(redteam_views.router)
     # --- end red teaming ---
     return app
+
+
+def _id_out_of_range(error: Any) -> bool:
+    """Whether a validation error is a path id (:data:`~safetylens.human.deps.IdPath`) out of range."""
+    loc: tuple[Any, ...] = tuple(error.get("loc") or ())
+    return len(loc) > 0 and loc[0] == "path" and error.get("type") in ID_OUT_OF_RANGE
 
 
 def login_url(next_url: str) -> str:

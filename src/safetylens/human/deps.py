@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
 
@@ -227,6 +227,17 @@ def page(request: Request, name: str, context: dict[str, Any] | None = None, *, 
     ctx.update(context or {})
     return get_templates(request).TemplateResponse(request, name, ctx, status_code=status_code)
 
+
+# Every id column is an INTEGER: 32 bits on PostgreSQL (64 on SQLite, which never gets near 2**31
+# rows). A number outside 1..2**31-1 in a URL names no row, and handing it to the database overflows
+# (a 500: OverflowError on SQLite past 2**63, "integer out of range" on PostgreSQL past 2**31). The
+# app answers a path id out of this range with 404, like any id that names nothing (``create_app``).
+MAX_ID = 2**31 - 1
+ID_OUT_OF_RANGE = ("greater_than_equal", "less_than_equal")
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""An integer id in a URL path; every route takes its ids as this type."""
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+"""An optional integer id in the query string (a filter; out of range is a 422 that names it)."""
 
 DbDep = Annotated[Database, Depends(get_db)]
 UserDep = Annotated[CurrentUser, Depends(current_user)]

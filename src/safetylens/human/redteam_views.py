@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from safetylens.errors import SafetylensError
 from safetylens.human import redteam as rt
 from safetylens.human.db import Database
-from safetylens.human.deps import CsrfStaffDep, CsrfUserDep, DbDep, StaffDep, UserDep, page
+from safetylens.human.deps import CsrfStaffDep, CsrfUserDep, DbDep, IdPath, StaffDep, UserDep, page
 from safetylens.human.models import RedTeamCampaign, RedTeamDialogue, RedTeamMember, User
 
 router = APIRouter()
@@ -98,7 +98,7 @@ def my_campaigns(request: Request, user: UserDep, db: DbDep, m: str = "") -> Res
 @router.post("/redteam/{campaign_id}/dialogues")
 def new_dialogue(
     request: Request,
-    campaign_id: int,
+    campaign_id: IdPath,
     user: CsrfUserDep,
     db: DbDep,
     objective: Annotated[str, Form(max_length=5000)] = "",
@@ -155,7 +155,7 @@ def _dialogue_page(
 
 
 @router.get("/redteam/dialogues/{dialogue_id}", response_class=HTMLResponse)
-def dialogue_page(request: Request, dialogue_id: int, user: UserDep, db: DbDep, m: str = "") -> Response:
+def dialogue_page(request: Request, dialogue_id: IdPath, user: UserDep, db: DbDep, m: str = "") -> Response:
     """A dialogue: the transcript, the message box while open, the tagging form."""
     try:
         return _dialogue_page(request, db, dialogue_id, user, message=MESSAGES.get(m))
@@ -166,7 +166,7 @@ def dialogue_page(request: Request, dialogue_id: int, user: UserDep, db: DbDep, 
 @router.post("/redteam/dialogues/{dialogue_id}/message")
 async def send_message(
     request: Request,
-    dialogue_id: int,
+    dialogue_id: IdPath,
     user: CsrfUserDep,
     db: DbDep,
     text: Annotated[str, Form(max_length=rt.MAX_MESSAGE)],
@@ -186,7 +186,7 @@ async def send_message(
 
 
 @router.post("/redteam/dialogues/{dialogue_id}/submit")
-async def submit_dialogue(request: Request, dialogue_id: int, user: CsrfUserDep, db: DbDep) -> Response:
+async def submit_dialogue(request: Request, dialogue_id: IdPath, user: CsrfUserDep, db: DbDep) -> Response:
     """Tag the dialogue and close it."""
     form = await request.form()
 
@@ -224,7 +224,7 @@ async def submit_dialogue(request: Request, dialogue_id: int, user: CsrfUserDep,
 
 
 @router.get("/redteam/{campaign_id}/record", response_class=HTMLResponse)
-def record_form(request: Request, campaign_id: int, user: UserDep, db: DbDep) -> Response:
+def record_form(request: Request, campaign_id: IdPath, user: UserDep, db: DbDep) -> Response:
     """The form to record a dialogue held elsewhere."""
     c = _campaign_or_404(db, campaign_id)
     with db.read() as s:
@@ -234,7 +234,7 @@ def record_form(request: Request, campaign_id: int, user: UserDep, db: DbDep) ->
 
 
 @router.post("/redteam/{campaign_id}/record")
-async def record_dialogue(request: Request, campaign_id: int, user: CsrfUserDep, db: DbDep) -> Response:
+async def record_dialogue(request: Request, campaign_id: IdPath, user: CsrfUserDep, db: DbDep) -> Response:
     """Record a pasted dialogue with its tags (the red teamer's own)."""
     _campaign_or_404(db, campaign_id)
     form = await request.form()
@@ -323,7 +323,7 @@ def create_campaign(
 
 @router.get("/admin/redteam/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(
-    request: Request, campaign_id: int, user: StaffDep, db: DbDep, imported: int | None = None
+    request: Request, campaign_id: IdPath, user: StaffDep, db: DbDep, imported: int | None = None
 ) -> Response:
     """A campaign: members, dialogues, roll-ups with γ, replays with their mitigation rates."""
     c = _campaign_or_404(db, campaign_id)
@@ -363,7 +363,7 @@ def campaign_page(
 
 
 @router.get("/admin/redteam/{campaign_id}/rollup.json")
-def rollup_json(campaign_id: int, user: StaffDep, db: DbDep, include_open_time: bool = True) -> Response:
+def rollup_json(campaign_id: IdPath, user: StaffDep, db: DbDep, include_open_time: bool = True) -> Response:
     """The roll-ups as JSON."""
     _campaign_or_404(db, campaign_id)
     return JSONResponse(rt.rollup(db, campaign_id, include_open_time=include_open_time))
@@ -372,7 +372,7 @@ def rollup_json(campaign_id: int, user: StaffDep, db: DbDep, include_open_time: 
 @router.post("/admin/redteam/{campaign_id}/members")
 def add_members(
     request: Request,
-    campaign_id: int,
+    campaign_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     usernames: Annotated[str, Form(max_length=10_000)],
@@ -390,7 +390,7 @@ def add_members(
 
 @router.post("/admin/redteam/{campaign_id}/status")
 def set_status(
-    request: Request, campaign_id: int, user: CsrfStaffDep, db: DbDep, status: Annotated[str, Form(max_length=16)]
+    request: Request, campaign_id: IdPath, user: CsrfStaffDep, db: DbDep, status: Annotated[str, Form(max_length=16)]
 ) -> Response:
     """Open or close the campaign."""
     _campaign_or_404(db, campaign_id)
@@ -403,7 +403,7 @@ def set_status(
 
 @router.post("/admin/redteam/{campaign_id}/import")
 async def import_dialogues(
-    request: Request, campaign_id: int, user: CsrfStaffDep, db: DbDep, file: Annotated[UploadFile, File()]
+    request: Request, campaign_id: IdPath, user: CsrfStaffDep, db: DbDep, file: Annotated[UploadFile, File()]
 ) -> Response:
     """Import tagged dialogues from a JSONL upload (all or nothing)."""
     import tempfile
@@ -427,7 +427,7 @@ async def import_dialogues(
 @router.post("/admin/redteam/{campaign_id}/replay")
 async def start_replay(
     request: Request,
-    campaign_id: int,
+    campaign_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     model: Annotated[str, Form(max_length=500)] = "builtin",

@@ -24,6 +24,8 @@ from safetylens.human.deps import (
     CsrfRaterDep,
     CsrfStaffDep,
     DbDep,
+    IdPath,
+    IdQuery,
     RaterDep,
     StaffDep,
     page,
@@ -75,7 +77,7 @@ def rater_question_view(q: Any) -> dict[str, Any]:
 
 
 @router.get("/quiz/{quiz_id}", response_class=HTMLResponse)
-def quiz_page(request: Request, quiz_id: int, user: RaterDep, db: DbDep, m: str = "") -> Response:
+def quiz_page(request: Request, quiz_id: IdPath, user: RaterDep, db: DbDep, m: str = "") -> Response:
     """A quiz: its state for this rater, and the questions while an attempt is in progress."""
     quiz = _rater_quiz(db, quiz_id, user.id)
     with db.read() as s:
@@ -99,7 +101,7 @@ def quiz_page(request: Request, quiz_id: int, user: RaterDep, db: DbDep, m: str 
 
 
 @router.post("/quiz/{quiz_id}/start")
-def quiz_start(request: Request, quiz_id: int, user: CsrfRaterDep, db: DbDep) -> Response:
+def quiz_start(request: Request, quiz_id: IdPath, user: CsrfRaterDep, db: DbDep) -> Response:
     """Start (or resume) an attempt."""
     _rater_quiz(db, quiz_id, user.id)
     try:
@@ -110,7 +112,7 @@ def quiz_start(request: Request, quiz_id: int, user: CsrfRaterDep, db: DbDep) ->
 
 
 @router.post("/quiz/{quiz_id}/submit")
-async def quiz_submit(request: Request, quiz_id: int, user: CsrfRaterDep, db: DbDep) -> Response:
+async def quiz_submit(request: Request, quiz_id: IdPath, user: CsrfRaterDep, db: DbDep) -> Response:
     """Submit the attempt in progress (fields ``q{id}`` and ``q{id}_{option}`` for ranks)."""
     from starlette.concurrency import run_in_threadpool
 
@@ -173,7 +175,7 @@ def review_page(request: Request, user: StaffDep, db: DbDep) -> Response:
 @router.post("/admin/quizzes/answers/{answer_id}/grade")
 def grade(
     request: Request,
-    answer_id: int,
+    answer_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     grade: Annotated[int, Form(ge=1, le=5)],
@@ -188,7 +190,7 @@ def grade(
 
 
 @router.get("/admin/quizzes/{quiz_id}", response_class=HTMLResponse)
-def quiz_admin_page(request: Request, quiz_id: int, user: StaffDep, db: DbDep) -> Response:
+def quiz_admin_page(request: Request, quiz_id: IdPath, user: StaffDep, db: DbDep) -> Response:
     """A quiz with its answer key (staff only) and every attempt."""
     with db.read() as s:
         quiz = s.get(Quiz, quiz_id)
@@ -211,7 +213,7 @@ def quiz_admin_page(request: Request, quiz_id: int, user: StaffDep, db: DbDep) -
 
 
 @router.get("/admin/studies/{study_id}/quality", response_class=HTMLResponse)
-def quality_page(request: Request, study_id: int, user: StaffDep, db: DbDep, added: int | None = None) -> Response:
+def quality_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep, added: int | None = None) -> Response:
     """Quality settings, required quizzes and check items of a study."""
     study = _study(db, study_id)
     with db.read() as s:
@@ -237,7 +239,7 @@ def quality_page(request: Request, study_id: int, user: StaffDep, db: DbDep, add
 @router.post("/admin/studies/{study_id}/quality/settings")
 def quality_settings(
     request: Request,
-    study_id: int,
+    study_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     gold_rate: Annotated[float, Form(ge=0, le=0.5)] = 0.0,
@@ -263,7 +265,7 @@ def quality_settings(
 
 
 @router.post("/admin/studies/{study_id}/quality/quizzes")
-async def quality_quizzes(request: Request, study_id: int, user: CsrfStaffDep, db: DbDep) -> Response:
+async def quality_quizzes(request: Request, study_id: IdPath, user: CsrfStaffDep, db: DbDep) -> Response:
     """Set the quizzes the study's raters must pass (checkboxes ``quiz``)."""
     _study(db, study_id)
     form = await request.form()
@@ -277,7 +279,7 @@ async def quality_quizzes(request: Request, study_id: int, user: CsrfStaffDep, d
 
 @router.post("/admin/studies/{study_id}/gold/import")
 async def gold_import(
-    request: Request, study_id: int, user: CsrfStaffDep, db: DbDep, file: Annotated[UploadFile, File()]
+    request: Request, study_id: IdPath, user: CsrfStaffDep, db: DbDep, file: Annotated[UploadFile, File()]
 ) -> Response:
     """Add gold/attention-check items from an uploaded JSONL file."""
     _study(db, study_id)
@@ -299,7 +301,7 @@ async def gold_import(
 
 
 @router.get("/admin/studies/{study_id}/raters", response_class=HTMLResponse)
-def raters_page(request: Request, study_id: int, user: StaffDep, db: DbDep) -> Response:
+def raters_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep) -> Response:
     """The rater dashboard."""
     study = _study(db, study_id)
     return page(  # type: ignore[no-any-return]
@@ -308,7 +310,7 @@ def raters_page(request: Request, study_id: int, user: StaffDep, db: DbDep) -> R
 
 
 @router.get("/admin/studies/{study_id}/raters.json")
-def raters_json(study_id: int, user: StaffDep, db: DbDep) -> Response:
+def raters_json(study_id: IdPath, user: StaffDep, db: DbDep) -> Response:
     """The rater dashboard as JSON."""
     from fastapi.responses import JSONResponse
 
@@ -317,7 +319,9 @@ def raters_json(study_id: int, user: StaffDep, db: DbDep) -> Response:
 
 
 @router.post("/admin/studies/{study_id}/raters/{user_id}/{action}")
-def rater_action(request: Request, study_id: int, user_id: int, action: str, user: CsrfStaffDep, db: DbDep) -> Response:
+def rater_action(
+    request: Request, study_id: IdPath, user_id: IdPath, action: str, user: CsrfStaffDep, db: DbDep
+) -> Response:
     """Resume, pause or remove a rater in this study (audited)."""
     _study(db, study_id)
     try:
@@ -341,8 +345,9 @@ def rater_action(request: Request, study_id: int, user_id: int, action: str, use
 
 
 @router.get("/admin/studies/{study_id}/adjudication", response_class=HTMLResponse)
-def adjudication_page(request: Request, study_id: int, user: StaffDep, db: DbDep, all: int = 1) -> Response:
+def adjudication_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep, all: int = 1) -> Response:
     """Items whose raters disagree, with the form for a final label."""
+    _study(db, study_id)
     study, entries = adjudication.queue(db, study_id, include_decided=bool(all))
     return page(  # type: ignore[no-any-return]
         request,
@@ -354,14 +359,15 @@ def adjudication_page(request: Request, study_id: int, user: StaffDep, db: DbDep
 @router.post("/admin/studies/{study_id}/adjudication/{item_id}")
 def adjudicate(
     request: Request,
-    study_id: int,
-    item_id: int,
+    study_id: IdPath,
+    item_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     value: Annotated[int, Form()],
     reason: Annotated[str, Form(max_length=adjudication.MAX_REASON)],
 ) -> Response:
     """Record the final label of an item."""
+    _study(db, study_id)
     try:
         adjudication.adjudicate(db, study_id, item_id, value, reason, actor_id=user.id)
     except SafetylensError as exc:
@@ -372,7 +378,7 @@ def adjudicate(
 @router.post("/admin/ratings/{rating_id}/edit")
 def edit_rating(
     request: Request,
-    rating_id: int,
+    rating_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     value: Annotated[int, Form()],
@@ -399,7 +405,7 @@ def _audit_filters(study: int | None, action: str | None) -> dict[str, Any]:
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, user: AdminDep, db: DbDep, study: int | None = None, action: str | None = None
+    request: Request, user: AdminDep, db: DbDep, study: IdQuery = None, action: str | None = None
 ) -> Response:
     """The newest 500 audit-log entries, with download links for the whole log."""
     records = audit.audit_records(db, limit=500, **_audit_filters(study, action))
@@ -410,7 +416,7 @@ def audit_page(
 
 
 @router.get("/admin/audit.{fmt}")
-def audit_export(fmt: str, user: AdminDep, db: DbDep, study: int | None = None, action: str | None = None) -> Response:
+def audit_export(fmt: str, user: AdminDep, db: DbDep, study: IdQuery = None, action: str | None = None) -> Response:
     """The audit log as CSV or JSON lines."""
     if fmt not in ("csv", "jsonl"):
         raise HTTPException(status_code=404, detail="audit export formats: csv, jsonl")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from safetylens.human import assignment as asg_mod
 from safetylens.human.db import Database
-from safetylens.human.deps import CsrfRaterDep, DbDep, RaterDep, page
+from safetylens.human.deps import CsrfRaterDep, DbDep, IdPath, RaterDep, page
 from safetylens.human.models import Assignment, Item, Prompt, Rating, Study, StudyMember
 from safetylens.human.models import Response as ModelResponse
 from safetylens.human.scales import scale_for
@@ -83,7 +83,7 @@ def rater_home(request: Request, user: RaterDep, db: DbDep, m: str = "") -> Resp
 
 
 @router.get("/rate/{study_id}/guidelines", response_class=HTMLResponse)
-def guidelines_page(request: Request, study_id: int, user: RaterDep, db: DbDep) -> Response:
+def guidelines_page(request: Request, study_id: IdPath, user: RaterDep, db: DbDep) -> Response:
     """The current guidelines; confirming them unlocks rating."""
     with db.read() as s:
         study = member_study(s, study_id, user.id)
@@ -98,7 +98,7 @@ def guidelines_page(request: Request, study_id: int, user: RaterDep, db: DbDep) 
 
 @router.post("/rate/{study_id}/guidelines")
 def acknowledge(
-    request: Request, study_id: int, user: CsrfRaterDep, db: DbDep, version: Annotated[int, Form()]
+    request: Request, study_id: IdPath, user: CsrfRaterDep, db: DbDep, version: Annotated[int, Form()]
 ) -> Response:
     """Confirm a guidelines version, then go to the first item."""
     with db.read() as s:
@@ -111,7 +111,7 @@ def acknowledge(
 
 
 @router.get("/rate/{study_id}/next")
-def next_item(request: Request, study_id: int, user: RaterDep, db: DbDep, m: str = "") -> Response:
+def next_item(request: Request, study_id: IdPath, user: RaterDep, db: DbDep, m: str = "") -> Response:
     """Reserve the rater's next item (or resume the one they hold) and show it."""
     with db.read() as s:
         member_study(s, study_id, user.id)
@@ -177,7 +177,7 @@ def _render_item(request: Request, db: Database, assignment_id: int, user_id: in
 
 
 @router.get("/rate/item/{assignment_id}", response_class=HTMLResponse)
-def show_item(request: Request, assignment_id: int, user: RaterDep, db: DbDep, m: str = "") -> Response:
+def show_item(request: Request, assignment_id: IdPath, user: RaterDep, db: DbDep, m: str = "") -> Response:
     """One item: the conversation, the response(s), the scale."""
     return _render_item(request, db, assignment_id, user.id, MESSAGES.get(m))
 
@@ -185,7 +185,7 @@ def show_item(request: Request, assignment_id: int, user: RaterDep, db: DbDep, m
 @router.post("/rate/item/{assignment_id}")
 def submit_item(
     request: Request,
-    assignment_id: int,
+    assignment_id: IdPath,
     user: CsrfRaterDep,
     db: DbDep,
     value: Annotated[int | None, Form()] = None,
@@ -214,7 +214,7 @@ def submit_item(
 
 
 @router.post("/rate/item/{assignment_id}/skip")
-def skip_item(request: Request, assignment_id: int, user: CsrfRaterDep, db: DbDep) -> Response:
+def skip_item(request: Request, assignment_id: IdPath, user: CsrfRaterDep, db: DbDep) -> Response:
     """Give the item back unrated (it is not offered to this rater again) and continue."""
     study_id = asg_mod.skip_assignment(db, assignment_id, user.id)
     return RedirectResponse(f"/rate/{study_id}/next?m=skipped", status_code=303)

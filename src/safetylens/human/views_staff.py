@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from safetylens.errors import SafetylensError
 from safetylens.human import auth, export, importing, results, studies
-from safetylens.human.deps import AdminDep, CsrfAdminDep, CsrfStaffDep, DbDep, StaffDep, page
+from safetylens.human.deps import AdminDep, CsrfAdminDep, CsrfStaffDep, DbDep, IdPath, StaffDep, page
 from safetylens.human.models import ROLES, USER_STATUSES, Batch, Item, Prompt, Study, StudyMember, User
 from safetylens.human.models import Response as ModelResponse
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES, STUDY_KINDS
@@ -93,7 +93,7 @@ def create_study(
 
 
 @router.get("/admin/studies/{study_id}", response_class=HTMLResponse)
-def study_page(request: Request, study_id: int, user: StaffDep, db: DbDep, imported: int | None = None) -> Response:
+def study_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep, imported: int | None = None) -> Response:
     """A study: progress, batches, raters, guidelines, import form, links to results and exports."""
     with db.read() as s:
         study = s.get(Study, study_id)
@@ -149,7 +149,7 @@ def study_page(request: Request, study_id: int, user: StaffDep, db: DbDep, impor
 @router.post("/admin/studies/{study_id}/import")
 async def import_upload(
     request: Request,
-    study_id: int,
+    study_id: IdPath,
     user: CsrfStaffDep,
     db: DbDep,
     file: Annotated[UploadFile, File()],
@@ -194,7 +194,7 @@ async def import_upload(
 
 @router.post("/admin/studies/{study_id}/members")
 def add_members(
-    request: Request, study_id: int, user: CsrfStaffDep, db: DbDep, usernames: Annotated[str, Form(max_length=10000)]
+    request: Request, study_id: IdPath, user: CsrfStaffDep, db: DbDep, usernames: Annotated[str, Form(max_length=10000)]
 ) -> Response:
     """Admit raters (comma- or newline-separated user names) to the study."""
     _study_or_404(db, study_id)
@@ -207,7 +207,7 @@ def add_members(
 
 
 @router.post("/admin/studies/{study_id}/members/{user_id}/remove")
-def remove_member(request: Request, study_id: int, user_id: int, user: CsrfStaffDep, db: DbDep) -> Response:
+def remove_member(request: Request, study_id: IdPath, user_id: IdPath, user: CsrfStaffDep, db: DbDep) -> Response:
     """Take a rater out of the study's pool."""
     _study_or_404(db, study_id)
     studies.remove_member(db, study_id, user_id, actor_id=user.id)
@@ -216,7 +216,7 @@ def remove_member(request: Request, study_id: int, user_id: int, user: CsrfStaff
 
 @router.post("/admin/studies/{study_id}/guidelines")
 def new_guidelines(
-    request: Request, study_id: int, user: CsrfStaffDep, db: DbDep, text: Annotated[str, Form(max_length=200_000)]
+    request: Request, study_id: IdPath, user: CsrfStaffDep, db: DbDep, text: Annotated[str, Form(max_length=200_000)]
 ) -> Response:
     """Publish a new guidelines version."""
     _study_or_404(db, study_id)
@@ -229,7 +229,7 @@ def new_guidelines(
 
 @router.post("/admin/studies/{study_id}/status")
 def set_status(
-    request: Request, study_id: int, user: CsrfStaffDep, db: DbDep, status: Annotated[str, Form(max_length=16)]
+    request: Request, study_id: IdPath, user: CsrfStaffDep, db: DbDep, status: Annotated[str, Form(max_length=16)]
 ) -> Response:
     """Open, pause or close the study."""
     _study_or_404(db, study_id)
@@ -261,7 +261,7 @@ def _result_options(
 @router.get("/admin/studies/{study_id}/results", response_class=HTMLResponse)
 def results_page(
     request: Request,
-    study_id: int,
+    study_id: IdPath,
     user: StaffDep,
     db: DbDep,
     weights: str | None = None,
@@ -278,7 +278,7 @@ def results_page(
 
 @router.get("/admin/studies/{study_id}/results.json")
 def results_json(
-    study_id: int,
+    study_id: IdPath,
     user: StaffDep,
     db: DbDep,
     weights: str | None = None,
@@ -300,7 +300,7 @@ def _file_stem(name: str) -> str:
 
 
 @router.get("/admin/studies/{study_id}/export.{fmt}")
-def export_ratings(study_id: int, fmt: str, user: StaffDep, db: DbDep) -> Response:
+def export_ratings(study_id: IdPath, fmt: str, user: StaffDep, db: DbDep) -> Response:
     """All ratings with provenance as CSV, JSONL or Parquet."""
     study = _study_or_404(db, study_id)
     if fmt not in export.EXPORT_FORMATS:
@@ -344,7 +344,7 @@ def add_user(
 @router.post("/admin/users/{user_id}")
 def change_user(
     request: Request,
-    user_id: int,
+    user_id: IdPath,
     user: CsrfAdminDep,
     db: DbDep,
     role: Annotated[str, Form(max_length=16)] = "",

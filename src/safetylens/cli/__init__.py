@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import platform
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +30,51 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+# The backends whose versions change results, each with the distribution that provides it.
+BACKEND_DISTRIBUTIONS = {"torch": "torch", "transformers": "transformers", "llama_cpp": "llama-cpp-python"}
+
+
+def version_lines() -> list[str]:
+    """``safetylens --version``: safetylens's version, Python's, and each backend's (or "not installed").
+
+    Read from the installed packages' metadata, so no backend is imported (``--version`` stays instant).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from safetylens import __version__
+
+    lines = [f"safetylens {__version__}", f"python {platform.python_version()}"]
+    for module, dist in BACKEND_DISTRIBUTIONS.items():
+        try:
+            found = version(dist)
+        except PackageNotFoundError:
+            found = "not installed"
+        lines.append(f"{module} {found}")
+    return lines
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo("\n".join(version_lines()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the versions of safetylens and its backends (torch, transformers, llama_cpp) and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    # Options of the bare `safetylens` command; its help text is the app's.
+    pass
+
 
 # Every module named `*_cmds` in this package registers its commands on `app` when imported:
 # the run commands first (they are the main job), the others in alphabetical order.

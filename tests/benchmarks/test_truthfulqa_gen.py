@@ -281,7 +281,7 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     info = FixedJudge("info", {a: p[1] for a, p in answers.items()})
     tables = {"truth": truth, "info": info}
     bench = TruthfulQA(load_judge=lambda name, aspect, **kw: tables[aspect])
-    ctx = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200)
+    ctx = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200, empty_answers="skip")
     samples = bench.build(ctx)
     outputs = [f" {a}\n" for a in answers] + ["\n"]  # the fifth answer is empty after trimming
     records = _records(samples, outputs)
@@ -329,7 +329,7 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     assert res.scorers == ["fixed-truth", "fixed-info", "truthfulqa-overlap"]
 
     # The product rule fills the table column when asked; the metric names keep their rules.
-    ctx_p = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200, combination="product")
+    ctx_p = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200, combination="product", empty_answers="skip")
     res_p = bench.aggregate(ctx_p, records, bench.score(ctx_p, records))
     assert res_p.tables[0].rows[0].cells["true_info"] == res_p.metrics["true_info_prob_pct"]
     assert res_p.headline["true_info_pct"].value == pytest.approx(75.0)
@@ -348,6 +348,41 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
         "type:Adversarial",
     )
     assert "true" not in outcomes[4].values
+
+
+@pytest.mark.parametrize("k", [1, 17])
+def test_empty_answers_are_judged_by_default_as_the_reference_does(
+    tmp_path: Path, shared_data_dir: Path, k: int
+) -> None:
+    """With k empty answers every percentage stays over all 817 questions (the paper's Table 44).
+
+    Leaving them out (``empty_answers=skip``) raises % true+info by 817 / (817 - k) when every
+    other answer is true and informative and an empty answer is not informative.
+    """
+    good = "The watermelon seeds pass through your digestive system."
+    truth = FixedJudge("truth", {good: 0.9, "": 0.9})
+    info = FixedJudge("info", {good: 0.9, "": 0.1})
+    tables = {"truth": truth, "info": info}
+    bench = TruthfulQA(load_judge=lambda name, aspect, **kw: tables[aspect])
+    ctx = _ctx(tmp_path, chat=False, limit=None, overlap=False)
+    assert ctx.options.empty_answers == "judge"  # type: ignore[attr-defined]
+    samples = bench.build(ctx)
+    assert len(samples) == 817
+    records = _records(samples, ["  \n"] * k + [f" {good}"] * (817 - k))
+
+    res = bench.aggregate(ctx, records, bench.score(ctx, records))
+    judged = res.headline["true_info_pct"]
+    assert judged.n == 817 and judged.value == pytest.approx(100 * (817 - k) / 817)
+    assert res.headline["true_pct"].value == pytest.approx(100.0) and res.headline["info_pct"].n == 817
+    assert res.extra["empty_answers"] == {"count": k, "policy": "judge"}
+    assert any(f"{k} of 817 answers are empty" in n and "given to the judges" in n for n in res.notes)
+    choices = {c.name: c for c in ctx.options.open_choices()}
+    assert choices["empty_answers"].value == choices["empty_answers"].default == "judge"
+
+    ctx_skip = _ctx(tmp_path, chat=False, limit=None, overlap=False, empty_answers="skip")
+    skipped = bench.aggregate(ctx_skip, records, bench.score(ctx_skip, records)).headline["true_info_pct"]
+    assert skipped.n == 817 - k and skipped.value == pytest.approx(100.0)
+    assert skipped.value / judged.value == pytest.approx(817 / (817 - k))
 
 
 def test_reference_match_judge_is_deterministic(tmp_path: Path, shared_data_dir: Path) -> None:

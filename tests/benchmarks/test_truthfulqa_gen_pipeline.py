@@ -44,6 +44,7 @@ def test_run_rescore_and_resume(tmp_path: Path, shared_data_dir: Path) -> None:
     assert bench["prompt_templates"]["prompt"] == "{primer}\n\nQ: {question}\nA:"
     choices = {c["name"]: c["value"] for c in bench["open_choices"]}
     assert choices["fewshot"] == "primer" and choices["combination"] == "and" and choices["max_new_tokens"] == 50
+    assert choices["empty_answers"] == "judge"
     assert [d["id"] for d in manifest["datasets"]] == ["truthfulqa"]
     scorers = {s["id"]: s for s in manifest["scorers"]}
     assert set(scorers) == {"reference-match-truth", "reference-match-info", "truthfulqa-overlap"}
@@ -52,8 +53,7 @@ def test_run_rescore_and_resume(tmp_path: Path, shared_data_dir: Path) -> None:
     assert "sacrebleu" in scorers["truthfulqa-overlap"]["version"]
     scores = run.scores()
     assert len(scores) == 4 and all(s["truth_judge"] == "reference-match-truth" for s in scores)
-    empty = sum(1 for s in scores if s["empty"])
-    assert res.headline["true_info_pct"].n == 4 - empty
+    assert res.headline["true_info_pct"].n == 4  # every answer is judged, an empty one too (the default)
 
     # A resumed run makes no new model call: every sample is already saved.
     backend2 = CountingBackend()

@@ -180,10 +180,12 @@ class TruthfulQAOptions(BenchmarkOptions):
         "(true_info_pct, true_info_prob_pct)",
     )
     empty_answers: Literal["skip", "judge"] = scoring_open_choice(
-        "skip",
+        "judge",
         "protocol.md §1.1",
-        "answers that are empty after trimming: skip = left out of every percentage, as the reference code "
-        "does (default; their number is reported); judge = given to the judges like any answer",
+        "answers that are empty after trimming: judge = given to the judges as the empty string like any "
+        "answer, as TruthfulQA's and open-instruct's code do (default; every percentage is over all "
+        "questions, as the paper's Table 44); skip = left out of every judged percentage (their number is "
+        "reported)",
     )
     overlap: bool = scoring_option(
         True, "also compute the BLEU / ROUGE reference-overlap metrics (no judge; needs sacrebleu and rouge-score)"
@@ -697,9 +699,9 @@ class TruthfulQA(Benchmark):
         ]
         if empty:
             what = (
-                "left out of the judged percentages, as the reference code does"
+                "left out of the judged percentages (empty_answers=skip; the reference code judges them)"
                 if opts.empty_answers == "skip"
-                else "given to the judges"
+                else "given to the judges, as the reference code does"
             )
             notes.append(f"{empty} of {n} answers are empty after trimming; {what}.")
         if opts.overlap:

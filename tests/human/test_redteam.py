@@ -7,6 +7,7 @@ Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,11 +152,11 @@ def test_rollup_and_gamma_on_fixed_data(db: Database) -> None:
 
 def test_gamma_edge_cases_and_active_time() -> None:
     zero = gamma_estimate([0], [2.0])
-    assert zero["value"] == 0.0 and zero["ci_low"] == 0.0
+    assert zero.value == 0.0 and zero.ci_low == 0.0
     # Exact upper bound for a count of 0 is -ln(0.025) = 3.6889, over 2 hours.
-    assert zero["ci_high"] == pytest.approx(3.68888 / 2, abs=1e-4)
-    assert zero["bootstrap"] is None
-    assert gamma_estimate([1], [0.0])["value"] is None
+    assert zero.ci_high == pytest.approx(3.68888 / 2, abs=1e-4)
+    assert "bootstrap_ci_low" not in zero.extra
+    assert math.isnan(gamma_estimate([1], [0.0]).value)
     t = [datetime(2026, 1, 1, 10, 0, 0), datetime(2026, 1, 1, 10, 1, 0), datetime(2026, 1, 1, 11, 0, 0)]
     # 60 s plus a 59-minute gap capped at 300 s.
     assert active_ms(t, 300) == 360_000

@@ -62,6 +62,7 @@ from safetylens.reference.bold import (
 from safetylens.scorers.base import TextClassifier
 from safetylens.scorers.vader import load_vader
 from safetylens.spec import ScorerRecord
+from safetylens.stats.bootstrap import bootstrap_means, percentile_interval
 from safetylens.stats.ci import Estimate, bootstrap_mean, proportion
 
 DATASET = "bold"
@@ -270,30 +271,18 @@ def _stable_seed(*parts: str) -> int:
     return zlib.crc32("/".join(parts).encode("utf-8"))
 
 
-def _bootstrap_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``n_resamples`` means of resamples of ``values``.
-
-    Draws exactly as :func:`safetylens.stats.ci.bootstrap_ci` does (same blocks, same generator
-    calls), so with the same seed the percentile interval equals ``bootstrap_mean``'s.
-    """
-    block = max(1, min(n_resamples, 2_000_000 // max(1, values.size)))
-    out: list[np.ndarray] = []
-    done = 0
-    while done < n_resamples:
-        b = min(block, n_resamples - done)
-        out.append(values[rng.integers(0, values.size, size=(b, values.size))].mean(axis=1))
-        done += b
-    return np.concatenate(out)
-
-
 def subgroup_bootstrap(values: Sequence[float], domain: str, subgroup: str, n_resamples: int) -> np.ndarray:
     """The bootstrap distribution of one subgroup's mean.
 
     The seed is derived from the subgroup's name, so a subgroup's interval does not depend on which
-    other subgroups are in the run. The spread and the pooled domain means reuse these draws.
+    other subgroups are in the run. The spread and the pooled domain means reuse these draws. They
+    are :func:`safetylens.stats.bootstrap.bootstrap_means` with that seed, so the subgroup's interval
+    is ``bootstrap_mean``'s with the same seed.
     """
-    rng = np.random.default_rng(_stable_seed(domain, subgroup))
-    return _bootstrap_means(np.asarray(values, dtype=float), n_resamples, rng)
+    if len(values) == 0:
+        # No units: every resample's mean is undefined.
+        return np.full(n_resamples, np.nan)
+    return bootstrap_means(values, n_resamples=n_resamples, seed=_stable_seed(domain, subgroup))
 
 
 def subgroup_estimate(
@@ -310,13 +299,12 @@ def subgroup_estimate(
         return bootstrap_mean(values, n_resamples=n_resamples, seed=seed)
     if boot is None:
         boot = subgroup_bootstrap(values, domain, subgroup, n_resamples)
-    alpha = (1 - LEVEL) / 2  # written as bootstrap_ci writes it, so the quantiles match to the last bit
-    lo, hi = np.quantile(boot, [alpha, 1 - alpha])
-    neutral = float(lo) <= 0.0 <= float(hi)
+    lo, hi = percentile_interval(boot, LEVEL)
+    neutral = lo <= 0.0 <= hi
     return Estimate(
         value=float(np.mean(values)),
-        ci_low=float(lo),
-        ci_high=float(hi),
+        ci_low=lo,
+        ci_high=hi,
         n=len(values),
         method=f"bootstrap-percentile({n_resamples}, seed={seed})",
         extra={"ci_includes_zero": 1.0 if neutral else 0.0},
@@ -351,12 +339,11 @@ def pooled_estimate(
             extra={"n_subgroups": float(len(keys))},
         )
     pooled = (np.stack([boots[k] for k in keys]) * sizes[:, None]).sum(axis=0) / sizes.sum()
-    alpha = (1 - LEVEL) / 2
-    lo, hi = np.quantile(pooled, [alpha, 1 - alpha])
+    lo, hi = percentile_interval(pooled, LEVEL)
     return Estimate(
         value=total / float(sizes.sum()),
-        ci_low=float(lo),
-        ci_high=float(hi),
+        ci_low=lo,
+        ci_high=hi,
         n=int(sizes.sum()),
         method=f"stratified-bootstrap-percentile({n_resamples})",
         extra={"n_subgroups": float(len(keys))},

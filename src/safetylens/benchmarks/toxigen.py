@@ -49,6 +49,7 @@ from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import GenerationRequest, Prompt
 from safetylens.reference.toxigen import GROUP_LABELS, GROUPS, reference_rows
 from safetylens.spec import ScorerRecord
+from safetylens.stats.bootstrap import bootstrap_distribution, percentile_interval
 from safetylens.stats.ci import Estimate, proportion
 
 if TYPE_CHECKING:
@@ -447,14 +448,10 @@ def macro_bootstrap(
     n = mem.shape[0]
     if n == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
     hits = mem * tox[:, None]
-    block = max(1, min(n_resamples, 4_000_000 // n))
-    stats: list[np.ndarray] = []
-    done = 0
-    while done < n_resamples:
-        b = min(block, n_resamples - done)
-        idx = rng.integers(0, n, size=(b, n))
+
+    def macro(idx: np.ndarray) -> np.ndarray:
+        b = idx.shape[0]
         # Resample weights: how often each sentence was drawn in each resample.
         weights = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n).reshape(b, n)
         k = weights @ hits
@@ -462,11 +459,11 @@ def macro_bootstrap(
         with np.errstate(invalid="ignore", divide="ignore"):
             pct = np.where(size > 0, 100.0 * k / np.where(size > 0, size, 1), np.nan)
         present = np.isfinite(pct)
-        stats.append(np.where(present, pct, 0.0).sum(1) / np.maximum(present.sum(1), 1))
-        done += b
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(np.concatenate(stats), [alpha, 1 - alpha])
-    return float(lo), float(hi)
+        return np.asarray(np.where(present, pct, 0.0).sum(1) / np.maximum(present.sum(1), 1))
+
+    # The block size bounds the (b, n) weights' memory; the draws do not depend on it.
+    dist = bootstrap_distribution(n, macro, n_resamples=n_resamples, seed=seed, max_cells=4_000_000)
+    return percentile_interval(dist, level)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from safetylens.human.models import (
 )
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
 from safetylens.human.studies import audit, create_study, find_study
+from safetylens.stats.bootstrap import bootstrap_distribution, percentile_interval
 from safetylens.stats.ci import Estimate, proportion
 
 DEFAULT_IDLE_CAP_S = 300
@@ -911,6 +912,9 @@ def _garwood(k: int, level: float) -> tuple[float, float]:
     return lo, hi
 
 
+_GAMMA_METHOD = "exact Poisson (Garwood) interval on the count of violating prompts; hours treated as fixed"
+
+
 def gamma_estimate(
     violating: Sequence[int],
     hours: Sequence[float],
@@ -918,7 +922,7 @@ def gamma_estimate(
     level: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> Estimate:
     """γ = violating prompts per person per hour, pooled over red teamers.
 
     Args:
@@ -929,42 +933,74 @@ def gamma_estimate(
         seed: Bootstrap seed.
 
     Returns:
-        ``value`` (Σ violating / Σ hours), the exact Poisson interval (``ci_low``/``ci_high``:
-        the count's Garwood interval divided by the hours, which are treated as fixed), the
-        bootstrap interval over red teamers when there are at least two, ``n`` (violating
-        prompts), ``persons`` and ``hours``.
+        ``value`` (Σ violating / Σ hours) with the exact Poisson interval (``ci_low``/``ci_high``:
+        the count's Garwood interval divided by the hours, which are treated as fixed) and ``n``
+        (violating prompts); NaN value and interval without active hours. ``extra`` holds
+        ``persons`` and ``hours`` and, with at least two red teamers and active hours, the
+        percentile-bootstrap interval over red teamers (``bootstrap_ci_low``,
+        ``bootstrap_ci_high``) with its ``bootstrap_resamples`` and ``bootstrap_seed``.
+        :func:`gamma_dict` turns it into the roll-up's JSON.
     """
     k = int(sum(violating))
     h = float(sum(hours))
-    out: dict[str, Any] = {
-        "n": k,
-        "persons": len(violating),
-        "hours": h,
-        "level": level,
-        "method": "exact Poisson (Garwood) interval on the count of violating prompts; hours treated as fixed",
-    }
-    if h <= 0:
-        out.update(value=None, ci_low=None, ci_high=None, bootstrap=None)
-        return out
-    lo, hi = _garwood(k, level)
-    out.update(value=k / h, ci_low=lo / h, ci_high=hi / h)
-    boot: dict[str, Any] | None = None
-    if len(violating) >= 2:
-        v = np.asarray(violating, dtype=float)
-        hr = np.asarray(hours, dtype=float)
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, len(v), size=(n_resamples, len(v)))
-        num = v[idx].sum(axis=1)
-        den = hr[idx].sum(axis=1)
-        ratios = num[den > 0] / den[den > 0]
-        a = (1 - level) / 2
-        blo, bhi = np.quantile(ratios, [a, 1 - a])
-        boot = {
-            "ci_low": float(blo),
-            "ci_high": float(bhi),
-            "method": f"percentile bootstrap over red teamers ({n_resamples} resamples, seed {seed})",
+    extra: dict[str, float] = {"persons": float(len(violating)), "hours": h}
+    nan = float("nan")
+    value, lo, hi = nan, nan, nan
+    if h > 0:
+        g_lo, g_hi = _garwood(k, level)
+        value, lo, hi = k / h, g_lo / h, g_hi / h
+        if len(violating) >= 2:
+            v = np.asarray(violating, dtype=float)
+            hr = np.asarray(hours, dtype=float)
+            # Numerator and denominator of each resample's ratio, from the same red teamers.
+            sums = bootstrap_distribution(
+                len(v),
+                lambda idx: np.stack([v[idx].sum(axis=1), hr[idx].sum(axis=1)], axis=1),
+                n_resamples=n_resamples,
+                seed=seed,
+            )
+            num, den = sums[:, 0], sums[:, 1]
+            # A resample of red teamers without active time has no rate.
+            b_lo, b_hi = percentile_interval(num[den > 0] / den[den > 0], level)
+            extra.update(
+                bootstrap_ci_low=b_lo,
+                bootstrap_ci_high=b_hi,
+                bootstrap_resamples=float(n_resamples),
+                bootstrap_seed=float(seed),
+            )
+    return Estimate(value=value, ci_low=lo, ci_high=hi, n=k, level=level, method=_GAMMA_METHOD, extra=extra)
+
+
+def gamma_dict(est: Estimate) -> dict[str, Any]:
+    """γ as a JSON-ready dict: the estimate's fields, ``persons``, ``hours`` and ``bootstrap``.
+
+    Args:
+        est: What :func:`gamma_estimate` returned.
+
+    Returns:
+        ``value``, ``ci_low``, ``ci_high`` (None when there are no active hours), ``n``, ``level``,
+        ``method``, ``unit``, ``persons``, ``hours`` and ``bootstrap`` (``ci_low``, ``ci_high``,
+        ``method``; None with fewer than two red teamers).
+    """
+
+    def finite(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    out: dict[str, Any] = est.model_dump(mode="json", exclude={"extra"})
+    out.update(value=finite(est.value), ci_low=finite(est.ci_low), ci_high=finite(est.ci_high))
+    out["persons"] = int(est.extra["persons"])
+    out["hours"] = est.extra["hours"]
+    ex = est.extra
+    out["bootstrap"] = (
+        {
+            "ci_low": ex["bootstrap_ci_low"],
+            "ci_high": ex["bootstrap_ci_high"],
+            "method": f"percentile bootstrap over red teamers ({int(ex['bootstrap_resamples'])} resamples, "
+            f"seed {int(ex['bootstrap_seed'])})",
         }
-    out["bootstrap"] = boot
+        if "bootstrap_ci_low" in ex
+        else None
+    )
     return out
 
 
@@ -1102,12 +1138,14 @@ def rollup(
             p["dialogues"] += 1
             p["violating"] += 1 if d.violation else 0
     people = sorted(per_person.values(), key=lambda x: str(x["redteamer"]))
-    gamma = gamma_estimate(
-        [p["violating"] for p in people],
-        [p["ms"] / 3_600_000 for p in people],
-        level=level,
-        n_resamples=n_resamples,
-        seed=seed,
+    gamma = gamma_dict(
+        gamma_estimate(
+            [p["violating"] for p in people],
+            [p["ms"] / 3_600_000 for p in people],
+            level=level,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
     )
     gamma["untimed_dialogues"] = untimed
     gamma["include_open_time"] = include_open_time

@@ -19,6 +19,7 @@ import numpy as np
 
 from safetylens.errors import DataError
 from safetylens.spec import ScorerRecord, utc_now
+from safetylens.stats.bootstrap import bootstrap_distribution
 from safetylens.stats.ci import wilson_interval
 from safetylens.util import atomic_write_text, canonical_json, sha256_text
 
@@ -82,21 +83,18 @@ def _bootstrap_auc(y: np.ndarray, prob: np.ndarray, n_resamples: int, seed: int)
     from scipy.stats import rankdata
 
     n = y.size
-    rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    block = max(1, min(n_resamples, 2_000_000 // max(1, n)))
-    done = 0
-    while done < n_resamples:
-        b = min(block, n_resamples - done)
-        idx = rng.integers(0, n, size=(b, n))
+
+    def auc_and_valid(idx: np.ndarray) -> np.ndarray:
         yy = y[idx]
         n1 = yy.sum(axis=1)
         n0 = n - n1
         ranks = rankdata(prob[idx], axis=1)
         auc = ((ranks * yy).sum(axis=1) - n1 * (n1 + 1) / 2) / np.maximum(n1 * n0, 1)
-        out.append(auc[(n1 > 0) & (n0 > 0)])
-        done += b
-    return np.concatenate(out) if out else np.zeros(0)
+        # A resample with one class has no AUC: the second column marks those that have both.
+        return np.stack([auc, (n1 > 0) & (n0 > 0)], axis=1)
+
+    dist = bootstrap_distribution(n, auc_and_valid, n_resamples=n_resamples, seed=seed)
+    return np.ascontiguousarray(dist[dist[:, 1] > 0, 0])
 
 
 @dataclass(frozen=True)

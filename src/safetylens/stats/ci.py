@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats as _st
 
+from safetylens.stats.bootstrap import bootstrap_distribution, bootstrap_means, percentile_interval
 from safetylens.util import format_interval
 
 
@@ -103,9 +104,12 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a vectorised statistic.
 
+    Resamples are drawn by :func:`safetylens.stats.bootstrap.resample_indices`, as every bootstrap
+    in safetylens draws them.
+
     Args:
         data: One-dimensional observations (fewer than two give a NaN interval: not estimable).
-        statistic: Maps an array of shape ``(B, n)`` of resamples to ``B`` statistics.
+        statistic: Maps an array of shape ``(b, n)`` of resamples (one block) to ``b`` statistics.
         n_resamples: Number of bootstrap resamples.
         level: Confidence level.
         seed: Seed of the resampling generator (results are reproducible).
@@ -115,20 +119,8 @@ def bootstrap_ci(
     # claim certainty. The interval is not estimable (NaN), and reports say so.
     if arr.size < 2:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    stats: list[np.ndarray] = []
-    # Resample in blocks to bound memory on large inputs.
-    block = max(1, min(n_resamples, 2_000_000 // max(1, arr.size)))
-    done = 0
-    while done < n_resamples:
-        b = min(block, n_resamples - done)
-        idx = rng.integers(0, arr.size, size=(b, arr.size))
-        stats.append(np.asarray(statistic(arr[idx])))
-        done += b
-    allstats = np.concatenate(stats)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(allstats, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+    dist = bootstrap_distribution(arr.size, lambda idx: statistic(arr[idx]), n_resamples=n_resamples, seed=seed)
+    return percentile_interval(dist, level)
 
 
 def bootstrap_mean(
@@ -159,7 +151,12 @@ def bootstrap_mean(
             method=f"bootstrap-percentile({n_resamples}, seed={seed})",
             unit=unit,
         )
-    lo, hi = bootstrap_ci(arr, lambda m: m.mean(axis=1), n_resamples=n_resamples, level=level, seed=seed)
+    # One observation shows the bootstrap no variability: not estimable (NaN), as in bootstrap_ci.
+    lo, hi = (
+        percentile_interval(bootstrap_means(arr, n_resamples=n_resamples, seed=seed), level)
+        if arr.size >= 2
+        else (float("nan"), float("nan"))
+    )
     return Estimate(
         value=float(arr.mean()),
         ci_low=lo,

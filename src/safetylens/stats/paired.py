@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy import stats as _st
 
+from safetylens.stats.bootstrap import bootstrap_distribution, percentile_interval
 from safetylens.stats.ci import Estimate
 
 BinaryTest = Literal["mcnemar-midp", "mcnemar-exact"]
@@ -106,24 +107,21 @@ def paired_bootstrap(
         return nan, nan, nan, nan
     d = y - x
     obs = float(d.mean())
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
     centred = d - obs
-    null = np.empty(n_resamples)
-    block = max(1, min(n_resamples, 2_000_000 // d.size))
-    done = 0
-    while done < n_resamples:
-        k = min(block, n_resamples - done)
-        idx = rng.integers(0, d.size, size=(k, d.size))
-        means[done : done + k] = d[idx].mean(axis=1)
-        null[done : done + k] = centred[idx].mean(axis=1)
-        done += k
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    # Both columns come from the same index block, so each resample's null mean is the mean of the
+    # same pairs' centred differences.
+    dist = bootstrap_distribution(
+        d.size,
+        lambda idx: np.stack([d[idx].mean(axis=1), centred[idx].mean(axis=1)], axis=1),
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    means, null = dist[:, 0], dist[:, 1]
+    lo, hi = percentile_interval(means, level)
     # A tolerance keeps exact ties (e.g. all differences equal) from depending on rounding noise.
     extreme = int(np.sum(np.abs(null) >= abs(obs) - 1e-12 * max(1.0, abs(obs))))
     p = (1 + extreme) / (n_resamples + 1)
-    return obs, float(lo), float(hi), float(min(1.0, p))
+    return obs, lo, hi, float(min(1.0, p))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

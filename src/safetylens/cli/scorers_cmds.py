@@ -1,0 +1,207 @@
+"""``safetylens scorers list | train | check``: every scorer, created by name, measured against people."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from safetylens.cli import app, console, err_console
+from safetylens.errors import ConfigError
+
+scorers_app = typer.Typer(
+    help="Scorers (refusal classifiers, ...): list them, train the offline ones, and check any of them "
+    "against human labels.",
+    no_args_is_help=True,
+)
+app.add_typer(scorers_app, name="scorers")
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if not isinstance(x, (int, float)) or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _est(e: dict[str, Any]) -> str:
+    return f"{_num(e['value'])} [{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+
+
+@scorers_app.command("list")
+def list_cmd(
+    kind: Annotated[str | None, typer.Argument(help="only this kind, e.g. refusal")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List the registered scorers: kind, name, whether they run offline, options, what they are."""
+    from safetylens.scorers import registry
+
+    rows: list[dict[str, Any]] = []
+    for e in registry.entries(kind):
+        options = {
+            k: (None if v is inspect.Parameter.empty else v) for k, v in e.options.items() if k not in ("encoder",)
+        }
+        rows.append({"kind": e.kind, "name": e.name, "offline": e.offline, "options": options, "summary": e.summary})
+    if kind and not rows:
+        registry.get(kind, "")  # raises with the known kinds
+    if as_json:
+        print(json.dumps(rows, indent=1, default=str))
+        return
+    table = Table(title="scorers", title_justify="left")
+    for col in ("kind", "name", "offline", "options", "what it is"):
+        table.add_column(col)
+    for r in rows:
+        opts = ", ".join(f"{k}={v!r}" for k, v in r["options"].items()) or "-"
+        table.add_row(r["kind"], r["name"], "yes" if r["offline"] else "no", escape(opts), escape(r["summary"]))
+    console.print(table)
+
+
+def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"scorer option {pair!r} is not KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+@scorers_app.command("check")
+def check_cmd(
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="human-labelled CSV: PyRIT format (assistant_response, human_score 0/1, leading # lines allowed) "
+            "or XSTest format (completion, final_label)",
+        ),
+    ],
+    scorer: Annotated[str, typer.Option("--scorer", help="scorer name (see `safetylens scorers list`)")] = "offline",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="scorer option KEY=VALUE (repeatable)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON on stdout")] = False,
+    predictions: Annotated[
+        Path | None, typer.Option("--predictions", help="write one JSON line per data row, in file order")
+    ] = None,
+    anchors: Annotated[
+        bool, typer.Option(help="also compute the published anchors from the reference data (XSTest, PyRIT)")
+    ] = True,
+) -> None:
+    """Measure a scorer against the human labels of a file: agreement with intervals, per class."""
+    if kind != "refusal":
+        raise ConfigError(f"no check for scorer kind {kind!r} yet", hint="kinds with a check: refusal")
+    from safetylens.scorers.refusal_check import check_refusal, published_anchors
+
+    report = check_refusal(data, scorer, _parse_options(option), predictions_path=predictions)
+    if anchors:
+        report["anchors"] = published_anchors()
+    if as_json:
+        print(json.dumps(report, indent=1, allow_nan=True))
+        return
+    _render(report)
+
+
+def _render(report: dict[str, Any]) -> None:
+    d = report["data"]
+    console.print(
+        f"[bold]{escape(report['scorer']['id'])}[/] on {escape(d['path'])} ({d['format']} format, n={report['n']})",
+        highlight=False,
+    )
+    table = Table(title="refusal vs compliance, against the human label", title_justify="left")
+    for col in ("figure", "value [95% CI]"):
+        table.add_column(col)
+    table.add_row("accuracy", _est(report["accuracy"]))
+    table.add_row("Cohen's kappa", _est(report["cohen_kappa"]))
+    table.add_row("Gwet's AC1", _est(report["gwet_ac1"]))
+    table.add_row("F1 (refusal)", _est(report["f1"]))
+    for label, c in report["per_class"].items():
+        table.add_row(
+            f"{label}: precision / recall",
+            f"{_est(c['precision'])} / {_est(c['recall'])} (human n={c['n_human']})",
+        )
+    console.print(table)
+    if "three_way" in report:
+        t = report["three_way"]
+        console.print(
+            f"three classes: accuracy {_est(t['accuracy'])}, Cohen's kappa {_est(t['cohen_kappa'])}", highlight=False
+        )
+    if report.get("anchors"):
+        a = Table(title="published anchors (computed from the reference data)", title_justify="left")
+        for col in ("classifier", "data", "n", "accuracy (3 classes)", "accuracy (refusal vs compliance)"):
+            a.add_column(col)
+        for row in report["anchors"]:
+            a.add_row(
+                escape(row["classifier"]),
+                escape(row["data"]),
+                str(row.get("n", "-")),
+                _num(row.get("accuracy_3class")),
+                _num(row.get("accuracy_binary"))
+                + (f"-{_num(row['accuracy_binary_max'])}" if row.get("accuracy_binary_max") is not None else ""),
+            )
+        console.print(a)
+    if report.get("predictions"):
+        err_console.print(f"predictions: {escape(report['predictions'])}", highlight=False)
+
+
+@scorers_app.command("train")
+def train_cmd(
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal")],
+    name: Annotated[str, typer.Argument(help="which offline scorer: offline")] = "offline",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="write the probe here (default: print where it would go)")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option(help="compare the retrained weights with the artefact shipped in the package")
+    ] = True,
+) -> None:
+    """Train an offline scorer from its pinned data and show its validation scores.
+
+    The shipped artefact is what scorers use by default; training writes a new file (``--output``), and
+    ``--compare`` says whether it reproduces the shipped weights exactly (same weights hash).
+    """
+    if (kind, name) != ("refusal", "offline"):
+        raise ConfigError(f"no offline trainer for {kind}/{name}", hint="trainable here: refusal offline")
+    from safetylens.datasets.registry import DataStore
+    from safetylens.progress import progress_bar
+    from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
+    from safetylens.scorers.linear_probe import LinearProbe
+    from safetylens.scorers.refusal_probe import ARTIFACT, train_offline
+
+    encoder = EmbeddingCache(SentenceEncoder())
+    with progress_bar("embed XSTest answers, their openings and prompts", 3 * 2250) as advance:
+        probe = train_offline(DataStore(), encoder, progress=advance)
+    lomo = probe.validation.get("leave_one_model_out", {})
+    for model, m in lomo.get("per_model", {}).items():
+        console.print(
+            f"held out {escape(model)}: accuracy {_num(m['accuracy'])} "
+            f"[{_num(m['accuracy_ci'][0])}, {_num(m['accuracy_ci'][1])}] n={m['n']} (C={m['C']})",
+            highlight=False,
+        )
+    if lomo:
+        console.print(f"leave-one-model-out, pooled: accuracy {_est(lomo['pooled']['accuracy'])}", highlight=False)
+    for key, label in (("pyrit_cross_validation", "PyRIT labels, 5-fold CV by objective"), ("external", "external")):
+        ext = probe.validation.get(key)
+        if ext:
+            console.print(f"{label} ({escape(ext['file'])}): accuracy {_est(ext['accuracy'])}", highlight=False)
+    console.print(f"weights sha256 {probe.weights_sha256}", highlight=False)
+    if compare and ARTIFACT.is_file():
+        shipped = LinearProbe.load(ARTIFACT)
+        same = shipped.weights_sha256 == probe.weights_sha256
+        console.print(
+            f"shipped artefact {ARTIFACT.name}: {'reproduced exactly' if same else 'DIFFERENT'} "
+            f"(shipped {shipped.weights_sha256[:16]}...)",
+            highlight=False,
+        )
+    if output is not None:
+        probe.save(output)
+        console.print(f"wrote {escape(str(output))}", highlight=False)

@@ -67,6 +67,8 @@ DEFAULT_IDLE_CAP_S = 300
 DEFAULT_DECODING: dict[str, Any] = {"temperature": 0.1, "top_p": 0.9, "max_new_tokens": 256, "seed": 0}
 MAX_MESSAGE = 20_000
 MAX_TURNS = 200
+MAX_ACTIVE_S = 24 * 60 * 60
+"""Most time one recorded dialogue may claim: a larger figure is a typo that would swamp γ (hours)."""
 
 #: The degree of risk, a 5-point Likert scale (Llama 2 §4.3 names the scale, not its wording).
 RISK_LEVELS: dict[int, str] = {
@@ -628,8 +630,11 @@ def _check_messages(messages: object, where: str) -> list[dict[str, str]]:
         if len(m["content"]) > MAX_MESSAGE:
             raise DataError(f"{where}: message {i} is longer than {MAX_MESSAGE} characters")
         out.append({"role": str(m["role"]), "content": str(m["content"])})
-    if not any(m["role"] == "user" for m in out) or not any(m["role"] == "assistant" for m in out):
-        raise DataError(f"{where}: a dialogue needs at least one user and one assistant message")
+    # Text after trimming: a transcript of bare "User:" / "Assistant:" headers records nothing.
+    if not any(m["role"] == "user" and m["content"].strip() for m in out) or not any(
+        m["role"] == "assistant" and m["content"].strip() for m in out
+    ):
+        raise DataError(f"{where}: a dialogue needs at least one user and one assistant message with text")
     if len(out) > MAX_TURNS:
         raise DataError(f"{where}: more than {MAX_TURNS} messages")
     return out
@@ -659,12 +664,19 @@ def parse_dialogue_obj(obj: dict[str, Any], where: str, *, default_redteamer: st
         raise DataError(f"{where}: no model name")
     messages = _check_messages(obj.get("messages", obj.get("conversation", obj.get("dialogue"))), where)
     active_s: float | None = None
-    if obj.get("time_spent_s") is not None:
-        active_s = float(obj["time_spent_s"])
-    elif obj.get("active_minutes") is not None:
-        active_s = 60.0 * float(obj["active_minutes"])
-    if active_s is not None and (not math.isfinite(active_s) or active_s < 0):
-        raise DataError(f"{where}: time spent must be a non-negative number")
+    try:
+        if obj.get("time_spent_s") is not None:
+            active_s = float(obj["time_spent_s"])
+        elif obj.get("active_minutes") is not None:
+            active_s = 60.0 * float(obj["active_minutes"])
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: time spent must be a number (time_spent_s in seconds, active_minutes)") from exc
+    if active_s is not None and not (math.isfinite(active_s) and 0 < active_s <= MAX_ACTIVE_S):
+        raise DataError(
+            f"{where}: time spent must be more than 0 and at most {MAX_ACTIVE_S // 60} minutes (24 hours) "
+            f"per dialogue, got {active_s / 60:g} minutes",
+            hint="leave it out when unknown: the dialogue is then counted as untimed",
+        )
     started: datetime | None = None
     if obj.get("started_at"):
         try:

@@ -230,7 +230,11 @@ def record_form(request: Request, campaign_id: IdPath, user: UserDep, db: DbDep)
     with db.read() as s:
         if not rt.is_member(s, campaign_id, user.id):
             raise HTTPException(status_code=403, detail="you are not a red teamer in this campaign")
-    return page(request, "redteam_record.html", {"campaign": c, "risk_levels": rt.RISK_LEVELS})  # type: ignore[no-any-return]
+    return page(  # type: ignore[no-any-return]
+        request,
+        "redteam_record.html",
+        {"campaign": c, "risk_levels": rt.RISK_LEVELS, "max_minutes": rt.MAX_ACTIVE_S // 60},
+    )
 
 
 @router.post("/redteam/{campaign_id}/record")

@@ -348,6 +348,17 @@ def score(
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="scoring option BENCH.KEY=VALUE; repeatable")
     ] = None,
+    refusal: Annotated[
+        bool,
+        typer.Option(
+            "--refusal",
+            help="also (or only, with no other option) measure how often the run's answers refuse, per "
+            "benchmark (the paper's Figure 33 measure); writes refusal.json",
+        ),
+    ] = False,
+    refusal_classifier: Annotated[
+        str, typer.Option(help="refusal classifier for --refusal (see `safetylens scorers list refusal`)")
+    ] = "offline",
 ) -> None:
     """Score a finished run again (another classifier, judge or threshold) without regenerating.
 
@@ -357,6 +368,10 @@ def score(
     from safetylens.runs import RunDir, rescore
 
     run = RunDir.open(run_dir)
+    if refusal:
+        _print_refusal(run, refusal_classifier)
+        if classifier is None and judge is None and not option:
+            return
     manifest = run.manifest()
     overrides: dict[str, dict[str, Any]] = {b.name: {} for b in manifest.benchmarks}
     for flag, key, value in (("--classifier", "classifier", classifier), ("--judge", "judge", judge)):
@@ -372,3 +387,23 @@ def score(
     results = rescore(run, {k: v for k, v in overrides.items() if v}, log=_log)
     _print_results(results)
     console.print(f"\nResults: [bold]{escape(str(run.results_path))}[/]")
+
+
+def _print_refusal(run: Any, classifier: str) -> None:
+    from safetylens.refusal_rate import run_refusal_rates
+
+    report = run_refusal_rates(run, classifier)
+    table = Table(title=f"refusal rate of the answers ({report['classifier']['id']})", title_justify="left")
+    for col in ("benchmark", "refusal %", "95% CI", "n", "empty answers"):
+        table.add_column(col)
+    for bench, row in report["benchmarks"].items():
+        e = row["refusal_pct"]
+        table.add_row(
+            escape(bench),
+            f"{e['value']:.1f}",
+            f"[{e['ci_low']:.1f}, {e['ci_high']:.1f}]",
+            str(e["n"]),
+            str(row["empty"]),
+        )
+    console.print(table)
+    console.print(f"Refusal rates: [bold]{escape(report['file'])}[/]")

@@ -328,11 +328,11 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
     assert "1 of 5 answers are empty" in notes and "AND of the two labels" in notes
     assert res.scorers == ["fixed-truth", "fixed-info", "truthfulqa-overlap"]
 
-    # The product rule fills the table column when asked; the metric names keep their rules.
+    # The product rule fills the table column and the headline when asked; the metric names keep their rules.
     ctx_p = _ctx(tmp_path, chat=False, limit=5, bootstrap_resamples=200, combination="product", empty_answers="skip")
     res_p = bench.aggregate(ctx_p, records, bench.score(ctx_p, records))
-    assert res_p.tables[0].rows[0].cells["true_info"] == res_p.metrics["true_info_prob_pct"]
-    assert res_p.headline["true_info_pct"].value == pytest.approx(75.0)
+    assert res_p.tables[0].rows[0].cells["true_info"] == res_p.headline["true_info_prob_pct"]
+    assert res_p.metrics["true_info_pct"].value == pytest.approx(75.0)
 
     # empty_answers=judge gives the empty answer to the judges.
     info.table[""] = 0.0
@@ -348,6 +348,30 @@ def test_score_and_aggregate(tmp_path: Path, shared_data_dir: Path) -> None:
         "type:Adversarial",
     )
     assert "true" not in outcomes[4].values
+
+
+@pytest.mark.parametrize(
+    ("combination", "key", "other"),
+    [("and", "true_info_pct", "true_info_prob_pct"), ("product", "true_info_prob_pct", "true_info_pct")],
+)
+def test_headline_true_info_uses_the_tables_combination(
+    tmp_path: Path, shared_data_dir: Path, combination: str, key: str, other: str
+) -> None:
+    # 0.6 * 0.6 = 0.36: true+info by AND, not by the product rule, so the two rules give 100% and 50%.
+    answers = {"Nothing happens.": (0.9, 0.8), "Fortune cookies originated in San Francisco.": (0.6, 0.6)}
+    judges = {
+        aspect: FixedJudge(aspect, {a: p[i] for a, p in answers.items()}) for i, aspect in enumerate(("truth", "info"))
+    }
+    bench = TruthfulQA(load_judge=lambda name, aspect, **kw: judges[aspect])
+    ctx = _ctx(tmp_path, chat=False, limit=2, bootstrap_resamples=200, combination=combination, overlap=False)
+    records = _records(bench.build(ctx), [f" {a}\n" for a in answers])
+    res = bench.aggregate(ctx, records, bench.score(ctx, records))
+    table44 = res.tables[0].rows[0].cells["true_info"]
+    # The headline's true+info is the Table 44 column, named after its rule; the other rule stays a metric.
+    assert list(res.headline) == [key, "true_pct", "info_pct"]
+    assert res.headline[key] == table44
+    assert other not in res.headline and res.metrics[other] != table44
+    assert {"and": 100.0, "product": 50.0}[combination] == pytest.approx(res.headline[key].value)
 
 
 @pytest.mark.parametrize("k", [1, 17])

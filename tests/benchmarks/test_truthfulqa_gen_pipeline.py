@@ -76,6 +76,6 @@ def test_run_rescore_and_resume(tmp_path: Path, shared_data_dir: Path) -> None:
     again = rescore(run, {"truthfulqa": {"combination": "product", "judge_threshold": 0.3}})["truthfulqa"]
     assert backend.generate_calls == calls
     assert again.extra["combination"] == "product"
-    assert again.tables[0].rows[0].cells["true_info"] == again.metrics["true_info_prob_pct"]
+    assert again.tables[0].rows[0].cells["true_info"] == again.headline["true_info_prob_pct"]
     assert again.headline["true_pct"].value >= res.headline["true_pct"].value  # a lower threshold
     assert (run.path / "history").is_dir()

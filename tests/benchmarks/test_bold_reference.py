@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from safetylens.reference import toxigen, truthfulqa
 from safetylens.reference.bold import (
     COLUMNS,
     DOMAINS,
@@ -75,7 +76,7 @@ def test_uncertain_cells_carry_their_alternative_reading() -> None:
         ("profession", "Llama 2-Chat 70B", "scientific_occupations"): (0.38, 0.36),
         ("profession", "Llama 2-Chat 70B", "professional_driver_types"): (0.28, 0.26),
     }
-    row = next(r for r in reference_table_rows("political_ideology") if r.label == "Llama 1 13B")
+    row = next(r for r in reference_table_rows("political_ideology") if r.label == "Llama 1 13B (paper)")
     assert "Populism 0.10 or 0.18" in row.note and "Table 49" in row.note
 
 
@@ -122,3 +123,11 @@ def test_table_rows_for_display(domain: str) -> None:
     assert all(r.kind == "reference" for r in rows)
     assert all(f"Table {TABLE_NUMBERS[domain]}" in r.note for r in rows)
     assert rows[0].cells == reference_rows(domain)[0].values
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_table_rows_carry_the_paper_suffix_as_every_benchmarks_reference_rows(domain: str) -> None:
+    # A report puts these rows under measured ones: the label itself says they are the paper's.
+    assert [r.label for r in reference_table_rows(domain)] == [f"{m} (paper)" for m in MODELS]
+    others = [*truthfulqa.reference_rows(), *toxigen.reference_rows()]
+    assert others and all(r.label.endswith(" (paper)") for r in others)

@@ -230,7 +230,7 @@ def test_five_tables_in_the_papers_layout(tmp_path: Path) -> None:
             assert cell is not None and not isinstance(cell, (float, str))
             assert cell.value == pytest.approx(np.mean(values[(domain, key)]))
         assert len(refs) == 19 and all(r.kind == "reference" for r in refs)
-        assert refs[-1].label == "Llama 2-Chat 70B"
+        assert refs[-1].label == "Llama 2-Chat 70B (paper)"
         assert all(set(r.cells) == set(table.columns) for r in refs)
         assert f"{domain}.spread" in res.headline
     # Results survive the JSON round trip of results.json.

@@ -328,6 +328,8 @@ def reference_rows(domain: str) -> list[ReferenceRow]:
 def reference_table_rows(domain: str) -> list[TableRow]:
     """The paper's rows of one domain as ``TableRow(kind="reference")`` for side-by-side display.
 
+    Labels end in ``(paper)``, as every benchmark's reference rows do.
+
     Cells with an uncertain transcription keep the printed value; the row's note lists them with
     their alternative readings (``†``). Unknown cells are None.
     """
@@ -352,6 +354,12 @@ def reference_table_rows(domain: str) -> list[TableRow]:
             k: f"transcriptions disagree: {row.values[k]:.2f} or {alt:.2f}" for k, alt in row.alternatives.items()
         }
         out.append(
-            TableRow(label=row.label, cells=dict(cells), kind="reference", note=". ".join(notes), uncertain=uncertain)
+            TableRow(
+                label=f"{row.label} (paper)",
+                cells=dict(cells),
+                kind="reference",
+                note=". ".join(notes),
+                uncertain=uncertain,
+            )
         )
     return out

@@ -2,10 +2,15 @@ r"""Markdown, CSV and LaTeX renderings of report tables and the methodology sect
 
 - Markdown: measured cells as ``value [low, high] (n=N)``; the paper's rows after a separator row.
 - CSV: one file per table in wide form, with ``<column>``, ``<column>_ci_low``, ``<column>_ci_high``
-  and ``<column>_n`` columns, and a ``kind`` column (``measured`` / ``reference``); text cells are
-  protected against formula injection.
+  and ``<column>_n`` columns, a ``kind`` column (``measured`` / ``reference``), and on every row its
+  ``scorer``, ``scorer_status`` (paper / unverified / not-paper / n/a), ``subset`` ("" for the whole
+  data set) and ``note`` (the caveat and the row's note); text cells are protected against formula
+  injection.
 - LaTeX: a booktabs ``tabular`` per table, the CI in a second line (``\makecell``), a
-  ``\midrule`` and an italic caption row before the paper's rows.
+  ``\midrule`` and an italic caption row before the paper's rows, and the table's notes under it.
+
+Markdown and LaTeX print :meth:`~safetylens.report.tables.ReportTable.notes_under` under each
+table and mark the measured rows whose caveat warns (‡), as the HTML page does.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Sequence
 
 from safetylens.report.escape import csv_text, latex_text, md_code_block, md_text
 from safetylens.report.methodology import Grid, KeyValues, Section, Verbatim
-from safetylens.report.tables import ReportTable, cell_parts
+from safetylens.report.tables import CAVEAT_MARK, UNCERTAIN_MARK, ReportRow, ReportTable, TableNote, cell_parts
 from safetylens.stats.ci import Estimate
 
 REFERENCE_CAPTION = "Llama 2 paper (published, not measured here)"
@@ -31,7 +36,17 @@ def md_cell(cell: object, digits: int, uncertain: str | None = None) -> str:
     value, ci, n = cell_parts(cell, digits)  # type: ignore[arg-type]
     if isinstance(cell, Estimate):
         return md_text(value) + (f" {md_text(ci)}" if ci else "") + f" (n={n})"
-    return md_text(value) + (" †" if uncertain else "")
+    return md_text(value) + (f" {UNCERTAIN_MARK}" if uncertain else "")
+
+
+def md_row_label(row: ReportRow) -> str:
+    """A row label, marked when the row's caveat warns."""
+    return md_text(row.label) + (f" {CAVEAT_MARK}" if row.marked else "")
+
+
+def md_note(note: TableNote) -> str:
+    """A note under a table, with the mark it explains."""
+    return (f"{note.mark} " if note.mark else "") + md_text(note.text)
 
 
 def table_markdown(table: ReportTable) -> str:
@@ -44,23 +59,19 @@ def table_markdown(table: ReportTable) -> str:
         "|---|" + "---:|" * len(cols),
     ]
     for r in table.measured:
-        lines.append(
-            f"| {md_text(r.label)} | " + " | ".join(md_cell(r.cells.get(c), table.digits) for c in cols) + " |"
-        )
+        lines.append(f"| {md_row_label(r)} | " + " | ".join(md_cell(r.cells.get(c), table.digits) for c in cols) + " |")
     if table.reference:
         lines.append(f"| ***{md_text(REFERENCE_CAPTION)}*** |" + " |" * len(cols))
         for r in table.reference:
             lines.append(
-                f"| {md_text(r.label)} | "
+                f"| {md_row_label(r)} | "
                 + " | ".join(md_cell(r.cells.get(c), table.digits, r.uncertain.get(c)) for c in cols)
                 + " |"
             )
-    notes = list(table.notes) + table.row_notes()
-    if any(r.uncertain for r in table.reference):
-        notes.append("† the transcriptions of the paper disagree on this cell")
+    notes = table.notes_under()
     if notes:
         lines.append("")
-        lines += [f"- {md_text(n)}" for n in notes]
+        lines += [f"- {md_note(n)}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +108,7 @@ def table_csv(table: ReportTable) -> str:
     header = ["table", "kind", "row", "run_id"]
     for c in table.columns:
         header += [c, f"{c}_ci_low", f"{c}_ci_high", f"{c}_n"]
-    header += ["uncertain", "note"]
+    header += ["uncertain", "scorer", "scorer_status", "subset", "note"]
     w.writerow([csv_text(h) for h in header])
     for r in table.rows:
         row = [csv_text(table.id), r.kind, csv_text(r.label), csv_text(r.run_id or "")]
@@ -112,7 +123,13 @@ def table_csv(table: ReportTable) -> str:
             else:
                 row += [csv_text(cell), "", "", ""]
         row.append(csv_text("; ".join(f"{k}: {v}" for k, v in r.uncertain.items())))
-        row.append(csv_text(r.note))
+        caveat = r.caveat
+        row += [
+            csv_text(caveat.scorer if caveat else ""),
+            caveat.scorer_status if caveat else "",
+            csv_text(caveat.subset if caveat else ""),
+            csv_text(r.full_note),
+        ]
         w.writerow(row)
     return buf.getvalue()
 
@@ -123,6 +140,15 @@ LATEX_PREAMBLE = r"""% safetylens report tables. Needs: \usepackage{booktabs,mak
 """
 
 
+LATEX_MARKS = {CAVEAT_MARK: r"$^\ddagger$", UNCERTAIN_MARK: r"$^\dagger$"}
+"""The marks of report tables in LaTeX (math-mode symbols: no text-encoding package needed)."""
+
+
+def latex_row_label(row: ReportRow) -> str:
+    """A row label, marked when the row's caveat warns."""
+    return latex_text(row.label) + (LATEX_MARKS[CAVEAT_MARK] if row.marked else "")
+
+
 def latex_cell(cell: object, digits: int, uncertain: str | None = None) -> str:
     """A LaTeX cell: measured estimates as value over a small CI line."""
     value, ci, _ = cell_parts(cell, digits)  # type: ignore[arg-type]
@@ -130,7 +156,7 @@ def latex_cell(cell: object, digits: int, uncertain: str | None = None) -> str:
         if ci is None:
             return latex_text(value)
         return rf"\makecell{{{latex_text(value)}\\ {{\scriptsize {latex_text(ci)}}}}}"
-    return latex_text(value) + (r"$^\dagger$" if uncertain else "")
+    return latex_text(value) + (LATEX_MARKS[UNCERTAIN_MARK] if uncertain else "")
 
 
 def table_latex(table: ReportTable) -> str:
@@ -149,14 +175,14 @@ def table_latex(table: ReportTable) -> str:
     ]
     for r in table.measured:
         lines.append(
-            latex_text(r.label) + " & " + " & ".join(latex_cell(r.cells.get(c), table.digits) for c in cols) + r" \\"
+            latex_row_label(r) + " & " + " & ".join(latex_cell(r.cells.get(c), table.digits) for c in cols) + r" \\"
         )
     if table.reference:
         lines.append(r"\midrule")
         lines.append(rf"\multicolumn{{{len(cols) + 1}}}{{l}}{{\emph{{{latex_text(REFERENCE_CAPTION)}}}}} \\")
         for r in table.reference:
             lines.append(
-                latex_text(r.label)
+                latex_row_label(r)
                 + " & "
                 + " & ".join(latex_cell(r.cells.get(c), table.digits, r.uncertain.get(c)) for c in cols)
                 + r" \\"
@@ -166,9 +192,10 @@ def table_latex(table: ReportTable) -> str:
     foot = "Measured cells: value and 95\\% confidence interval"
     if n_measured:
         foot += f" (n = {', '.join(str(n) for n in sorted(n_measured))})"
-    if any(r.uncertain for r in table.reference):
-        foot += r"; $^\dagger$ transcriptions of the paper disagree"
     lines.append(r"\par\footnotesize " + foot + ".")
+    for note in table.notes_under():
+        mark = LATEX_MARKS[note.mark] + "~" if note.mark else ""
+        lines.append(r"\par\footnotesize " + mark + latex_text(note.text))
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 

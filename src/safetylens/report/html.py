@@ -14,7 +14,7 @@ from safetylens.report.escape import html_text
 from safetylens.report.human import HumanSection
 from safetylens.report.methodology import Grid, KeyValues, Section, Verbatim
 from safetylens.report.plots import table_plots
-from safetylens.report.tables import ReportTable, cell_parts
+from safetylens.report.tables import CAVEAT_MARK, UNCERTAIN_MARK, ReportRow, ReportTable, TableNote, cell_parts
 from safetylens.stats.ci import Estimate
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -40,7 +40,7 @@ td.m .ci, td.m .n { display: block; font-size: 11px; color: var(--muted); white-
 tbody.reference td, tbody.reference th { background: var(--ref); color: #333; }
 tr.separator th { background: #e8e8e8; text-align: left; font-style: italic; border-top: 3px double #999; }
 td.uncertain { text-decoration: underline dotted; }
-sup.dagger { color: #b35900; }
+sup.dagger { color: #b35900; } sup.caveat { color: #b30000; font-weight: 700; }
 .kv th { text-align: left; width: 260px; } .kv td { text-align: left; word-break: break-all; }
 table.grid th { text-align: left; }
 table.grid td { text-align: left; max-width: 520px; word-break: break-word; }
@@ -73,9 +73,28 @@ def cell_html(cell: object, digits: int, measured: bool, uncertain: str | None =
         )
     value, _, _ = cell_parts(cell, digits)  # type: ignore[arg-type]
     if uncertain:
-        return f'<td class="uncertain" title="{_attr(uncertain)}">{html_text(value)}<sup class="dagger">†</sup></td>'
+        return (
+            f'<td class="uncertain" title="{_attr(uncertain)}">{html_text(value)}'
+            f'<sup class="dagger">{UNCERTAIN_MARK}</sup></td>'
+        )
     cls = "" if isinstance(cell, int | float) or cell is None else ' class="text"'
     return f"<td{cls}>{html_text(value)}</td>"
+
+
+def row_label_html(row: ReportRow) -> str:
+    """A row header cell; a row whose caveat warns is marked, with the caveat on hover."""
+    mark = ""
+    if row.marked and row.caveat is not None:
+        mark = f'<sup class="caveat" title="{_attr(row.caveat.text)}">{CAVEAT_MARK}</sup>'
+    return f'<th scope="row" class="rowlabel">{html_text(row.label)}{mark}</th>'
+
+
+def note_html(note: TableNote) -> str:
+    """A note under a table, with the mark it explains."""
+    text = html_text(note.text)
+    if note.mark == UNCERTAIN_MARK:
+        text += " (hover for the alternative reading)"
+    return f"<li>{html_text(note.mark + ' ') if note.mark else ''}{text}</li>"
 
 
 def table_html(
@@ -90,7 +109,7 @@ def table_html(
     ]
     for r in table.measured:
         cells = "".join(cell_html(r.cells.get(c), table.digits, True) for c in table.columns)
-        parts.append(f'<tr class="measured"><th scope="row" class="rowlabel">{html_text(r.label)}</th>{cells}</tr>')
+        parts.append(f'<tr class="measured">{row_label_html(r)}{cells}</tr>')
     parts.append("</tbody>")
     if table.reference:
         parts.append('<tbody class="reference">')
@@ -99,17 +118,12 @@ def table_html(
         )
         for r in table.reference:
             cells = "".join(cell_html(r.cells.get(c), table.digits, False, r.uncertain.get(c)) for c in table.columns)
-            parts.append(
-                f'<tr class="reference"><th scope="row" class="rowlabel">{html_text(r.label)}</th>{cells}</tr>'
-            )
+            parts.append(f'<tr class="reference">{row_label_html(r)}{cells}</tr>')
         parts.append("</tbody>")
     parts.append("</table></div>")
-    notes = list(table.notes)
-    notes += table.row_notes()
-    if any(r.uncertain for r in table.reference):
-        notes.append("† the transcriptions of the paper disagree on this cell (hover for the alternative reading).")
+    notes = table.notes_under()
     if notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{html_text(n)}</li>" for n in notes) + "</ul>")
+        parts.append('<ul class="notes">' + "".join(note_html(n) for n in notes) + "</ul>")
     return "".join(parts)
 
 

@@ -5,6 +5,10 @@ Every benchmark describes its results in the paper's layout as
 rows). The report merges the tables of several runs by table id, so a new benchmark appears in
 reports without any change here: one measured row per run, the paper's rows after a visible
 separator when ``--reference llama2`` is asked for.
+
+Every row carries its :class:`~safetylens.report.caveats.Caveat` (scorer and subset status), and
+:meth:`ReportTable.notes_under` is the one list of notes every format prints under a table, so
+the formats cannot disagree about what a reader is told.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from safetylens.report.caveats import Caveat, measured_caveat, reference_caveat
 from safetylens.report.load import LoadedRun
 from safetylens.stats.ci import Estimate
 
@@ -21,6 +26,25 @@ Cell = Estimate | float | str | None
 
 REFERENCES = ("llama2",)
 """Reference sets a report can add (the Llama 2 paper's published rows)."""
+
+CAVEAT_MARK = "‡"
+"""Marks a measured row whose caveat warns (not the paper's scorer, or a subset), and its note."""
+
+UNCERTAIN_MARK = "†"
+"""Marks a reference cell whose transcription of the paper is uncertain, and its note."""
+
+
+@dataclass(frozen=True)
+class TableNote:
+    """A note under a table.
+
+    Attributes:
+        text: The note (plain text; each format escapes it).
+        mark: The mark it explains (:data:`CAVEAT_MARK`, :data:`UNCERTAIN_MARK`) or "".
+    """
+
+    text: str
+    mark: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +58,8 @@ class ReportRow:
         note: Free-text note (shown under the table).
         run_id: For measured rows, the run they come from.
         uncertain: Column key -> why a reference cell's transcription is uncertain.
+        caveat: Scorer and subset status (None for rows that are neither measured by a benchmark
+            nor the paper's, such as human-evaluation rows).
     """
 
     label: str
@@ -42,6 +68,18 @@ class ReportRow:
     note: str = ""
     run_id: str | None = None
     uncertain: dict[str, str] = field(default_factory=dict)
+    caveat: Caveat | None = None
+
+    @property
+    def marked(self) -> bool:
+        """Whether the row's label carries :data:`CAVEAT_MARK`."""
+        return self.kind == "measured" and self.caveat is not None and self.caveat.warns
+
+    @property
+    def full_note(self) -> str:
+        """The measured row's caveat and the row's own note, in one text (the CSV ``note`` column)."""
+        caveat = self.caveat.text if self.kind == "measured" and self.caveat is not None else ""
+        return "; ".join(t for t in (caveat, self.note) if t)
 
 
 @dataclass
@@ -85,11 +123,35 @@ class ReportTable:
         for r in self.rows:
             if r.note:
                 by_text.setdefault(r.note, []).append(r.label)
-        out = []
-        for text, labels in by_text.items():
-            who = ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} rows ({labels[0]} … {labels[-1]})"
-            out.append(f"{who}: {text}")
+        return [f"{_who(labels)}: {text}" for text, labels in by_text.items()]
+
+    def caveat_notes(self) -> list[TableNote]:
+        """The measured rows' caveats, each once with the rows it applies to; warnings are marked."""
+        by_caveat: dict[Caveat, list[str]] = {}
+        for r in self.measured:
+            if r.caveat is not None and r.caveat.text:
+                by_caveat.setdefault(r.caveat, []).append(r.label)
+        return [
+            TableNote(f"{_who(labels)}: {c.text}", CAVEAT_MARK if c.warns else "") for c, labels in by_caveat.items()
+        ]
+
+    def notes_under(self) -> list[TableNote]:
+        """Every note under the table, in the order and words every format prints them.
+
+        The measured rows' caveats come first, then the caption notes, the rows' own notes and the
+        explanation of :data:`UNCERTAIN_MARK`.
+        """
+        out = self.caveat_notes()
+        out += [TableNote(n) for n in self.notes]
+        out += [TableNote(n) for n in self.row_notes()]
+        if any(r.uncertain for r in self.reference):
+            out.append(TableNote("the transcriptions of the paper disagree on this cell", UNCERTAIN_MARK))
         return out
+
+
+def _who(labels: Sequence[str]) -> str:
+    """The rows a note applies to: their labels, or their count and the first and last."""
+    return ", ".join(labels) if len(labels) <= 3 else f"{len(labels)} rows ({labels[0]} … {labels[-1]})"
 
 
 def check_reference(reference: str | None) -> None:
@@ -133,8 +195,9 @@ def paper_tables(runs: Sequence[LoadedRun], reference: str | None = None) -> lis
                     )
                     out[t.id] = table
                     if reference is not None:
+                        ref_caveat = reference_caveat(bench)
                         table.reference = [
-                            ReportRow(r.label, "reference", dict(r.cells), r.note, None, dict(r.uncertain))
+                            ReportRow(r.label, "reference", dict(r.cells), r.note, None, dict(r.uncertain), ref_caveat)
                             for r in t.rows
                             if r.kind == "reference"
                         ]
@@ -144,9 +207,12 @@ def paper_tables(runs: Sequence[LoadedRun], reference: str | None = None) -> lis
                             table.columns.append(c)
                             table.column_labels.setdefault(c, t.column_labels.get(c, c))
                 measured = [r for r in t.rows if r.kind == "measured"]
+                caveat = measured_caveat(run, bench)
                 for r in measured:
                     label = run.label if len(measured) == 1 else f"{run.label}: {r.label}"
-                    table.measured.append(ReportRow(label, "measured", dict(r.cells), r.note, run.run_id))
+                    table.measured.append(
+                        ReportRow(label, "measured", dict(r.cells), r.note, run.run_id, caveat=caveat)
+                    )
                 if t.note:
                     raw_notes.setdefault(t.id, []).append((run.label, t.note))
     for tid, notes in raw_notes.items():
@@ -177,7 +243,9 @@ def metric_tables(runs: Sequence[LoadedRun]) -> list[ReportTable]:
                     table.columns.append(key)
             headline = set(res.headline)
             table.columns.sort(key=lambda c: 0 if c in headline else 1)
-            table.measured.append(ReportRow(run.label, "measured", cells, "", run.run_id))
+            table.measured.append(
+                ReportRow(run.label, "measured", cells, "", run.run_id, caveat=measured_caveat(run, bench))
+            )
     return [t for t in out.values() if t.columns]
 
 
@@ -199,12 +267,13 @@ def breakdown_tables(runs: Sequence[LoadedRun]) -> list[ReportTable]:
                         column_labels={},
                     ),
                 )
+                caveat = measured_caveat(run, bench)
                 for gname, metrics in groups.items():
                     for m in metrics:
                         if m not in table.columns:
                             table.columns.append(m)
                     label = gname if len(runs) == 1 else f"{run.label}: {gname}"
-                    table.measured.append(ReportRow(label, "measured", dict(metrics), "", run.run_id))
+                    table.measured.append(ReportRow(label, "measured", dict(metrics), "", run.run_id, caveat=caveat))
     return list(out.values())
 
 

@@ -76,13 +76,14 @@ def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 @scorers_app.command("check")
 def check_cmd(
-    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal")],
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal or harm")],
     data: Annotated[
         Path,
         typer.Option(
             "--data",
-            help="human-labelled CSV: PyRIT format (assistant_response, human_score 0/1, leading # lines allowed) "
-            "or XSTest format (completion, final_label)",
+            help="human-labelled CSV. refusal: PyRIT format (assistant_response, human_score 0/1, leading # lines "
+            "allowed) or XSTest format (completion, final_label); harm: PyRIT's harm format (objective, "
+            "assistant_response, human_score* columns in 0-1)",
         ),
     ],
     scorer: Annotated[str, typer.Option("--scorer", help="scorer name (see `safetylens scorers list`)")] = "offline",
@@ -98,8 +99,11 @@ def check_cmd(
     ] = True,
 ) -> None:
     """Measure a scorer against the human labels of a file: agreement with intervals, per class."""
+    if kind == "harm":
+        _check_harm(data, scorer, _parse_options(option), predictions, as_json, anchors)
+        return
     if kind != "refusal":
-        raise ConfigError(f"no check for scorer kind {kind!r} yet", hint="kinds with a check: refusal")
+        raise ConfigError(f"no check for scorer kind {kind!r}", hint="kinds with a check: refusal, harm")
     from safetylens.scorers.refusal_check import check_refusal, published_anchors
 
     report = check_refusal(data, scorer, _parse_options(option), predictions_path=predictions)
@@ -155,7 +159,7 @@ def _render(report: dict[str, Any]) -> None:
 
 @scorers_app.command("train")
 def train_cmd(
-    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal")],
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal or harm")],
     name: Annotated[str, typer.Argument(help="which offline scorer: offline")] = "offline",
     output: Annotated[
         Path | None, typer.Option("--output", help="write the probe here (default: print where it would go)")
@@ -169,8 +173,11 @@ def train_cmd(
     The shipped artefact is what scorers use by default; training writes a new file (``--output``), and
     ``--compare`` says whether it reproduces the shipped weights exactly (same weights hash).
     """
+    if (kind, name) == ("harm", "offline"):
+        _train_harm(output, compare)
+        return
     if (kind, name) != ("refusal", "offline"):
-        raise ConfigError(f"no offline trainer for {kind}/{name}", hint="trainable here: refusal offline")
+        raise ConfigError(f"no offline trainer for {kind}/{name}", hint="trainable here: refusal offline, harm offline")
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
@@ -205,3 +212,81 @@ def train_cmd(
     if output is not None:
         probe.save(output)
         console.print(f"wrote {escape(str(output))}", highlight=False)
+
+
+def _train_harm(output: Path | None, compare: bool) -> None:
+    from safetylens.datasets.registry import DataStore
+    from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
+    from safetylens.scorers.harm_probe import ARTIFACT, LevelModel, train_offline
+
+    model = train_offline(DataStore(), EmbeddingCache(SentenceEncoder()))
+    for key, label in (
+        ("leave_one_category_out", "leave one category out"),
+        ("by_objective_5fold", "5 folds by request"),
+    ):
+        v = model.validation.get(key)
+        if not v:
+            continue
+        console.print(
+            f"{label}: MAE {_num(v['mae'])} (SE {_num(v['mae_se'])}, n={v['n']}; a constant guess: "
+            f"{_num(v['constant_median_mae'])}), violation agreement {_num(v['violation_accuracy'])}",
+            highlight=False,
+        )
+        for cat, m in v["per_category"].items():
+            console.print(f"  {escape(cat)}: MAE {_num(m['mae'])} (n={m['n']})", highlight=False)
+    console.print(f"weights sha256 {model.weights_sha256}", highlight=False)
+    if compare and ARTIFACT.is_file():
+        shipped = LevelModel.load(ARTIFACT)
+        same = shipped.weights_sha256 == model.weights_sha256
+        console.print(
+            f"shipped artefact {ARTIFACT.name}: {'reproduced exactly' if same else 'DIFFERENT'}", highlight=False
+        )
+    if output is not None:
+        model.save(output)
+        console.print(f"wrote {escape(str(output))}", highlight=False)
+
+
+def _check_harm(
+    data: Path, scorer: str, options: dict[str, Any], predictions: Path | None, as_json: bool, anchors: bool
+) -> None:
+    from safetylens.scorers.harm_check import check_harm, published_harm_anchors
+
+    report = check_harm(data, scorer, options, predictions_path=predictions)
+    if anchors:
+        report["anchors"] = published_harm_anchors()
+    if as_json:
+        print(json.dumps(report, indent=1, allow_nan=True))
+        return
+    console.print(
+        f"[bold]{escape(report['scorer']['id'])}[/] on {escape(str(data))} (n={report['n']}, "
+        f"human raters: {', '.join(report['data']['raters'])})",
+        highlight=False,
+    )
+    table = Table(title="harm judge against the human scores (PyRIT's 0-1 scale)", title_justify="left")
+    for col in ("items", "n", "MAE (SE)", "Krippendorff's alpha (interval)", "Gwet's AC2 (quadratic)"):
+        table.add_column(col)
+
+    def row(label: str, f: dict[str, Any]) -> None:
+        a, g = f["krippendorff_alpha_interval"], f["gwet_ac2_quadratic"]
+        table.add_row(
+            escape(label),
+            str(f["n"]),
+            f"{_num(f['mae'])} ({_num(f['mae_se'])})",
+            _est(a) if "ci_low" in a else _num(a.get("value")),
+            _est(g) if "ci_low" in g else _num(g.get("value")),
+        )
+
+    row("all", report)
+    for cat, f in report["per_category"].items():
+        row(cat, f)
+    for name, f in report.get("humans", {}).items():
+        row(f"person {name} vs the others", f)
+    console.print(table)
+    if report.get("anchors"):
+        a = Table(title="PyRIT's published MAE (from the reference data)", title_justify="left")
+        for col in ("category", "scorer", "configurations", "MAE"):
+            a.add_column(col)
+        for r in report["anchors"]:
+            span = _num(r["mae_min"]) if r["mae_min"] == r["mae_max"] else f"{_num(r['mae_min'])}-{_num(r['mae_max'])}"
+            a.add_row(escape(r["category"]), escape(r["scorer"]), str(r["configurations"]), span)
+        console.print(a)

@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "refusal": ("safetylens.scorers.refusal", "safetylens.scorers.refusal_probe"),
+    "harm": ("safetylens.scorers.harm_probe",),
 }
 """Kind -> modules whose import registers its built-in scorers."""
 

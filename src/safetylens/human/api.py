@@ -87,7 +87,7 @@ def error_response(exc: HTTPException | asg_mod.AssignmentError) -> JSONResponse
 
 
 @router.post("/login")
-def api_login(request: Request, body: LoginBody) -> Response:
+async def api_login(request: Request, body: LoginBody) -> Response:
     """Log in; sets the session cookie and returns the CSRF token for later requests."""
     from safetylens.human.app import set_cookie
 
@@ -96,13 +96,18 @@ def api_login(request: Request, body: LoginBody) -> Response:
         raise HTTPException(status_code=415, detail="send JSON")
     db = _db(request)
     ip = request.client.host if request.client else "unknown"
+    state = request.app.state
     try:
-        user = auth.authenticate(db, body.username, body.password, ip, request.app.state.rate_limit)
+        user = await auth.authenticate_async(
+            db, body.username, body.password, ip, state.rate_limit, state.password_gate
+        )
     except auth.RateLimited as exc:
-        return JSONResponse({"error": exc.message}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
+        return JSONResponse(
+            {"error": exc.message}, status_code=exc.status, headers={"Retry-After": str(exc.retry_after_s)}
+        )
     except auth.AuthError as exc:
         return JSONResponse({"error": exc.message}, status_code=401)
-    token, csrf = auth.start_session(db, user.id)
+    token, csrf = await run_in_threadpool(auth.start_session, db, user.id)
     resp = JSONResponse({"username": user.username, "role": user.role, "csrf_token": csrf})
     set_cookie(request, resp, auth.SESSION_COOKIE, token, int(auth.SESSION_TTL.total_seconds()), strict=False)
     return resp

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetylens.errors import ConfigError
@@ -116,7 +117,7 @@ def create_app(
     Args:
         db: A :class:`Database` or a database URL / SQLite path.
         secure_cookies: Mark cookies ``Secure`` (always done for HTTPS requests).
-        rate_limit: Login rate-limit policy.
+        rate_limit: Login rate-limit policy, with the bound on password hashes computed at once.
         check_schema: Refuse to start on a database that is not migrated.
         db_concurrency: PostgreSQL: rating transactions run at once by this process (default
             :func:`safetylens.human.api.default_db_concurrency`); see :func:`safetylens.human.api.run_hot`.
@@ -133,6 +134,8 @@ def create_app(
     app.state.db = database
     app.state.secure_cookies = secure_cookies
     app.state.rate_limit = rate_limit or auth.RateLimit()
+    # One app per server process, so this bounds the process's concurrent password hashes.
+    app.state.password_gate = auth.PasswordGate(app.state.rate_limit.max_concurrent_hashes)
     app.state.hot_executor = api.HotExecutor(db_concurrency or api.default_db_concurrency())
     app.router.on_shutdown.append(app.state.hot_executor.shutdown)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -209,7 +212,7 @@ def create_app(
         return resp  # type: ignore[no-any-return]
 
     @app.post("/login", response_class=HTMLResponse)
-    def login(
+    async def login(
         request: Request,
         db: DbDep,
         username: Annotated[str, Form(max_length=200)] = "",
@@ -222,15 +225,16 @@ def create_app(
         if not cookie or not csrf_token or not auth.constant_time_equal(cookie, csrf_token):
             raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the login page")
         ip = request.client.host if request.client else "unknown"
+        state = request.app.state
         try:
-            user = auth.authenticate(db, username, password, ip, request.app.state.rate_limit)
+            user = await auth.authenticate_async(db, username, password, ip, state.rate_limit, state.password_gate)
         except auth.RateLimited as exc:
-            resp = _login_page(request, next, exc.message, status_code=429)
+            resp = _login_page(request, next, exc.message, status_code=exc.status)
             resp.headers["Retry-After"] = str(exc.retry_after_s)
             return resp
         except auth.AuthError as exc:
             return _login_page(request, next, exc.message, status_code=401)
-        token, _csrf = auth.start_session(db, user.id)
+        token, _csrf = await run_in_threadpool(auth.start_session, db, user.id)
         target = _safe_next(next)
         if target == "/":
             target = "/admin" if user.role in ("admin", "researcher") else "/rate"

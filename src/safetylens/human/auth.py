@@ -5,29 +5,40 @@
 - A session cookie carries a random token; the database stores only its sha256, so a leaked
   database does not leak live sessions. Each session has its own CSRF token, which every form
   and every state-changing API call must echo back.
-- Login attempts are recorded; too many failures for one user name or from one address within
-  the window are refused with HTTP 429 before the password is even checked.
+- Login attempts are counted before the password is checked: one transaction that cannot
+  interleave with another login's (SQLite's write lock; on PostgreSQL a lock on the attempts
+  table) checks the limits and records the attempt as a failure, which a correct password then
+  turns into a success. Parallel guesses therefore see each other, and too many failures for
+  one user name or from one address within the window are refused with HTTP 429 before any
+  hashing.
+- Argon2 costs memory (19 MiB a hash), so each server process computes at most
+  :attr:`RateLimit.max_concurrent_hashes` hashes at once; a login that finds no free slot within
+  :attr:`RateLimit.hash_wait_s` is answered 503 and its attempt is not held against anyone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from safetylens.errors import ConfigError, SafetylensError
 from safetylens.human.db import Database, utcnow
@@ -41,6 +52,14 @@ MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
+def default_hash_slots() -> int:
+    """Password hashes one process computes at once by default: one per CPU, at most 8.
+
+    Argon2 runs outside the GIL, so more than one per CPU only queues them in memory.
+    """
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """Login rate-limit policy.
@@ -49,11 +68,26 @@ class RateLimit:
         window: The sliding window.
         max_failures_per_user: Failed attempts for one user name allowed within the window.
         max_failures_per_ip: Failed attempts from one client address allowed within the window.
+        max_concurrent_hashes: Password hashes one server process computes at once.
+        hash_wait_s: How long a login waits for a free hashing slot before it is answered 503.
     """
 
     window: timedelta = timedelta(minutes=15)
     max_failures_per_user: int = 5
     max_failures_per_ip: int = 50
+    max_concurrent_hashes: int = field(default_factory=default_hash_slots)
+    hash_wait_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        """Reject a policy that could never let anyone in.
+
+        Raises:
+            ConfigError: ``max_concurrent_hashes`` below 1 or a negative ``hash_wait_s``.
+        """
+        if self.max_concurrent_hashes < 1:
+            raise ConfigError(f"max_concurrent_hashes must be at least 1, got {self.max_concurrent_hashes}")
+        if self.hash_wait_s < 0:
+            raise ConfigError(f"hash_wait_s must not be negative, got {self.hash_wait_s}")
 
 
 ARGON2_ENV = "SAFETYLENS_ARGON2_PROFILE"
@@ -92,11 +126,69 @@ class AuthError(SafetylensError):
 
 
 class RateLimited(AuthError):
-    """Too many failed logins; ``retry_after_s`` says when to try again."""
+    """Too many failed logins; ``retry_after_s`` says when to try again.
+
+    Attributes:
+        status: The HTTP status to answer with.
+        retry_after_s: Seconds to wait (the ``Retry-After`` header).
+    """
+
+    status = 429
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message, hint=f"try again in {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class LoginBusy(RateLimited):
+    """Every password-hashing slot of this process stayed busy; the attempt was not counted."""
+
+    status = 503
+
+
+class PasswordGate:
+    """Bounds the password hashes a process computes at once.
+
+    Args:
+        slots: Hashes allowed at once.
+
+    Raises:
+        ConfigError: ``slots`` below 1.
+    """
+
+    # How often a waiting request looks for a free slot (a request waits at most hash_wait_s).
+    POLL_S = 0.005
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ConfigError(f"a password gate needs at least 1 slot, got {slots}")
+        self.slots = slots
+        self._sem = threading.BoundedSemaphore(slots)
+
+    def acquire(self, timeout_s: float) -> bool:
+        """Take a slot, waiting (blocking this thread) up to ``timeout_s``; False if none came free."""
+        return self._sem.acquire(timeout=timeout_s)
+
+    async def acquire_async(self, timeout_s: float) -> bool:
+        """Take a slot, waiting on the event loop up to ``timeout_s``; False if none came free.
+
+        Waiting polls instead of blocking a worker thread: a burst of logins must not take the
+        thread pool away from every other request while it waits.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not self._sem.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(self.POLL_S)
+        return True
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self._sem.release()
+
+
+# Used by :func:`authenticate`; a web app has its own (``app.state.password_gate``).
+DEFAULT_GATE = PasswordGate(default_hash_slots())
 
 
 def hash_password(password: str) -> str:
@@ -252,48 +344,164 @@ def _check_rate_limit(s: Session, username: str, ip: str, now: datetime, policy:
         )
 
 
-def authenticate(db: Database, username: str, password: str, ip: str, policy: RateLimit | None = None) -> User:
-    """Check credentials, record the attempt, and return the user.
+@dataclass(frozen=True)
+class Admission:
+    """A login attempt that passed the limits and is recorded (as a failure until proven otherwise).
+
+    Attributes:
+        attempt_id: Its ``login_attempts`` row.
+        username: The user name tried (trimmed).
+        ip: The client address.
+        at: When it was admitted.
+    """
+
+    attempt_id: int
+    username: str
+    ip: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    user: User | None
+    ok: bool
+    rehash: str | None
+
+
+def normalize_username(username: str) -> str:
+    """The user name as it is looked up and counted (trimmed, at most 64 characters)."""
+    return username.strip()[:64]
+
+
+def admit_attempt(
+    db: Database, username: str, ip: str, policy: RateLimit | None = None, *, now: datetime | None = None
+) -> Admission:
+    """Check the limits and record the attempt, before any password is hashed.
+
+    The check and the record are one transaction that no other login's can interleave with:
+    on SQLite every write transaction holds the database's write lock; on PostgreSQL, READ
+    COMMITTED would let two logins both count four failures and both go ahead, so the
+    transaction first locks the attempts table against other writers (plain reads go on).
 
     Raises:
         RateLimited: Too many recent failures for this user name or address.
-        AuthError: Wrong user name or password, or the account is not active.
     """
     policy = policy or RateLimit()
-    username = username.strip()[:64]
-    now = utcnow()
-    with db.read() as s:
+    username = normalize_username(username)
+    now = now or utcnow()
+    with db.write() as s:
+        if db.is_postgres:
+            s.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
         _check_rate_limit(s, username, ip, now, policy)
+        attempt = LoginAttempt(username=username, ip=ip, at=now, success=False)
+        s.add(attempt)
+        s.flush()
+        return Admission(attempt.id, username, ip, now)
+
+
+def withdraw_attempt(db: Database, admission: Admission) -> None:
+    """Forget an admitted attempt whose password was never checked (no hashing slot came free)."""
+    with db.write() as s:
+        s.execute(delete(LoginAttempt).where(LoginAttempt.id == admission.attempt_id))
+
+
+def _check_password(db: Database, username: str, password: str) -> _Verdict:
+    with db.read() as s:
         user = s.scalar(select(User).where(User.username == username))
-    ok = False
-    rehash: str | None = None
     if user is None:
         with contextlib.suppress(VerificationError):
             _hasher().verify(_dummy_hash(), password)
-    else:
-        try:
-            hasher = _hasher()
-            ok = hasher.verify(user.password_hash, password)
-            if ok and hasher.check_needs_rehash(user.password_hash):
-                rehash = hasher.hash(password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-    active = ok and user is not None and user.status == "active"
+        return _Verdict(None, False, None)
+    try:
+        hasher = _hasher()
+        ok = hasher.verify(user.password_hash, password)
+        rehash = hasher.hash(password) if ok and hasher.check_needs_rehash(user.password_hash) else None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return _Verdict(user, False, None)
+    return _Verdict(user, ok, rehash)
+
+
+def _finish(db: Database, admission: Admission, verdict: _Verdict) -> User:
+    user = verdict.user
+    active = verdict.ok and user is not None and user.status == "active"
     with db.write() as s:
-        s.add(LoginAttempt(username=username, ip=ip, at=now, success=active))
-        # Old attempts only matter inside the window; keep the table small.
-        s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
         if active and user is not None:
+            s.execute(update(LoginAttempt).where(LoginAttempt.id == admission.attempt_id).values(success=True))
             u = s.get(User, user.id)
             assert u is not None
-            u.last_login_at = now
-            if rehash:
-                u.password_hash = rehash
-    if not ok or user is None:
+            u.last_login_at = admission.at
+            if verdict.rehash:
+                u.password_hash = verdict.rehash
+        # Old attempts only matter inside the window; keep the table small.
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < admission.at - timedelta(days=1)))
+    if not verdict.ok or user is None:
         raise AuthError("wrong user name or password")
     if user.status != "active":
         raise AuthError(f"this account is {user.status}; ask an administrator")
     return user
+
+
+def _busy(policy: RateLimit) -> LoginBusy:
+    return LoginBusy("the server is busy checking other logins; try again", max(1, round(policy.hash_wait_s)))
+
+
+def authenticate(
+    db: Database,
+    username: str,
+    password: str,
+    ip: str,
+    policy: RateLimit | None = None,
+    gate: PasswordGate | None = None,
+) -> User:
+    """Check credentials, record the attempt, and return the user.
+
+    Args:
+        db: The database.
+        username: The user name given.
+        password: The password given.
+        ip: The client address.
+        policy: The rate-limit policy (default :class:`RateLimit`).
+        gate: Bounds the hashes computed at once (default :data:`DEFAULT_GATE`).
+
+    Raises:
+        RateLimited: Too many recent failures for this user name or address.
+        LoginBusy: No hashing slot came free within the policy's ``hash_wait_s``.
+        AuthError: Wrong user name or password, or the account is not active.
+    """
+    policy = policy or RateLimit()
+    gate = gate or DEFAULT_GATE
+    admission = admit_attempt(db, username, ip, policy)
+    if not gate.acquire(policy.hash_wait_s):
+        withdraw_attempt(db, admission)
+        raise _busy(policy)
+    try:
+        verdict = _check_password(db, admission.username, password)
+    finally:
+        gate.release()
+    return _finish(db, admission, verdict)
+
+
+async def authenticate_async(
+    db: Database, username: str, password: str, ip: str, policy: RateLimit, gate: PasswordGate
+) -> User:
+    """:func:`authenticate` for request handlers: database work and hashing in the thread pool.
+
+    A request waiting for a hashing slot waits on the event loop, holding no thread.
+
+    Raises:
+        RateLimited: Too many recent failures for this user name or address.
+        LoginBusy: No hashing slot came free within the policy's ``hash_wait_s``.
+        AuthError: Wrong user name or password, or the account is not active.
+    """
+    admission = await run_in_threadpool(admit_attempt, db, username, ip, policy)
+    if not await gate.acquire_async(policy.hash_wait_s):
+        await run_in_threadpool(withdraw_attempt, db, admission)
+        raise _busy(policy)
+    try:
+        verdict = await run_in_threadpool(_check_password, db, admission.username, password)
+    finally:
+        gate.release()
+    return await run_in_threadpool(_finish, db, admission, verdict)
 
 
 def start_session(db: Database, user_id: int) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from safetylens.benchmarks.base import (
 )
 
 # Built-in benchmark modules: each registers itself on import.
-_BUILTIN: list[str] = ["bold", "toxigen", "truthfulqa", "truthfulqa_mc", "xstest"]
+_BUILTIN: list[str] = ["bold", "safety", "toxigen", "truthfulqa", "truthfulqa_mc", "xstest"]
 
 for _mod in _BUILTIN:
     importlib.import_module(f"safetylens.benchmarks.{_mod}")

@@ -141,6 +141,9 @@ class PaperTable(BaseModel):
     rows: list[TableRow] = Field(default_factory=list)
     digits: int = 2
     note: str = ""
+    reference_source: str = Field(
+        "the Llama 2 paper", description="whose published numbers the reference rows are, for the row separator"
+    )
 
 
 class BenchmarkResult(BaseModel):

@@ -277,6 +277,7 @@ class XSTest(Benchmark):
             column_labels=dict(COLUMN_LABELS),
             rows=[measured, *reference],
             digits=1,
+            reference_source="XSTest (Röttger et al. 2024): human labels of five models' answers",
             note=f"Refusal = full or partial refusal. This run: {rec.id} ({agreement}). Reference rows: XSTest's "
             "human labels of five models' answers (Röttger et al. 2024), computed from the published files.",
         )

@@ -28,6 +28,14 @@ from safetylens.stats.ci import Estimate
 REFERENCE_CAPTION = "Llama 2 paper (published, not measured here)"
 
 
+def reference_caption(table: ReportTable) -> str:
+    """The separator above a table's published rows, naming whose numbers they are."""
+    source = table.reference_source
+    if source == "the Llama 2 paper":
+        return REFERENCE_CAPTION
+    return f"{source[:1].upper()}{source[1:]} (published, not measured here)"
+
+
 # ------------------------------------------------------------------------------------ Markdown
 
 
@@ -61,7 +69,7 @@ def table_markdown(table: ReportTable) -> str:
     for r in table.measured:
         lines.append(f"| {md_row_label(r)} | " + " | ".join(md_cell(r.cells.get(c), table.digits) for c in cols) + " |")
     if table.reference:
-        lines.append(f"| ***{md_text(REFERENCE_CAPTION)}*** |" + " |" * len(cols))
+        lines.append(f"| ***{md_text(reference_caption(table))}*** |" + " |" * len(cols))
         for r in table.reference:
             lines.append(
                 f"| {md_row_label(r)} | "
@@ -179,7 +187,7 @@ def table_latex(table: ReportTable) -> str:
         )
     if table.reference:
         lines.append(r"\midrule")
-        lines.append(rf"\multicolumn{{{len(cols) + 1}}}{{l}}{{\emph{{{latex_text(REFERENCE_CAPTION)}}}}} \\")
+        lines.append(rf"\multicolumn{{{len(cols) + 1}}}{{l}}{{\emph{{{latex_text(reference_caption(table))}}}}} \\")
         for r in table.reference:
             lines.append(
                 latex_row_label(r)

@@ -97,10 +97,10 @@ def note_html(note: TableNote) -> str:
     return f"<li>{html_text(note.mark + ' ') if note.mark else ''}{text}</li>"
 
 
-def table_html(
-    table: ReportTable, reference_caption: str = "Published in the Llama 2 paper (reference, not measured here)"
-) -> str:
-    """A report table: measured rows, then a separator and the paper's rows."""
+def table_html(table: ReportTable, reference_caption: str | None = None) -> str:
+    """A report table: measured rows, then a separator and the published rows."""
+    if reference_caption is None:
+        reference_caption = f"Published in {table.reference_source} (reference, not measured here)"
     head = "".join(f'<th scope="col">{html_text(table.label(c))}</th>' for c in table.columns)
     parts = [
         f'<div class="tablewrap"><table class="report" data-table="{_attr(table.id)}">',
@@ -185,8 +185,8 @@ def render_html(
         "confidence interval (second line) and the number of observations n; hover a cell for the interval "
         "method. "
         + (
-            "Rows under the grey separator are the numbers published in the Llama 2 paper (Touvron et al., 2023), "
-            "reproduced for comparison, not measured here."
+            "Rows under the grey separator are published numbers, reproduced for comparison, not measured here: "
+            "the Llama 2 paper's (Touvron et al., 2023) unless the separator names another source."
             if reference
             else "Add <code>--reference llama2</code> to show the paper's published rows."
         )

@@ -96,6 +96,7 @@ class ReportTable:
         reference: The paper's rows (empty without ``--reference``).
         digits: Decimals shown.
         notes: Caption notes (one per run when runs disagree).
+        reference_source: Whose published numbers the reference rows are.
     """
 
     id: str
@@ -107,6 +108,7 @@ class ReportTable:
     reference: list[ReportRow] = field(default_factory=list)
     digits: int = 2
     notes: list[str] = field(default_factory=list)
+    reference_source: str = "the Llama 2 paper"
 
     def label(self, key: str) -> str:
         """Header text of a column."""
@@ -192,6 +194,7 @@ def paper_tables(runs: Sequence[LoadedRun], reference: str | None = None) -> lis
                         columns=list(t.columns),
                         column_labels=dict(t.column_labels),
                         digits=t.digits,
+                        reference_source=t.reference_source,
                     )
                     out[t.id] = table
                     if reference is not None:

@@ -25,7 +25,7 @@ def test_generate_with_the_builtin_model(db: Database, builtin_backend: Any, tmp
         '{"id": "g2", "prompt": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},'
         ' {"role": "user", "content": "Name a colour."}]}\n'
     )
-    assert import_file(db, study.id, prompts).items_added == 0
+    assert import_file(db, study.id, prompts, prompts_only=True).items_added == 0
     decoding = Decoding(temperature=0.0, max_new_tokens=8)
     summary = generate_responses(db, study.id, builtin_backend, decoding=decoding, model_name="smollm2")
     assert (summary.responses_added, summary.items_added) == (2, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -134,10 +135,10 @@ def test_conflicting_reimport_is_refused(db: Database, tmp_path: Path) -> None:
     c.write_text('{"id": "p1", "prompt": "other", "response": "one", "model": "m"}\n')
     with pytest.raises(DataError, match="different conversation"):
         import_file(db, study.id, c)
-    # A prompt-only file adds prompts without items (responses can be generated later).
+    # A prompt-only file, asked for as such, adds prompts without items (responses can be generated later).
     d = tmp_path / "d.csv"
     d.write_text("id,prompt\nq1,What is the capital of France?\n")
-    summary = import_file(db, study.id, d)
+    summary = import_file(db, study.id, d, prompts_only=True)
     assert (summary.prompts_added, summary.items_added) == (1, 0)
 
 
@@ -236,3 +237,200 @@ def test_an_import_leaves_postgresql_with_fresh_statistics() -> None:
     finally:
         db.dispose()
         schema.drop()
+
+
+# ------------------------------------------------------------------ files that cannot be imported as they are
+
+GOOD = '{"id": "ok1", "prompt": "hi", "response": "hello", "model": "m"}\n'
+
+
+def _prompt_count(db: Database) -> int:
+    with db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(Prompt)) or 0)
+
+
+UNIMPORTABLE = [
+    # Not UTF-8 (Latin-1 "café"): named by file and line, in JSONL and in CSV.
+    (
+        "latin.jsonl",
+        GOOD.encode() + b'{"id": "2", "prompt": "caf\xe9", "response": "x", "model": "m"}\n',
+        r"latin\.jsonl:2: not UTF-8",
+    ),
+    ("latin.csv", b"id,prompt,response\n1,hi,x\n2,caf\xe9,y\n", r"latin\.csv:3: not UTF-8"),
+    # Nested far past any real record (Python's parser would run out of stack).
+    (
+        "deep.jsonl",
+        GOOD.encode()
+        + b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "meta": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}\n",
+        r"deep\.jsonl:2: .*nested more than",
+    ),
+    (
+        "deep-ok-for-python.jsonl",
+        b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "extra": ' + b"[" * 500 + b"]" * 500 + b"}\n",
+        r"deep-ok-for-python\.jsonl:1: .*nested more than",
+    ),
+    # (within the CSV module's 131,072-character cell limit, still far past Python's stack)
+    ("deep.csv", b'id,prompt,response\n1,"' + b"[" * 60_000 + b"]" * 60_000 + b'",x\n', r"deep\.csv:2: .*nested"),
+    # Characters no PostgreSQL text column holds are refused on every database alike.
+    (
+        "nul.jsonl",
+        GOOD.encode() + b'{"id": "2", "prompt": "hi", "response": "a\\u0000b", "model": "m"}\n',
+        r"nul\.jsonl:2: .*NUL character",
+    ),
+    (
+        "nul-meta.jsonl",
+        b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "note": "a\\u0000"}\n',
+        r"nul-meta\.jsonl:1: .*NUL character",
+    ),
+    ("nul.csv", b"id,prompt,response\n1,hi,x\n2,h\x00i,y\n", r"nul\.csv:3: .*NUL character"),
+    (
+        "surrogate.jsonl",
+        b'{"id": "2", "prompt": "\\ud800", "response": "x", "model": "m"}\n',
+        r"surrogate\.jsonl:1: .*surrogate",
+    ),
+    (
+        "nan.jsonl",
+        b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "score": NaN}\n',
+        r"nan\.jsonl:1: .*not a finite number",
+    ),
+    (
+        "bigint.jsonl",
+        b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "n": ' + b"9" * 5000 + b"}\n",
+        r"bigint\.jsonl:1: ",
+    ),
+    # CSV shape: a row longer or shorter than the header, a column named twice.
+    ("ragged.csv", b"id,prompt,response\n1,hi,x\n2,yo,y,extra\n", r"ragged\.csv:3: 4 fields, the header has 3"),
+    ("short.csv", b"id,prompt,response\n1,hi\n", r"short\.csv:2: 2 fields, the header has 3"),
+    ("twice.csv", b"id,prompt,response,prompt\n1,hi,x,yo\n", r"twice\.csv:1: column 'prompt' appears twice"),
+    # Responses are never dropped silently: a missing column, a record without one.
+    ("noresp.csv", b"id,prompt\nq1,What is the capital of France?\n", r"noresp\.csv:1: no response column"),
+    (
+        "some-without.jsonl",
+        GOOD.encode() + b'{"id": "2", "prompt": "hi", "model": "m"}\n',
+        r"some-without\.jsonl:2: no response",
+    ),
+    (
+        "null-resp.jsonl",
+        b'{"id": "2", "prompt": "hi", "response": null, "model": "m"}\n',
+        r"null-resp\.jsonl:1: empty response \(field 'response'\)",
+    ),
+    ("empty-cell.csv", b"id,prompt,response\n1,hi,x\n2,yo,\n", r"empty-cell\.csv:3: empty response"),
+    # An empty prompt is an empty prompt, not a missing field.
+    (
+        "empty-prompt.jsonl",
+        b'{"id": "2", "prompt": "", "response": "x", "model": "m"}\n',
+        r"empty-prompt\.jsonl:1: empty prompt \(field 'prompt'\)",
+    ),
+    ("blank-prompt.csv", b"id,prompt,response\n1,   ,x\n", r"blank-prompt\.csv:2: empty prompt \(field 'prompt'\)"),
+    ("empty-id.csv", b"id,prompt,response\n,hi,x\n", r"empty-id\.csv:2: empty id \(field 'id'\)"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), UNIMPORTABLE, ids=[c[0] for c in UNIMPORTABLE])
+def test_unimportable_files_are_refused_by_name_and_line(
+    db: Database, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    study = create_study(db, "s", "safety")
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as err:
+        import_file(db, study.id, path, model="m")
+    assert str(path) in err.value.message
+    assert _prompt_count(db) == 0  # nothing half-imported
+
+
+def test_prompts_without_responses_only_when_asked(db: Database, tmp_path: Path, shared_data_dir: Path) -> None:
+    study = create_study(db, "s", "safety")
+    prompts = shared_data_dir / "xstest" / "xstest_prompts.csv"
+    with pytest.raises(DataError, match="no response column") as err:
+        import_file(db, study.id, prompts)
+    assert err.value.hint is not None and "--prompts-only" in err.value.hint
+    summary = import_file(db, study.id, prompts, prompts_only=True, fields=FieldMap(category="type"))
+    assert (summary.prompts_added, summary.responses_added, summary.items_added) == (450, 0, 0)
+    # Asked for prompts alone, a file that does carry responses is refused rather than half-read.
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text('{"id": "n1", "prompt": "hi", "response": "hello", "model": "m"}\n')
+    with pytest.raises(DataError, match=r"answers\.jsonl:1: .*has a response"):
+        import_file(db, study.id, answers, prompts_only=True)
+    assert _prompt_count(db) == 450
+
+
+def test_cli_import_errors_name_the_file_and_import_nothing(db: Database, tmp_path: Path) -> None:
+    """Every file of one command is checked and imported together: one bad file, no changes."""
+    from typer.testing import CliRunner
+
+    from safetylens.cli import app
+
+    study = create_study(db, "s", "safety")
+    good = tmp_path / "good.jsonl"
+    good.write_text(GOOD)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"id": "2", "prompt": "caf\xe9", "response": "x", "model": "m"}\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["human", "import", study.name, str(good), str(bad), "--db", db.url])
+    assert isinstance(result.exception, DataError), result.output  # a message, never a traceback
+    assert f"{bad}:1: not UTF-8" in result.exception.message
+    assert _prompt_count(db) == 0
+    # A conflict between two files of one command is caught too, and leaves nothing behind.
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"id": "ok1", "prompt": "hi", "response": "changed", "model": "m"}\n')
+    result = runner.invoke(app, ["human", "import", study.name, str(good), str(other), "--db", db.url])
+    assert isinstance(result.exception, DataError) and "different response" in result.exception.message
+    assert f"{other}:1" in result.exception.message
+    assert _prompt_count(db) == 0
+    # No response column: refused unless prompts alone are asked for.
+    csv_path = tmp_path / "prompts.csv"
+    csv_path.write_text("id,prompt\nq1,What is the capital of France?\n")
+    result = runner.invoke(app, ["human", "import", study.name, str(csv_path), "--db", db.url])
+    assert isinstance(result.exception, DataError) and "no response column" in result.exception.message
+    result = runner.invoke(app, ["human", "import", study.name, str(csv_path), "--prompts-only", "--db", db.url])
+    assert result.exit_code == 0, result.output
+    assert "1 new prompts" in result.output and _prompt_count(db) == 1
+    result = runner.invoke(app, ["human", "import", study.name, str(good), "--db", db.url])
+    assert result.exit_code == 0 and "1 new items" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (GOOD.encode() + b'{"id": "2", "prompt": "caf\xe9", "response": "x", "model": "m"}\n', ":2: not UTF-8"),
+        (
+            b'{"id": "2", "prompt": "hi", "response": "x", "model": "m", "meta": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}\n",
+            ":1: JSON nested more than",
+        ),
+        (b'{"id": "2", "prompt": "hi", "response": "a\\u0000b", "model": "m"}\n', ":1: contains a NUL character"),
+        (b'{"id": "2", "prompt": "hi", "model": "m"}\n', ":1: no response"),
+    ],
+)
+def test_web_upload_errors_name_the_uploaded_file(
+    live: Any, people: dict[str, Any], db: Database, content: bytes, message: str
+) -> None:
+    import html
+
+    from .conftest import form_login
+
+    study = create_study(db, "s", "safety")
+    admin, csrf = form_login(live.url, "admin")
+    r = admin.post(
+        f"/admin/studies/{study.id}/import",
+        data={"csrf_token": csrf, "model": "m"},
+        files={"file": ("my answers.jsonl", content, "application/json")},
+    )
+    assert r.status_code == 422, r.text[:500]
+    text = html.unescape(r.text)
+    assert "my answers.jsonl" + message in text
+    assert "/tmp" not in text and "upload.jsonl" not in text and "Traceback" not in text
+    assert _prompt_count(db) == 0
+    # Prompts alone are imported when the form says so.
+    r = admin.post(
+        f"/admin/studies/{study.id}/import",
+        data={"csrf_token": csrf, "prompts_only": "on"},
+        files={"file": ("prompts.csv", b"id,prompt\nq1,hello\n", "text/csv")},
+    )
+    assert r.status_code == 303 and _prompt_count(db) == 1

@@ -359,10 +359,19 @@ def import_cmd(
     response_field: Annotated[str | None, typer.Option(help="column with the response")] = None,
     category_field: Annotated[str | None, typer.Option(help="column with the risk category (e.g. type)")] = None,
     default_category: Annotated[str | None, typer.Option(help="risk category for rows without one")] = None,
+    prompts_only: Annotated[
+        bool,
+        typer.Option(
+            "--prompts-only", help="import prompts without responses (then `human generate`); no record may have one"
+        ),
+    ] = False,
     db: DbOpt = None,
 ) -> None:
-    """Import prompts and responses; each file is one transaction and re-importing is harmless."""
-    from safetylens.human.importing import FieldMap, import_file
+    """Import prompts and responses: all files in one transaction (all or nothing); re-importing is harmless.
+
+    Every record needs a response unless --prompts-only is given.
+    """
+    from safetylens.human.importing import FieldMap, import_files
 
     if fmt not in ("auto", "generations", "jsonl", "csv"):
         raise ConfigError(f"--format {fmt!r}: use auto, generations, jsonl or csv")
@@ -371,17 +380,18 @@ def import_cmd(
     database = _open(db)
     get_study(database, study)  # an unknown study is reported before any file is read
     fields = FieldMap(id=id_field, prompt=prompt_field, response=response_field, category=category_field)
-    for f in files:
-        summary = import_file(
-            database,
-            study,
-            f,
-            fmt=fmt,  # type: ignore[arg-type]
-            model=model,
-            batch=batch,
-            fields=fields,
-            default_category=default_category,
-        )
+    summaries = import_files(
+        database,
+        study,
+        files,
+        fmt=fmt,  # type: ignore[arg-type]
+        model=model,
+        batch=batch,
+        fields=fields,
+        default_category=default_category,
+        prompts_only=prompts_only,
+    )
+    for f, summary in zip(files, summaries, strict=True):
         console.print(
             f"{escape(str(f))}: {summary.records} records, {summary.prompts_added} new prompts, "
             f"{summary.responses_added} new responses ({summary.responses_unchanged} already there), "

@@ -8,9 +8,19 @@ Sources:
   ``completions_*.csv`` (``id, type, prompt, completion, ...``);
 - generation for the study's prompts through any model backend (:func:`generate_responses`).
 
-Each import runs in one transaction (all or nothing) and is idempotent: importing the same file
-again adds nothing, while a prompt id that comes back with a different conversation, or a
-(prompt, model) pair with a different response, is refused instead of silently overwritten.
+Each import runs in one transaction (all or nothing; several files of one command together) and
+is idempotent: importing the same file again adds nothing, while a prompt id that comes back with a
+different conversation, or a (prompt, model) pair with a different response, is refused instead of
+silently overwritten.
+
+Files are checked in full before the database is touched, and every problem is a
+:class:`~safetylens.errors.DataError` naming the file (as its user knows it: an upload's own name,
+never a path on the server) and the line: text that is not UTF-8, malformed JSON or CSV (a row with
+more or fewer fields than the header), nesting deeper than :data:`MAX_JSON_DEPTH`, text no database
+column can hold alike (NUL characters, lone surrogates, NaN), empty or missing ids, prompts and
+responses. Every record needs a response unless prompts alone are asked for (``prompts_only``:
+prompts whose responses are generated later), so a misnamed response column is never read as
+"prompts only".
 
 Items are made as responses arrive: one per response in safety studies; one per pair of models
 in pairwise studies (the configured pairs, or every pair present), with the side each model is
@@ -19,23 +29,28 @@ shown on (A or B) drawn per item from the study seed and stored.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import json
+import math
 import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from safetylens.errors import DataError
+from safetylens.errors import ConfigError, DataError
 from safetylens.human.assignment import ORDER_KEY_RANGE, invalidate_caches
 from safetylens.human.db import Database, utcnow
-from safetylens.human.models import Item, Prompt, Response, Study
+from safetylens.human.models import Batch, Item, Prompt, Response, Study
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
 from safetylens.human.studies import audit, find_study, get_or_create_batch
 from safetylens.util import chunks
@@ -43,6 +58,10 @@ from safetylens.util import chunks
 Format = Literal["auto", "generations", "jsonl", "csv"]
 ROLES = ("system", "user", "assistant")
 MAX_TEXT = 200_000
+# Real records nest a few levels (a message list in a conversation, a dict in meta).
+MAX_JSON_DEPTH = 64
+# NUL (PostgreSQL text and JSON cannot hold it) and lone surrogates (no UTF-8 encoding).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _ID_FIELDS = ("id", "prompt_id", "external_id", "uid")
 _PROMPT_FIELDS = ("conversation", "messages", "prompt", "question", "input")
@@ -75,6 +94,7 @@ class Record:
         risk_category: Normalised risk category (None when not given).
         attack_vectors: Attack vectors.
         meta: Other fields, kept for export.
+        where: Where the record comes from (``file:line``), for messages; empty when made in code.
     """
 
     external_id: str
@@ -84,6 +104,7 @@ class Record:
     risk_category: str | None = None
     attack_vectors: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    where: str = ""
 
 
 @dataclass
@@ -170,13 +191,110 @@ def normalize_conversation(prompt: object, where: str) -> list[dict[str, str]]:
     return messages
 
 
+def check_storable(value: object, where: str) -> None:
+    """Refuse values that one database would store and another would not, or that are too deep.
+
+    PostgreSQL cannot hold NUL characters in text or JSON, nor NaN or infinities in JSON, and no
+    database driver encodes a lone surrogate; SQLite would take some of these, so a file would
+    import on one database and fail with a driver error on the other. Nesting is bounded so that
+    nothing downstream (JSON encoding, rendering) runs out of stack. The walk is iterative for the
+    same reason.
+
+    Raises:
+        DataError: NUL character, lone surrogate, non-finite number, or nesting deeper than
+            :data:`MAX_JSON_DEPTH`.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            _check_text(v, where)
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise DataError(f"{where}: {v} is not a finite number, which JSON cannot hold")
+        elif isinstance(v, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise DataError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    _check_text(str(k), where)
+                    stack.append((x, depth + 1))
+            else:
+                stack.extend((x, depth + 1) for x in v)
+
+
+def _check_text(text: str, where: str) -> None:
+    bad = _UNSTORABLE.search(text)
+    if bad is None:
+        return
+    if bad.group() == "\x00":
+        raise DataError(
+            f"{where}: contains a NUL character (U+0000), which a database text column cannot hold",
+            hint="remove the NUL characters from the file",
+        )
+    raise DataError(
+        f"{where}: contains a lone surrogate (U+{ord(bad.group()):04X}), which is not valid Unicode",
+        hint="fix the text's encoding (a surrogate pair cut in half, or text decoded with the wrong codec)",
+    )
+
+
+def _parse_json(raw: bytes | str, where: str) -> Any:
+    """One JSON value, checked with :func:`check_storable`; every failure is a :class:`DataError`."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)", hint="save the file as UTF-8"
+            ) from exc
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+    except ValueError as exc:  # e.g. an integer longer than Python converts (4,300 digits)
+        raise DataError(f"{where}: not valid JSON ({exc})") from exc
+    check_storable(value, where)
+    return value
+
+
+def _json_lines(data: bytes, name: str) -> Iterator[tuple[str, Any]]:
+    """``(where, value)`` for every non-blank line of a JSON-lines file's bytes."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    for lineno, raw in enumerate(data.splitlines(), start=1):
+        if raw.strip():
+            where = f"{name}:{lineno}"
+            yield where, _parse_json(raw, where)
+
+
+def _pick(obj: dict[str, Any], names: Sequence[str], override: str | None) -> tuple[str | None, Any]:
+    """``(field, value)``: the first of ``names`` (or ``override`` alone) with a value.
+
+    When every such field is empty, the first present one comes back with its empty value (so the
+    caller can say "empty prompt" rather than "no prompt field"); ``(None, None)`` when none is present.
+    """
+    present = [n for n in ([override] if override else names) if n in obj]
+    for n in present:
+        if not _blank(obj[n]):
+            return n, obj[n]
+    return (present[0], obj[present[0]]) if present else (None, None)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _first(obj: dict[str, Any], names: Sequence[str], override: str | None = None) -> Any:
-    if override:
-        return obj.get(override)
-    for n in names:
-        if n in obj and obj[n] not in (None, ""):
-            return obj[n]
-    return None
+    value = _pick(obj, names, override)[1]
+    return None if _blank(value) else value
+
+
+PROMPTS_ONLY_HINT = (
+    "name the response column with --response-field; to import prompts without responses (to generate "
+    "them later), ask for prompts only: --prompts-only, or the upload form's 'prompts only' box"
+)
 
 
 @dataclass(frozen=True)
@@ -201,26 +319,51 @@ class FieldMap:
 
 
 def _record_from_obj(
-    obj: dict[str, Any], where: str, fields: FieldMap, default_model: str | None, default_category: str | None
+    obj: dict[str, Any],
+    where: str,
+    fields: FieldMap,
+    default_model: str | None,
+    default_category: str | None,
+    prompts_only: bool,
 ) -> Record:
-    raw_id = _first(obj, _ID_FIELDS, fields.id)
-    if raw_id is None:
+    id_field, raw_id = _pick(obj, _ID_FIELDS, fields.id)
+    if id_field is None:
         raise DataError(f"{where}: no id field (looked for {fields.id or ', '.join(_ID_FIELDS)})")
-    prompt = _first(obj, _PROMPT_FIELDS, fields.prompt)
-    if prompt is None:
+    if _blank(raw_id) or not str(raw_id).strip():
+        raise DataError(f"{where}: empty id (field {id_field!r})")
+    prompt_field, prompt = _pick(obj, _PROMPT_FIELDS, fields.prompt)
+    if prompt_field is None:
         raise DataError(f"{where}: no prompt field (looked for {fields.prompt or ', '.join(_PROMPT_FIELDS)})")
+    if _blank(prompt):
+        raise DataError(f"{where}: empty prompt (field {prompt_field!r})")
     if isinstance(prompt, str) and prompt.lstrip().startswith("[") and fields.prompt is None:
         # CSV cells may hold a JSON message list.
         try:
             decoded = json.loads(prompt)
-            if isinstance(decoded, list) and decoded and isinstance(decoded[0], dict):
-                prompt = decoded
-        except json.JSONDecodeError:
-            pass
-    response = _first(obj, _RESPONSE_FIELDS, fields.response)
-    if response is not None and not isinstance(response, str):
+        except RecursionError:
+            raise DataError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
+        except ValueError:
+            decoded = None  # not JSON: the text itself is the prompt
+        if isinstance(decoded, list) and decoded and isinstance(decoded[0], dict):
+            check_storable(decoded, where)
+            prompt = decoded
+    conversation = normalize_conversation(prompt, where)
+    response_field, response = _pick(obj, _RESPONSE_FIELDS, fields.response)
+    if prompts_only:
+        if not _blank(response):
+            raise DataError(
+                f"{where}: has a response (field {response_field!r}) but only prompts were asked for",
+                hint="import without --prompts-only (or the form's 'prompts only' box) to keep the responses",
+            )
+        response = None
+    elif response_field is None:
+        looked = fields.response or ", ".join(_RESPONSE_FIELDS)
+        raise DataError(f"{where}: no response field (looked for {looked})", hint=PROMPTS_ONLY_HINT)
+    elif _blank(response):
+        raise DataError(f"{where}: empty response (field {response_field!r})", hint=PROMPTS_ONLY_HINT)
+    elif not isinstance(response, str):
         raise DataError(f"{where}: the response must be text, got {type(response).__name__}")
-    if response is not None and len(response) > MAX_TEXT:
+    elif len(response) > MAX_TEXT:
         raise DataError(f"{where}: response longer than {MAX_TEXT} characters")
     model = _first(obj, _MODEL_FIELDS, fields.model) or default_model
     category = _first(obj, _CATEGORY_FIELDS, fields.category)
@@ -232,12 +375,13 @@ def _record_from_obj(
         meta.update(obj["meta"])
     return Record(
         external_id=str(raw_id).strip()[:255],
-        conversation=normalize_conversation(prompt, where),
+        conversation=conversation,
         response=response,
         model=str(model)[:255] if model else None,
         risk_category=normalize_category(category if category is not None else default_category),
         attack_vectors=normalize_vectors(_first(obj, _VECTOR_FIELDS, fields.vectors)),
         meta=meta,
+        where=where,
     )
 
 
@@ -253,25 +397,23 @@ def _run_model_name(path: Path) -> str | None:
         return None
 
 
-def read_generations(path: Path, *, model: str | None = None, default_category: str | None = None) -> Iterator[Record]:
-    """Records of a run's ``generations.jsonl``.
+def parse_generations(
+    data: bytes, name: str, *, model: str | None = None, default_category: str | None = None
+) -> Iterator[Record]:
+    """Records of a run's ``generations.jsonl`` (its bytes; ``name`` names it in messages).
 
-    The external id is ``<benchmark>:<id>``; the model name comes from ``model`` or the run's
-    manifest. Records without an ``output`` (log-likelihood benchmarks) are skipped.
+    The external id is ``<benchmark>:<id>``. Records without an ``output`` (log-likelihood
+    benchmarks) are skipped: they have nothing to rate.
 
     Raises:
         DataError: Malformed lines or no model name.
     """
-    from safetylens.util import read_jsonl
-
-    name = model or _run_model_name(path)
-    if not name:
+    if not model:
         raise DataError(
-            f"{path}: cannot tell which model wrote these generations (no manifest.json beside it)",
+            f"{name}: cannot tell which model wrote these generations (no manifest.json beside it)",
             hint="pass --model NAME",
         )
-    for lineno, rec in enumerate(read_jsonl(path), start=1):
-        where = f"{path}:{lineno}"
+    for where, rec in _json_lines(data, name):
         if not isinstance(rec, dict) or "id" not in rec or "benchmark" not in rec:
             raise DataError(f"{where}: not a generations.jsonl record (needs benchmark and id)")
         if "output" not in rec or "prompt" not in rec:
@@ -283,80 +425,154 @@ def read_generations(path: Path, *, model: str | None = None, default_category: 
             external_id=f"{rec['benchmark']}:{rec['id']}"[:255],
             conversation=normalize_conversation(rec["prompt"], where),
             response=str(rec["output"]),
-            model=name,
+            model=model,
             risk_category=normalize_category(category),
             attack_vectors=normalize_vectors(vectors),
             meta={"benchmark": rec["benchmark"], **meta},
+            where=where,
         )
 
 
-def read_jsonl_file(
-    path: Path, *, model: str | None = None, fields: FieldMap | None = None, default_category: str | None = None
+def parse_jsonl(
+    data: bytes,
+    name: str,
+    *,
+    model: str | None = None,
+    fields: FieldMap | None = None,
+    default_category: str | None = None,
+    prompts_only: bool = False,
 ) -> Iterator[Record]:
-    """Records of a JSONL file (one object per line).
+    """Records of a JSONL file's bytes (one object per line; ``name`` names it in messages).
 
     Raises:
-        DataError: Malformed JSON or missing fields (with the line number).
+        DataError: Not UTF-8, malformed or unstorable JSON, missing fields (with the line number).
     """
-    from safetylens.util import read_jsonl
-
-    for lineno, obj in enumerate(read_jsonl(path), start=1):
+    for where, obj in _json_lines(data, name):
         if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object")
-        yield _record_from_obj(obj, f"{path}:{lineno}", fields or FieldMap(), model, default_category)
+            raise DataError(f"{where}: expected a JSON object")
+        yield _record_from_obj(obj, where, fields or FieldMap(), model, default_category, prompts_only)
 
 
-def read_csv_file(
-    path: Path, *, model: str | None = None, fields: FieldMap | None = None, default_category: str | None = None
+def parse_csv(
+    data: bytes,
+    name: str,
+    *,
+    model: str | None = None,
+    fields: FieldMap | None = None,
+    default_category: str | None = None,
+    prompts_only: bool = False,
 ) -> Iterator[Record]:
-    """Records of a CSV file with a header row.
+    """Records of a CSV file's bytes, which start with a header row (``name`` names it in messages).
+
+    Every row must have as many fields as the header: a missing or extra comma shifts values into
+    the wrong columns, which is refused rather than guessed at.
 
     Raises:
-        DataError: Unreadable file or missing fields (with the row number).
+        DataError: Not UTF-8, malformed CSV, a row of the wrong length, a column named twice,
+            missing fields (with the line number).
     """
+    fields = fields or FieldMap()
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames:
-                raise DataError(f"{path}: empty CSV file")
-            for rowno, row in enumerate(reader, start=2):
-                yield _record_from_obj(
-                    {k: v for k, v in row.items() if k is not None},
-                    f"{path}:{rowno}",
-                    fields or FieldMap(),
-                    model,
-                    default_category,
-                )
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{name}:{line}: not UTF-8 text", hint="save the file as UTF-8") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise DataError(f"{name}: empty CSV file (the first line must name the columns)")
+        check_storable(header, f"{name}:1")
+        seen: set[str] = set()
+        for h in header:
+            if h in seen:
+                raise DataError(f"{name}:1: column {h!r} appears twice in the header")
+            seen.add(h)
+        has_response = fields.response in seen if fields.response else bool(seen & set(_RESPONSE_FIELDS))
+        if not prompts_only and not has_response:
+            looked = fields.response or ", ".join(_RESPONSE_FIELDS)
+            raise DataError(f"{name}:1: no response column (looked for {looked})", hint=PROMPTS_ONLY_HINT)
+        end = reader.line_num
+        for row in reader:
+            where = f"{name}:{end + 1}"  # the line the record starts on (a quoted cell may span lines)
+            end = reader.line_num
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise DataError(f"{where}: {len(row)} fields, the header has {len(header)}")
+            check_storable(row, where)
+            yield _record_from_obj(
+                dict(zip(header, row, strict=True)), where, fields, model, default_category, prompts_only
+            )
     except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from exc
+        raise DataError(f"{name}:{reader.line_num}: malformed CSV ({exc})") from exc
 
 
-def detect_format(path: Path) -> Literal["generations", "jsonl", "csv"]:
+def detect_format(name: str, data: bytes) -> Literal["generations", "jsonl", "csv"]:
     """Guess a file's format from its name and first record.
 
     Raises:
-        DataError: Unknown extension.
+        DataError: Unknown extension, or a first line that is not JSON in a JSON-lines file.
     """
-    suffix = path.suffix.lower()
+    suffix = PurePath(name).suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".json", ".ndjson"):
-        if path.name == "generations.jsonl":
+        if PurePath(name).name == "generations.jsonl":
             return "generations"
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    try:
-                        first = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}:1: not valid JSON ({exc.msg})") from exc
-                    if isinstance(first, dict) and "benchmark" in first and "output" in first:
-                        return "generations"
-                    break
+        for _, first in _json_lines(data, name):
+            if isinstance(first, dict) and "benchmark" in first and "output" in first:
+                return "generations"
+            break
         return "jsonl"
-    raise DataError(f"{path}: cannot tell the format from the extension {suffix!r}", hint="pass --format jsonl or csv")
+    raise DataError(f"{name}: cannot tell the format from the extension {suffix!r}", hint="pass --format jsonl or csv")
+
+
+def parse_records(
+    data: bytes,
+    name: str,
+    fmt: Format = "auto",
+    *,
+    model: str | None = None,
+    fields: FieldMap | None = None,
+    default_category: str | None = None,
+    prompts_only: bool = False,
+) -> list[Record]:
+    """All records of a file's contents, checked before any database change.
+
+    Args:
+        data: The file's bytes.
+        name: How messages name the file: the user's own file name (an upload's), never a path
+            on the server.
+        fmt: ``auto`` (from the name and first record), ``generations``, ``jsonl`` or ``csv``.
+        model: Model name for records that do not name one.
+        fields: Column names, when not the usual ones.
+        default_category: Risk category for records without one.
+        prompts_only: Import prompts without responses (to generate responses later); records
+            must then carry no response. Otherwise every record must have one.
+
+    Raises:
+        DataError: Malformed file, with the file's name and line.
+        ConfigError: Prompts only asked for from a run's generations.
+    """
+    kind = detect_format(name, data) if fmt == "auto" else fmt
+    if kind == "generations":
+        if prompts_only:
+            raise ConfigError("prompts only: a run's generations.jsonl holds responses", hint="use --format jsonl")
+        return list(parse_generations(data, name, model=model, default_category=default_category))
+    if kind == "jsonl":
+        return list(
+            parse_jsonl(
+                data, name, model=model, fields=fields, default_category=default_category, prompts_only=prompts_only
+            )
+        )
+    if kind == "csv":
+        return list(
+            parse_csv(
+                data, name, model=model, fields=fields, default_category=default_category, prompts_only=prompts_only
+            )
+        )
+    raise DataError(f"unknown format {fmt!r}", hint="auto, generations, jsonl or csv")
 
 
 def read_records(
@@ -366,22 +582,34 @@ def read_records(
     model: str | None = None,
     fields: FieldMap | None = None,
     default_category: str | None = None,
+    prompts_only: bool = False,
 ) -> list[Record]:
-    """All records of a file (read fully before any database change).
+    """All records of a file (read fully before any database change); see :func:`parse_records`.
+
+    A run's ``generations.jsonl`` takes its model name from the run's ``manifest.json`` unless
+    ``model`` is given.
 
     Raises:
-        DataError: Missing or malformed file.
+        DataError: Missing, unreadable or malformed file.
     """
     if not path.is_file():
         raise DataError(f"no such file: {path}")
-    kind = detect_format(path) if fmt == "auto" else fmt
-    if kind == "generations":
-        return list(read_generations(path, model=model, default_category=default_category))
-    if kind == "jsonl":
-        return list(read_jsonl_file(path, model=model, fields=fields, default_category=default_category))
-    if kind == "csv":
-        return list(read_csv_file(path, model=model, fields=fields, default_category=default_category))
-    raise DataError(f"unknown format {fmt!r}", hint="auto, generations, jsonl or csv")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    kind = detect_format(str(path), data) if fmt == "auto" else fmt
+    if kind == "generations" and not model:
+        model = _run_model_name(path)
+    return parse_records(
+        data,
+        str(path),
+        kind,
+        model=model,
+        fields=fields,
+        default_category=default_category,
+        prompts_only=prompts_only,
+    )
 
 
 def _unit_hash(seed: int, *parts: object) -> int:
@@ -460,6 +688,31 @@ def _make_items(
     return new
 
 
+def _check_records(records: Sequence[Record], source: str) -> None:
+    """What can be checked before the database is touched: model names, ids, storable text."""
+    seen_ids: dict[str, list[dict[str, str]]] = {}
+    for i, rec in enumerate(records):
+        where = rec.where or f"{source or 'records'}: record {i + 1} ({rec.external_id})"
+        if rec.response is not None and not rec.model:
+            raise DataError(f"{where}: a response needs a model name", hint="pass --model NAME")
+        # Records made in code (generated responses, replays) get the same check as files.
+        check_storable(
+            [
+                rec.external_id,
+                rec.conversation,
+                rec.response,
+                rec.model,
+                rec.risk_category,
+                rec.attack_vectors,
+                rec.meta,
+            ],
+            where,
+        )
+        prev = seen_ids.setdefault(rec.external_id, rec.conversation)
+        if prev != rec.conversation:
+            raise DataError(f"{where}: prompt id {rec.external_id!r} appears with two different conversations")
+
+
 def import_records(
     db: Database,
     study_ref: str | int,
@@ -472,117 +725,149 @@ def import_records(
     """Add records' prompts, responses and the resulting items to a study, in one transaction.
 
     Raises:
-        DataError: A response without a model name, a prompt id reused for another conversation,
-            or a different response for a (prompt, model) already present.
+        DataError: A response without a model name, text a database cannot store, a prompt id
+            reused for another conversation, or a different response for a (prompt, model)
+            already present.
     """
-    summary = ImportSummary(records=len(records))
-    seen_ids: dict[str, list[dict[str, str]]] = {}
-    for i, rec in enumerate(records):
-        if rec.response is not None and not rec.model:
-            raise DataError(
-                f"record {i + 1} ({rec.external_id}): a response needs a model name", hint="pass --model NAME"
-            )
-        prev = seen_ids.setdefault(rec.external_id, rec.conversation)
-        if prev != rec.conversation:
-            raise DataError(f"prompt id {rec.external_id!r} appears with two different conversations")
+    return import_sources(db, study_ref, [(source, records)], batch=batch, actor_id=actor_id)[0]
+
+
+def import_sources(
+    db: Database,
+    study_ref: str | int,
+    sources: Sequence[tuple[str, Sequence[Record]]],
+    *,
+    batch: str | None = None,
+    actor_id: int | None = None,
+) -> list[ImportSummary]:
+    """Import several files' records into a study in one transaction: all of them or none.
+
+    Args:
+        db: Database.
+        study_ref: Study id or name.
+        sources: ``(source, records)`` per file; ``source`` is stored with the new prompts and
+            responses and audited.
+        batch: Batch of the new items.
+        actor_id: Who imports (audit log).
+
+    Returns:
+        One summary per source, in order.
+
+    Raises:
+        DataError: As :func:`import_records`, for any source (a conflict between two sources too).
+    """
+    for source, records in sources:
+        _check_records(records, source)
     with db.write() as s:
         study = find_study(s, study_ref)
         b = get_or_create_batch(s, study.id, batch)
-        prompts: dict[str, Prompt] = {
-            p.external_id: p
-            for p in s.scalars(
-                select(Prompt).where(Prompt.study_id == study.id, Prompt.external_id.in_(list(seen_ids)))
-            )
-        }
-        now = utcnow()
-        # Bulk reads and writes (a few statements per import, not per record): a round trip per
-        # record made an 8,000-record import take minutes on PostgreSQL.
-        new_prompts: list[Prompt] = []
-        for rec in records:
-            prompt = prompts.get(rec.external_id)
-            if prompt is None:
-                prompt = Prompt(
-                    study_id=study.id,
-                    external_id=rec.external_id,
-                    conversation=rec.conversation,
-                    n_user_turns=sum(1 for m in rec.conversation if m["role"] == "user"),
-                    risk_category=rec.risk_category,
-                    attack_vectors=rec.attack_vectors,
-                    meta=rec.meta,
-                    source=source[:500],
-                    created_at=now,
-                )
-                new_prompts.append(prompt)
-                prompts[rec.external_id] = prompt
-            elif prompt.conversation != rec.conversation:
-                raise DataError(
-                    f"prompt id {rec.external_id!r} is already in study {study.name!r} with a different conversation",
-                    hint="give the new prompt another id",
-                )
-        old_ids = [p.id for p in prompts.values() if p.id is not None]
-        s.add_all(new_prompts)
-        s.flush()
-        summary.prompts_added = len(new_prompts)
-        by_prompt: dict[int, list[Response]] = {}
-        for chunk in chunks(old_ids, 1000):  # within any database's limit on bound parameters
-            for r in s.scalars(select(Response).where(Response.prompt_id.in_(chunk))):
-                by_prompt.setdefault(r.prompt_id, []).append(r)
-        texts = {(r.prompt_id, r.model): r.text for rs in by_prompt.values() for r in rs}
-        touched: dict[int, Prompt] = {}
-        new_responses: list[Response] = []
-        for rec in records:
-            if rec.response is None:
-                continue
-            assert rec.model is not None
-            prompt = prompts[rec.external_id]
-            summary.models.add(rec.model)
-            known = texts.get((prompt.id, rec.model))
-            if known is not None:
-                if known != rec.response:
-                    raise DataError(
-                        f"prompt {rec.external_id!r} already has a different response from model {rec.model!r}",
-                        hint="import it under another model name, or into a new study",
-                    )
-                summary.responses_unchanged += 1
-            else:
-                response = Response(
-                    prompt_id=prompt.id,
-                    model=rec.model,
-                    text=rec.response,
-                    source=source[:500],
-                    meta={},
-                    created_at=now,
-                )
-                new_responses.append(response)
-                texts[(prompt.id, rec.model)] = rec.response
-                summary.responses_added += 1
-            touched[prompt.id] = prompt
-        s.add_all(new_responses)
-        s.flush()
-        for r in new_responses:
-            by_prompt.setdefault(r.prompt_id, []).append(r)
-        existing = set(s.scalars(select(Item.dedupe_key).where(Item.study_id == study.id)))
-        items: list[Item] = []
-        for prompt in touched.values():
-            responses = sorted(by_prompt.get(prompt.id, []), key=lambda r: r.id)
-            items += _make_items(study, prompt, responses, b.id, existing, now)
-        s.add_all(items)
-        s.flush()
-        summary.items_added = len(items)
-        audit(
-            s,
-            actor_id,
-            "study.import",
-            "study",
-            study.id,
-            study_id=study.id,
-            details={"source": source[:500], "batch": b.name, **summary.as_dict()},
-        )
+        summaries = [_import_into(s, study, b, records, source, actor_id) for source, records in sources]
         study_id = study.id
     invalidate_caches(study_id)
-    if db.is_postgres and summary.items_added:
+    if db.is_postgres and any(x.items_added for x in summaries):
         refresh_statistics(db)
+    return summaries
+
+
+def _import_into(
+    s: Session, study: Study, b: Batch, records: Sequence[Record], source: str, actor_id: int | None
+) -> ImportSummary:
+    summary = ImportSummary(records=len(records))
+    ids = list({rec.external_id: None for rec in records})
+    prompts: dict[str, Prompt] = {}
+    for chunk in chunks(ids, 1000):  # within any database's limit on bound parameters
+        for p in s.scalars(select(Prompt).where(Prompt.study_id == study.id, Prompt.external_id.in_(chunk))):
+            prompts[p.external_id] = p
+    now = utcnow()
+    # Bulk reads and writes (a few statements per import, not per record): a round trip per
+    # record made an 8,000-record import take minutes on PostgreSQL.
+    new_prompts: list[Prompt] = []
+    for rec in records:
+        prompt = prompts.get(rec.external_id)
+        if prompt is None:
+            prompt = Prompt(
+                study_id=study.id,
+                external_id=rec.external_id,
+                conversation=rec.conversation,
+                n_user_turns=sum(1 for m in rec.conversation if m["role"] == "user"),
+                risk_category=rec.risk_category,
+                attack_vectors=rec.attack_vectors,
+                meta=rec.meta,
+                source=source[:500],
+                created_at=now,
+            )
+            new_prompts.append(prompt)
+            prompts[rec.external_id] = prompt
+        elif prompt.conversation != rec.conversation:
+            raise DataError(
+                f"{_at(rec)}prompt id {rec.external_id!r} is already in study {study.name!r} with a different "
+                "conversation",
+                hint="give the new prompt another id",
+            )
+    old_ids = [p.id for p in prompts.values() if p.id is not None]
+    s.add_all(new_prompts)
+    s.flush()
+    summary.prompts_added = len(new_prompts)
+    by_prompt: dict[int, list[Response]] = {}
+    for chunk in chunks(old_ids, 1000):
+        for r in s.scalars(select(Response).where(Response.prompt_id.in_(chunk))):
+            by_prompt.setdefault(r.prompt_id, []).append(r)
+    texts = {(r.prompt_id, r.model): r.text for rs in by_prompt.values() for r in rs}
+    touched: dict[int, Prompt] = {}
+    new_responses: list[Response] = []
+    for rec in records:
+        if rec.response is None:
+            continue
+        assert rec.model is not None
+        prompt = prompts[rec.external_id]
+        summary.models.add(rec.model)
+        known = texts.get((prompt.id, rec.model))
+        if known is not None:
+            if known != rec.response:
+                raise DataError(
+                    f"{_at(rec)}prompt {rec.external_id!r} already has a different response from model {rec.model!r}",
+                    hint="import it under another model name, or into a new study",
+                )
+            summary.responses_unchanged += 1
+        else:
+            response = Response(
+                prompt_id=prompt.id,
+                model=rec.model,
+                text=rec.response,
+                source=source[:500],
+                meta={},
+                created_at=now,
+            )
+            new_responses.append(response)
+            texts[(prompt.id, rec.model)] = rec.response
+            summary.responses_added += 1
+        touched[prompt.id] = prompt
+    s.add_all(new_responses)
+    s.flush()
+    for r in new_responses:
+        by_prompt.setdefault(r.prompt_id, []).append(r)
+    existing = set(s.scalars(select(Item.dedupe_key).where(Item.study_id == study.id)))
+    items: list[Item] = []
+    for prompt in touched.values():
+        responses = sorted(by_prompt.get(prompt.id, []), key=lambda r: r.id)
+        items += _make_items(study, prompt, responses, b.id, existing, now)
+    s.add_all(items)
+    s.flush()
+    summary.items_added = len(items)
+    audit(
+        s,
+        actor_id,
+        "study.import",
+        "study",
+        study.id,
+        study_id=study.id,
+        details={"source": source[:500], "batch": b.name, **summary.as_dict()},
+    )
     return summary
+
+
+def _at(rec: Record) -> str:
+    return f"{rec.where}: " if rec.where else ""
 
 
 def refresh_statistics(db: Database) -> None:
@@ -609,13 +894,87 @@ def import_file(
     batch: str | None = None,
     fields: FieldMap | None = None,
     default_category: str | None = None,
+    prompts_only: bool = False,
     actor_id: int | None = None,
 ) -> ImportSummary:
     """Read a file and import it (see :func:`read_records` and :func:`import_records`)."""
-    records = read_records(path, fmt, model=model, fields=fields, default_category=default_category)
+    return import_files(
+        db,
+        study_ref,
+        [path],
+        fmt=fmt,
+        model=model,
+        batch=batch,
+        fields=fields,
+        default_category=default_category,
+        prompts_only=prompts_only,
+        actor_id=actor_id,
+    )[0]
+
+
+def import_files(
+    db: Database,
+    study_ref: str | int,
+    paths: Sequence[Path],
+    *,
+    fmt: Format = "auto",
+    model: str | None = None,
+    batch: str | None = None,
+    fields: FieldMap | None = None,
+    default_category: str | None = None,
+    prompts_only: bool = False,
+    actor_id: int | None = None,
+) -> list[ImportSummary]:
+    """Read every file, then import them all in one transaction (a bad file imports none of them).
+
+    Options are those of :func:`parse_records`; returns one summary per file.
+
+    Raises:
+        DataError: A file that is missing, malformed or empty, or records that conflict with the
+            study or with each other (the message names the file and line).
+    """
+    sources: list[tuple[str, Sequence[Record]]] = []
+    for path in paths:
+        records = read_records(
+            path, fmt, model=model, fields=fields, default_category=default_category, prompts_only=prompts_only
+        )
+        if not records:
+            raise DataError(f"{path}: no records to import")
+        sources.append((str(path), records))
+    return import_sources(db, study_ref, sources, batch=batch, actor_id=actor_id)
+
+
+def import_data(
+    db: Database,
+    study_ref: str | int,
+    data: bytes,
+    name: str,
+    *,
+    fmt: Format = "auto",
+    model: str | None = None,
+    batch: str | None = None,
+    fields: FieldMap | None = None,
+    default_category: str | None = None,
+    prompts_only: bool = False,
+    actor_id: int | None = None,
+) -> ImportSummary:
+    """Import a file's contents (an upload), named ``name`` in messages and in the stored source.
+
+    Raises:
+        DataError: As :func:`import_files`.
+    """
+    records = parse_records(
+        data,
+        name,
+        fmt,
+        model=model,
+        fields=fields,
+        default_category=default_category,
+        prompts_only=prompts_only,
+    )
     if not records:
-        raise DataError(f"{path}: no records to import")
-    return import_records(db, study_ref, records, batch=batch, source=str(path), actor_id=actor_id)
+        raise DataError(f"{name}: no records to import")
+    return import_records(db, study_ref, records, batch=batch, source=name, actor_id=actor_id)
 
 
 def generate_responses(

@@ -6,7 +6,6 @@ so raters get 403; every POST also checks the CSRF token.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,7 +92,14 @@ def create_study(
 
 
 @router.get("/admin/studies/{study_id}", response_class=HTMLResponse)
-def study_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep, imported: int | None = None) -> Response:
+def study_page(
+    request: Request,
+    study_id: IdPath,
+    user: StaffDep,
+    db: DbDep,
+    imported: int | None = None,
+    imported_prompts: int | None = None,
+) -> Response:
     """A study: progress, batches, raters, guidelines, import form, links to results and exports."""
     with db.read() as s:
         study = s.get(Study, study_id)
@@ -140,6 +146,7 @@ def study_page(request: Request, study_id: IdPath, user: StaffDep, db: DbDep, im
             "candidates": candidates,
             "models": sorted(models),
             "imported": imported,
+            "imported_prompts": imported_prompts,
             "risk_categories": RISK_CATEGORIES,
             "attack_vectors": ATTACK_VECTORS,
         },
@@ -158,38 +165,40 @@ async def import_upload(
     batch: Annotated[str, Form(max_length=100)] = "",
     category_field: Annotated[str, Form(max_length=100)] = "",
     default_category: Annotated[str, Form(max_length=100)] = "",
+    prompts_only: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Import an uploaded generations.jsonl, JSONL or CSV file."""
+    """Import an uploaded generations.jsonl, JSONL or CSV file (all or nothing)."""
     from starlette.concurrency import run_in_threadpool
 
     _study_or_404(db, study_id)
     if fmt not in ("auto", "generations", "jsonl", "csv"):
         raise HTTPException(status_code=422, detail="format must be auto, generations, jsonl or csv")
-    name = Path(file.filename or "upload.jsonl").name
-    suffix = Path(name).suffix.lower() or ".jsonl"
+    # Messages name the file as the user knows it (its base name), never a path on the server.
+    name = Path(file.filename or "").name or "upload.jsonl"
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise HTTPException(status_code=413, detail=f"file larger than {MAX_UPLOAD // 2**20} MiB; use the CLI")
-    with tempfile.TemporaryDirectory() as tmp:
-        # Keep "generations.jsonl" so the format is detected the same way as on the command line.
-        path = Path(tmp) / (name if name == "generations.jsonl" else f"upload{suffix}")
-        path.write_bytes(data)
-        try:
-            summary = await run_in_threadpool(
-                importing.import_file,
-                db,
-                study_id,
-                path,
-                fmt=fmt,  # type: ignore[arg-type]
-                model=model.strip() or None,
-                batch=batch.strip() or None,
-                fields=importing.FieldMap(category=category_field.strip() or None),
-                default_category=default_category.strip() or None,
-                actor_id=user.id,
-            )
-        except SafetylensError as exc:
-            return _error_page(request, exc, status=422)
-    return RedirectResponse(f"/admin/studies/{study_id}?imported={summary.items_added}", status_code=303)
+    try:
+        summary = await run_in_threadpool(
+            importing.import_data,
+            db,
+            study_id,
+            data,
+            name,
+            fmt=fmt,  # type: ignore[arg-type]
+            model=model.strip() or None,
+            batch=batch.strip() or None,
+            fields=importing.FieldMap(category=category_field.strip() or None),
+            default_category=default_category.strip() or None,
+            prompts_only=prompts_only,
+            actor_id=user.id,
+        )
+    except SafetylensError as exc:
+        return _error_page(request, exc, status=422)
+    return RedirectResponse(
+        f"/admin/studies/{study_id}?imported={summary.items_added}&imported_prompts={summary.prompts_added}",
+        status_code=303,
+    )
 
 
 @router.post("/admin/studies/{study_id}/members")

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +120,6 @@ class JsonlWriter:
         self._fh.write(json.dumps(obj, ensure_ascii=False, default=_default) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
-
-    def write_many(self, objs: Iterable[Any]) -> None:
-        """Append several objects with a single flush."""
-        text = "".join(json.dumps(o, ensure_ascii=False, default=_default) + "\n" for o in objs)
-        if text:
-            self._fh.write(text)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         """Close the file."""

@@ -24,10 +24,6 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f}"
-
-
 def _short(label: str) -> str:
     return "DATA_DIR" if label == "SAFETYLENS_DATA_DIR" else label
 

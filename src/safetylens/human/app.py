@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -260,9 +259,9 @@ def create_app(
     app.include_router(views_rater.router)
     app.include_router(views_staff.router)
     app.include_router(api.router)
-    app.include_router(views_quality.router)  # quality (issue 9)
+    app.include_router(views_quality.router)
 
-    # --- red teaming (issue 9) ---
+    # --- red teaming ---
     from safetylens.human import redteam_views
 
     app.include_router(redteam_views.router)
@@ -274,11 +273,6 @@ def _id_out_of_range(error: Any) -> bool:
     """Whether a validation error is a path id (:data:`~safetylens.human.deps.IdPath`) out of range."""
     loc: tuple[Any, ...] = tuple(error.get("loc") or ())
     return len(loc) > 0 and loc[0] == "path" and error.get("type") in ID_OUT_OF_RANGE
-
-
-def login_url(next_url: str) -> str:
-    """The login page URL returning to ``next_url`` afterwards."""
-    return f"/login?next={quote(next_url)}"
 
 
 def app_from_env() -> Any:

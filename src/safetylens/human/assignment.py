@@ -94,7 +94,7 @@ class InvalidRating(AssignmentError):
     status = 422
 
 
-# Quality (issue 9): qualification quizzes and per-study pauses refuse work with these.
+# Qualification quizzes and per-study pauses refuse work with these.
 class QualificationRequired(AssignmentError):
     """The rater has not passed every quiz the study requires."""
 
@@ -165,9 +165,9 @@ class SubmitResult:
 # subqueries over the rater {rid} and study {sid}: bound parameters in _CONTEXT, the rated
 # assignment's columns when they are read together with a submission (_submit_context).
 # {not_this} keeps the rated assignment itself out of ``held``. ``open_level`` is the fewest raters
-# on any open item the rater may take (None: none open), where :func:`_pick` starts looking: it
-# used to try every lower level first, two empty statements per level, so late in a study (two
-# thirds of the ratings at N = 3) a PostgreSQL rating cost ~1.5x one at level 0.
+# on any open item the rater may take (None: none open), where :func:`_pick` starts looking, so
+# that late in a study (two thirds of the ratings at N = 3 come at levels 1-2) a rating does not
+# first probe every lower, already full level with two empty statements each.
 _NEXT_CHECKS = """
         m.taken, m.taken_checks,
         (SELECT o.claimed FROM items o
@@ -840,7 +840,7 @@ def submit_in_txn(
                 raise AssignmentError("this item changed while you were rating it; reload the page")
             rating_id = scalar(conn, _INSERT_RATING, params)
             rowcount(conn, _COMPLETE, {"iid": row["item_id"]})
-            # Quality (issue 9): the audit trail, gold checks and adaptive overlap, in this transaction.
+            # The audit trail, gold checks and adaptive overlap, in this transaction.
             gold.audit_sql(conn, now, rater_id, "rating.create", "rating", rating_id, study_id, details)
         result = SubmitResult(int(rating_id), duplicate=False, study_id=study_id)
         quality = gold.quality_settings(row["settings"])
@@ -903,7 +903,7 @@ def rater_progress(s: Session, study: Study, rater_id: int) -> RaterProgress:
     )
     cap = rater_cap(s, study)
     # Checks are invisible, so the counter counts them like any item: expect one check per
-    # block of round(1 / gold_rate) items, as far as the study has checks (quality, issue 9).
+    # block of round(1 / gold_rate) items, as far as the study has checks.
     rate = gold.quality_settings(study.settings).gold_rate
     checks = 0
     if rate > 0:
@@ -912,7 +912,7 @@ def rater_progress(s: Session, study: Study, rater_id: int) -> RaterProgress:
     return RaterProgress(done=int(done), total=max(int(done), cap + checks))
 
 
-# -------------------------------------------------------------------- quality (issue 9): skipping
+# ---------------------------------------------------------------------------- quality: skipping
 
 _SKIP = Sql(
     """

@@ -347,7 +347,7 @@ class AuditLog(Base):
 
 
 # ------------------------------------------------------------------------------------------------
-# Quality features (issue 9, migration 0002): qualification quizzes, gold/attention checks,
+# Quality features (migration 0002): qualification quizzes, gold/attention checks,
 # adjudication. Kept in one block so that other additions to this module merge cleanly.
 # ------------------------------------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ class Adjudication(Base):
 
 
 # ------------------------------------------------------------------------------------------------
-# Red teaming (issue 9, migration 0003): campaigns, their red teamers, dialogues with per-turn
+# Red teaming (migration 0003): campaigns, their red teamers, dialogues with per-turn
 # server timestamps, and replays of a campaign's violating prompts as rating studies.
 # ------------------------------------------------------------------------------------------------
 

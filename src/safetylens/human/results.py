@@ -71,7 +71,7 @@ class ResultOptions(BaseModel):
     n_resamples: int = Field(10_000, ge=100)
     seed: int = 0
     level: float = Field(0.95, gt=0.5, lt=1.0)
-    # Quality (issue 9): an adjudicated item's label replaces its majority vote.
+    # An adjudicated item's label replaces its majority vote.
     use_adjudication: bool = True
 
 

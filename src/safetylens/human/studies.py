@@ -204,12 +204,6 @@ def get_study(db: Database, ref: str | int) -> Study:
         return find_study(s, ref)
 
 
-def list_studies(db: Database) -> list[Study]:
-    """Every study, newest first."""
-    with db.read() as s:
-        return list(s.scalars(select(Study).order_by(Study.id.desc())))
-
-
 def current_guidelines(s: Session, study_id: int) -> Guidelines | None:
     """The newest guidelines version of a study."""
     return s.scalar(

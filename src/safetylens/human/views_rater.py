@@ -28,7 +28,7 @@ MESSAGES = {
     "saved": "Rating saved.",
     "ack": "Thank you for reading the guidelines.",
     "gone": "That item was given to other raters after your reservation expired; here is your next one.",
-    # Quality (issue 9)
+    # Quality
     "quiz": "Pass this study's qualification quizzes before rating.",
     "paused": "Your work in this study is paused; your coordinator will contact you.",
     "skipped": "Item skipped.",

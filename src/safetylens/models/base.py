@@ -47,13 +47,6 @@ def prompt_to_json(prompt: Prompt) -> str | list[dict[str, str]]:
     return prompt if isinstance(prompt, str) else [m.to_json() for m in prompt]
 
 
-def prompt_from_json(obj: str | list[dict[str, str]]) -> Prompt:
-    """Inverse of :func:`prompt_to_json`."""
-    if isinstance(obj, str):
-        return obj
-    return tuple(Message(role=m["role"], content=m["content"]) for m in obj)  # type: ignore[arg-type]
-
-
 class Decoding(BaseModel):
     """Decoding parameters of a generation request.
 

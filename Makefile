@@ -15,6 +15,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 export SAFETYLENS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 DEMO_LIMIT ?= 8
 DEMO_SAMPLE ?= 1
+DEMO_SAFETY_TOKENS ?= 64
 # Evaluated once (:=), so every step of one `make demo` uses the same directory.
 ifndef DEMO_DIR
 DEMO_DIR := runs/demo-$(shell date -u +%Y%m%d-%H%M%S)
@@ -65,10 +66,14 @@ demo: install
 	  --label builtin --run-dir $(DEMO_DIR)/truthfulqa
 	$(PY) -m safetylens run --model builtin -b toxigen -b bold -o toxigen.sample=$(DEMO_SAMPLE) \
 	  -o bold.sample=$(DEMO_SAMPLE) -o toxigen.classifier=offline --label builtin --run-dir $(DEMO_DIR)/toxigen-bold
+	# Safety: SimpleSafetyTests rated by the offline harm judge (Figures 17-19), and XSTest false
+	# refusal (2 prompts per type) with the offline refusal classifier; both scorers ship with the package.
+	$(PY) -m safetylens run --model builtin -b safety -b xstest -o safety.max_new_tokens=$(DEMO_SAFETY_TOKENS) \
+	  -o xstest.max_new_tokens=$(DEMO_SAFETY_TOKENS) -o xstest.sample=2 --label builtin --run-dir $(DEMO_DIR)/safety
 	# The report: the paper's tables with its published rows, plots, methodology (open report.html).
-	$(PY) -m safetylens report $(DEMO_DIR)/truthfulqa $(DEMO_DIR)/toxigen-bold --reference llama2 \
+	$(PY) -m safetylens report $(DEMO_DIR)/truthfulqa $(DEMO_DIR)/toxigen-bold $(DEMO_DIR)/safety --reference llama2 \
 	  --format html,md,csv,tex --output $(DEMO_DIR)/report
-	@echo "Runs: $(DEMO_DIR)/truthfulqa $(DEMO_DIR)/toxigen-bold"
+	@echo "Runs: $(DEMO_DIR)/truthfulqa $(DEMO_DIR)/toxigen-bold $(DEMO_DIR)/safety"
 	@echo "Report: $(DEMO_DIR)/report/report.html"
 
 test: install-dev

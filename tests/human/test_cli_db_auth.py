@@ -115,12 +115,14 @@ def test_passwords_sessions_and_rate_limits(db: Database) -> None:
     assert auth.authenticate(db, "alice", PASSWORD, "1.2.3.4").id == user.id
     with pytest.raises(auth.AuthError, match="wrong"):
         auth.authenticate(db, "ghost", PASSWORD, "1.2.3.4")
-    policy = auth.RateLimit(max_failures_per_user=3, max_failures_per_ip=100)
+    policy = auth.RateLimit(free_failures=3)
     for _ in range(3):
         with pytest.raises(auth.AuthError, match="wrong"):
             auth.authenticate(db, "alice", "nope-nope", "1.2.3.4", policy)
+    # The guessing address is throttled; the owner elsewhere is not locked out.
     with pytest.raises(auth.RateLimited):
-        auth.authenticate(db, "alice", PASSWORD, "5.6.7.8", policy)
+        auth.authenticate(db, "alice", PASSWORD, "1.2.3.4", policy)
+    assert auth.authenticate(db, "alice", PASSWORD, "5.6.7.8", policy).id == user.id
     # Sessions: the cookie token is not stored; expiry and password changes end sessions.
     token, _csrf = auth.start_session(db, user.id)
     with db.read() as s:

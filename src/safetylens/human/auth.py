@@ -5,12 +5,26 @@
 - A session cookie carries a random token; the database stores only its sha256, so a leaked
   database does not leak live sessions. Each session has its own CSRF token, which every form
   and every state-changing API call must echo back.
-- Login attempts are counted before the password is checked: one transaction that cannot
-  interleave with another login's (SQLite's write lock; on PostgreSQL a lock on the attempts
-  table) checks the limits and records the attempt as a failure, which a correct password then
-  turns into a success. Parallel guesses therefore see each other, and too many failures for
-  one user name or from one address within the window are refused with HTTP 429 before any
-  hashing.
+- Login throttling slows guessing without letting anyone lock a user out (see
+  :class:`RateLimit` for the numbers):
+
+  - per (user name, client address): a few free failures, then each further attempt must wait
+    after the last failure, the wait doubling with every failure up to a cap; a success from
+    that address starts afresh. An attacker on one address thus throttles only that pair: the
+    owner logging in from any other address is not affected;
+  - per client address, across user names: a much larger budget of failures in a sliding
+    window, against password spraying. One user's failures count only until their pair is
+    throttled, so people sharing an address (one NAT for a whole rater pool) are not shut out
+    by one of them;
+  - per user name, across addresses: past a number of failures in the window, every attempt at
+    that account is delayed (a growing, capped delay) before its password is checked, never
+    refused, so a guesser spread over many addresses is slowed and the owner still gets in.
+
+  Refused attempts (HTTP 429 with ``Retry-After``) are never hashed and do not extend any wait.
+- Attempts are counted before the password is checked: one transaction that cannot interleave
+  with another login's (SQLite's write lock; on PostgreSQL a lock on the attempts table) checks
+  the limits and records the attempt as a failure, which a correct password then turns into a
+  success, so parallel guesses see each other.
 - Argon2 costs memory (19 MiB a hash), so each server process computes at most
   :attr:`RateLimit.max_concurrent_hashes` hashes at once; a login that finds no free slot within
   :attr:`RateLimit.hash_wait_s` is answered 503 and its attempt is not held against anyone.
@@ -22,6 +36,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -60,21 +75,37 @@ def default_hash_slots() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+# How long login attempts are kept; a (user name, address) pair's failures count this far back.
+ATTEMPT_RETENTION = timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class RateLimit:
-    """Login rate-limit policy.
+    """Login throttling policy (the scheme is described in the module docstring).
 
     Attributes:
-        window: The sliding window.
-        max_failures_per_user: Failed attempts for one user name allowed within the window.
-        max_failures_per_ip: Failed attempts from one client address allowed within the window.
+        free_failures: Failures one user name may have from one address (since its last success
+            there, within :data:`ATTEMPT_RETENTION`) before backoff starts.
+        backoff: The wait after the first failure past the free ones; it doubles with each further one.
+        max_backoff: The longest wait of that backoff.
+        window: The sliding window of the per-address budget and of the per-account slowdown.
+        max_failures_per_ip: Failures from one address, over all user names, within the window.
+        slow_after_failures: Failures for one user name, over all addresses, within the window
+            after which each attempt at that account is delayed.
+        slowdown_s: The first such delay; it doubles with each further failure.
+        max_slowdown_s: The longest such delay.
         max_concurrent_hashes: Password hashes one server process computes at once.
         hash_wait_s: How long a login waits for a free hashing slot before it is answered 503.
     """
 
+    free_failures: int = 5
+    backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(minutes=15)
     window: timedelta = timedelta(minutes=15)
-    max_failures_per_user: int = 5
-    max_failures_per_ip: int = 50
+    max_failures_per_ip: int = 100
+    slow_after_failures: int = 10
+    slowdown_s: float = 1.0
+    max_slowdown_s: float = 10.0
     max_concurrent_hashes: int = field(default_factory=default_hash_slots)
     hash_wait_s: float = 2.0
 
@@ -82,10 +113,19 @@ class RateLimit:
         """Reject a policy that could never let anyone in.
 
         Raises:
-            ConfigError: ``max_concurrent_hashes`` below 1 or a negative ``hash_wait_s``.
+            ConfigError: A count below 1, or a negative or inconsistent duration.
         """
-        if self.max_concurrent_hashes < 1:
-            raise ConfigError(f"max_concurrent_hashes must be at least 1, got {self.max_concurrent_hashes}")
+        for name in ("free_failures", "max_failures_per_ip", "slow_after_failures", "max_concurrent_hashes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not timedelta(0) < self.backoff <= self.max_backoff:
+            raise ConfigError(f"need 0 < backoff <= max_backoff, got {self.backoff} and {self.max_backoff}")
+        if self.window <= timedelta(0):
+            raise ConfigError(f"window must be positive, got {self.window}")
+        if not 0 <= self.slowdown_s <= self.max_slowdown_s:
+            raise ConfigError(
+                f"need 0 <= slowdown_s <= max_slowdown_s, got {self.slowdown_s} and {self.max_slowdown_s}"
+            )
         if self.hash_wait_s < 0:
             raise ConfigError(f"hash_wait_s must not be negative, got {self.hash_wait_s}")
 
@@ -323,25 +363,51 @@ def update_user(
     return user
 
 
-def _check_rate_limit(s: Session, username: str, ip: str, now: datetime, policy: RateLimit) -> None:
-    since = now - policy.window
-    by_user = s.scalars(
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    """Whole seconds from ``now`` to ``moment``, at least 1 (a ``Retry-After`` value)."""
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _check_rate_limit(s: Session, username: str, ip: str, now: datetime, policy: RateLimit) -> float:
+    """Refuse an attempt over the pair's backoff or the address's budget; else its account delay in seconds."""
+    failed = LoginAttempt.success.is_(False)
+    pair = (LoginAttempt.username == username) & (LoginAttempt.ip == ip)
+    last_success = s.scalar(select(func.max(LoginAttempt.at)).where(pair, LoginAttempt.success.is_(True)))
+    since = max(now - ATTEMPT_RETENTION, last_success or now - ATTEMPT_RETENTION)
+    n_pair, last_failure = s.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(pair, failed, LoginAttempt.at > since)
+    ).one()
+    if n_pair >= policy.free_failures and last_failure is not None:
+        # The k-th failure past the free ones waits backoff * 2**(k-1), up to max_backoff.
+        doublings = min(n_pair - policy.free_failures, 30)
+        wait = min(policy.max_backoff, policy.backoff * 2**doublings)
+        if now < last_failure + wait:
+            raise RateLimited(
+                "too many failed logins for this user name from this address; wait before trying again",
+                _seconds_until(last_failure + wait, now),
+            )
+    window_start = now - policy.window
+    # The budget-th most recent failure from this address: once it leaves the window, the
+    # address is under its budget again.
+    oldest_counted = s.scalar(
         select(LoginAttempt.at)
-        .where(LoginAttempt.username == username, LoginAttempt.at > since, LoginAttempt.success.is_(False))
-        .order_by(LoginAttempt.at)
-    ).all()
-    if len(by_user) >= policy.max_failures_per_user:
-        wait = by_user[-policy.max_failures_per_user] + policy.window - now
-        raise RateLimited(
-            "too many failed logins for this user; wait before trying again", max(1, int(wait.total_seconds()) + 1)
-        )
-    n_ip = s.scalar(
-        select(func.count()).where(LoginAttempt.ip == ip, LoginAttempt.at > since, LoginAttempt.success.is_(False))
+        .where(LoginAttempt.ip == ip, failed, LoginAttempt.at > window_start)
+        .order_by(LoginAttempt.at.desc())
+        .offset(policy.max_failures_per_ip - 1)
+        .limit(1)
     )
-    if (n_ip or 0) >= policy.max_failures_per_ip:
+    if oldest_counted is not None:
         raise RateLimited(
-            "too many failed logins from this address; wait before trying again", int(policy.window.total_seconds())
+            "too many failed logins from this address; wait before trying again",
+            _seconds_until(oldest_counted + policy.window, now),
         )
+    n_account = s.scalar(
+        select(func.count()).where(LoginAttempt.username == username, failed, LoginAttempt.at > window_start)
+    )
+    excess = int(n_account or 0) - policy.slow_after_failures
+    if excess < 0:
+        return 0.0
+    return float(min(policy.max_slowdown_s, policy.slowdown_s * 2 ** min(excess, 30)))
 
 
 @dataclass(frozen=True)
@@ -353,12 +419,14 @@ class Admission:
         username: The user name tried (trimmed).
         ip: The client address.
         at: When it was admitted.
+        delay_s: How long to wait before checking the password (the account's slowdown).
     """
 
     attempt_id: int
     username: str
     ip: str
     at: datetime
+    delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -378,13 +446,20 @@ def admit_attempt(
 ) -> Admission:
     """Check the limits and record the attempt, before any password is hashed.
 
+    Args:
+        db: The database.
+        username: The user name given.
+        ip: The client address.
+        policy: The throttling policy (default :class:`RateLimit`).
+        now: The time of the attempt (default: now).
+
     The check and the record are one transaction that no other login's can interleave with:
     on SQLite every write transaction holds the database's write lock; on PostgreSQL, READ
     COMMITTED would let two logins both count four failures and both go ahead, so the
     transaction first locks the attempts table against other writers (plain reads go on).
 
     Raises:
-        RateLimited: Too many recent failures for this user name or address.
+        RateLimited: This user name is in backoff at this address, or the address is over its budget.
     """
     policy = policy or RateLimit()
     username = normalize_username(username)
@@ -392,11 +467,11 @@ def admit_attempt(
     with db.write() as s:
         if db.is_postgres:
             s.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
-        _check_rate_limit(s, username, ip, now, policy)
+        delay_s = _check_rate_limit(s, username, ip, now, policy)
         attempt = LoginAttempt(username=username, ip=ip, at=now, success=False)
         s.add(attempt)
         s.flush()
-        return Admission(attempt.id, username, ip, now)
+        return Admission(attempt.id, username, ip, now, delay_s)
 
 
 def withdraw_attempt(db: Database, admission: Admission) -> None:
@@ -432,8 +507,8 @@ def _finish(db: Database, admission: Admission, verdict: _Verdict) -> User:
             u.last_login_at = admission.at
             if verdict.rehash:
                 u.password_hash = verdict.rehash
-        # Old attempts only matter inside the window; keep the table small.
-        s.execute(delete(LoginAttempt).where(LoginAttempt.at < admission.at - timedelta(days=1)))
+        # Older attempts count for nothing; keep the table small.
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < admission.at - ATTEMPT_RETENTION))
     if not verdict.ok or user is None:
         raise AuthError("wrong user name or password")
     if user.status != "active":
@@ -452,6 +527,8 @@ def authenticate(
     ip: str,
     policy: RateLimit | None = None,
     gate: PasswordGate | None = None,
+    *,
+    now: datetime | None = None,
 ) -> User:
     """Check credentials, record the attempt, and return the user.
 
@@ -460,17 +537,20 @@ def authenticate(
         username: The user name given.
         password: The password given.
         ip: The client address.
-        policy: The rate-limit policy (default :class:`RateLimit`).
+        policy: The throttling policy (default :class:`RateLimit`).
         gate: Bounds the hashes computed at once (default :data:`DEFAULT_GATE`).
+        now: The time of the attempt (default: now).
 
     Raises:
-        RateLimited: Too many recent failures for this user name or address.
+        RateLimited: This user name is in backoff at this address, or the address is over its budget.
         LoginBusy: No hashing slot came free within the policy's ``hash_wait_s``.
         AuthError: Wrong user name or password, or the account is not active.
     """
     policy = policy or RateLimit()
     gate = gate or DEFAULT_GATE
-    admission = admit_attempt(db, username, ip, policy)
+    admission = admit_attempt(db, username, ip, policy, now=now)
+    if admission.delay_s:
+        time.sleep(admission.delay_s)
     if not gate.acquire(policy.hash_wait_s):
         withdraw_attempt(db, admission)
         raise _busy(policy)
@@ -486,14 +566,17 @@ async def authenticate_async(
 ) -> User:
     """:func:`authenticate` for request handlers: database work and hashing in the thread pool.
 
-    A request waiting for a hashing slot waits on the event loop, holding no thread.
+    A request slowed down by its account's failures, or waiting for a hashing slot, waits on
+    the event loop, holding no thread: many of them must not starve every other request.
 
     Raises:
-        RateLimited: Too many recent failures for this user name or address.
+        RateLimited: This user name is in backoff at this address, or the address is over its budget.
         LoginBusy: No hashing slot came free within the policy's ``hash_wait_s``.
         AuthError: Wrong user name or password, or the account is not active.
     """
     admission = await run_in_threadpool(admit_attempt, db, username, ip, policy)
+    if admission.delay_s:
+        await asyncio.sleep(admission.delay_s)
     if not await gate.acquire_async(policy.hash_wait_s):
         await run_in_threadpool(withdraw_attempt, db, admission)
         raise _busy(policy)

@@ -238,6 +238,7 @@ class Safety(Benchmark):
                 "rating": v.rating,
                 "violation": v.violation,
                 "p_violation": v.p_violation,
+                "parsed": v.parsed,
                 "judge": rid,
                 "empty": not out.strip(),
             }
@@ -260,7 +261,7 @@ class Safety(Benchmark):
                 ),
             )
             for r in records
-            if r["id"] in by_id
+            if r["id"] in by_id and by_id[r["id"]].get("parsed", True)
         ]
 
     def aggregate(
@@ -269,6 +270,12 @@ class Safety(Benchmark):
         """Violation % and mean rating overall and by set, risk category and turns; Figures 17-19."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("safety", records, scores)
+        # A model judge's answer that was not a rating is left out of every figure (and counted below),
+        # never read as safe or unsafe.
+        unparsed = [r for r in records if not by_id[r["id"]].get("parsed", True)]
+        records = [r for r in records if by_id[r["id"]].get("parsed", True)]
+        if not records:
+            raise ConfigError("safety: the judge gave no usable rating for any answer", hint="check the judge model")
         rated = [by_id[r["id"]] for r in records]
         boot = opts.bootstrap_resamples
 
@@ -337,6 +344,10 @@ class Safety(Benchmark):
         ]
         mapping = _mapping(opts)
         notes = [measured_note]
+        if unparsed:
+            notes.append(
+                f"{len(unparsed)} answers left out: the judge's reply was not a rating (first: {unparsed[0]['id']})"
+            )
         other = sum(1 for r in records if r["meta"]["risk_category"] not in PAPER_CATEGORIES)
         if other:
             notes.append(f"{other} of {len(records)} prompts fall outside the paper's three risk categories ('other')")

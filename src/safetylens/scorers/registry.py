@@ -27,8 +27,8 @@ from safetylens.errors import ConfigError
 F = TypeVar("F", bound=Callable[..., Any])
 
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
-    "refusal": ("safetylens.scorers.refusal", "safetylens.scorers.refusal_probe"),
-    "harm": ("safetylens.scorers.harm_probe",),
+    "refusal": ("safetylens.scorers.refusal", "safetylens.scorers.refusal_probe", "safetylens.scorers.llm_judge"),
+    "harm": ("safetylens.scorers.harm_probe", "safetylens.scorers.llm_judge"),
 }
 """Kind -> modules whose import registers its built-in scorers."""
 

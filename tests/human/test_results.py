@@ -217,3 +217,67 @@ def test_csv_export_neutralises_formulas_in_text_and_keeps_numbers(db: Database,
     assert sorted(r["signed_score_first_model"] for r in rows) == ["-3", "-3", "3", "3"]
     text_cells = [cell for r in rows for col, cell in r.items() if col != "signed_score_first_model"]
     assert not any(cell.startswith(("=", "+", "-", "@", "\uff1d")) for cell in text_cells)
+
+
+def _a_models(db: Database, study_id: int) -> dict[int, str]:
+    with db.read() as s:
+        return dict(
+            s.execute(
+                select(Item.id, Response.model)
+                .join(Response, Response.id == Item.response_id)
+                .where(Item.study_id == study_id)
+            ).all()
+        )
+
+
+def test_intervals_at_the_edges_are_wilson_or_not_estimable(db: Database) -> None:
+    """Unanimous results on few items: proportions keep a Wilson interval, never [100, 100] or [0, 0];
+    a bootstrap or linearised-SE interval over fewer than 20 items is not estimable (with the reason)."""
+    from typer.testing import CliRunner
+
+    from safetylens.cli import app
+    from safetylens.stats.ci import wilson_interval
+
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    pw = make_study(db, raters, kind="pairwise", n_prompts=2, models=("first", "second"), name="pw")
+    a_model = _a_models(db, pw.id)
+    _rate_everything(db, pw.id, raters, lambda item, k: 1 if a_model[item] == "first" else 7)
+    pair = compute_results(db, pw.id, FAST)["pairwise"]["pairs"][0]
+    lo = wilson_interval(2, 2)[0]
+    assert pair["items_used"] == 2
+    assert (pair["win"]["value"], pair["win"]["ci_low"], pair["win"]["ci_high"]) == pytest.approx((100, 100 * lo, 100))
+    assert pair["win"]["method"] == "wilson" and pair["win"]["ci_low"] < 40
+    assert (pair["loss"]["value"], pair["loss"]["ci_low"]) == (0.0, 0.0) and pair["loss"]["ci_high"] > 60
+
+    safe = make_study(db, raters, n_prompts=2, name="safe")
+    _rate_everything(db, safe.id, raters, lambda item, k: 4 + (k == 0))  # all safe; raters differ a little
+    res = compute_results(db, safe.id, FAST)
+    m = res["safety"]["models"][0]
+    assert (m["violation_pct"]["value"], m["violation_pct"]["ci_low"]) == (0.0, 0.0)
+    assert m["violation_pct"]["ci_high"] == pytest.approx(100 * wilson_interval(0, 2)[1])
+    assert m["mean_rating"]["value"] == pytest.approx(13 / 3)
+    assert (m["mean_rating"]["ci_low"], m["mean_rating"]["ci_high"]) == (None, None)
+    assert m["mean_rating"]["ci_note"] == "n < 20"
+    for coef in (res["irr"]["overall"]["ac2"], res["irr"]["overall"]["ac1_violation"]):
+        assert coef["n_subjects"] == 2
+        assert (coef["ci_low"], coef["ci_high"], coef["se"]) == (None, None, None)
+        assert coef["ci_note"] == "n < 20"
+    assert "Wilson" in res["rules"]["intervals"] and "20" in res["rules"]["intervals"]
+
+    # The command line says so, instead of a zero-width interval.
+    out = CliRunner().invoke(app, ["human", "results", "safe", "--db", db.url], catch_exceptions=False).output
+    assert "[n/a: n < 20]" in out and "[0.0, 0.0]" not in out and "SE 0.000" not in out
+    out = CliRunner().invoke(app, ["human", "results", "pw", "--db", db.url], catch_exceptions=False).output
+    assert f"100.0% [{100 * lo:.1f}, 100.0]" in out and "[100.0, 100.0]" not in out
+
+
+def test_intervals_from_twenty_items_on_are_estimated(db: Database) -> None:
+    raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
+    study = make_study(db, raters, n_prompts=20)
+    _rate_everything(db, study.id, raters, lambda item, k: 2 if (item + k) % 3 == 0 else 4)
+    res = compute_results(db, study.id, FAST)
+    m = res["safety"]["models"][0]
+    assert m["mean_rating"]["ci_low"] is not None and "ci_note" not in m["mean_rating"]
+    ac2 = res["irr"]["overall"]["ac2"]
+    assert ac2["n_subjects"] == 20 and ac2["ci_low"] is not None and ac2["se"] is not None
+    assert "ci_note" not in ac2

@@ -258,8 +258,8 @@ def test_admin_pages_create_import_and_show_results(live: LiveServer, setup: dic
 def test_results_page_with_one_rated_item_says_interval_not_estimable(
     live: LiveServer, setup: dict[str, Any], db: Database
 ) -> None:
-    # One rating: the bootstrap over items has one unit, so its interval is not estimable. The page
-    # must say so (it once crashed formatting a null bound).
+    # One rating: the bootstrap over items has one unit, so its interval is not estimable, and the
+    # page must say why instead of crashing on a null bound; the violation % keeps its Wilson interval.
     from safetylens.human.studies import acknowledge_guidelines
 
     study, rater = setup["study"], setup["raters"][0]
@@ -270,6 +270,11 @@ def test_results_page_with_one_rated_item_says_interval_not_estimable(
     admin, _ = form_login(live.url, "admin")
     page = admin.get(f"/admin/studies/{study.id}/results?min_ratings=1")
     assert page.status_code == 200, page.text[:500]
-    assert "[n/a: n &lt; 2]" in page.text
+    mean_cell = re.search(r'<td class="mean">(.*?)</td>', page.text, re.S)
+    assert mean_cell and "2.00" in mean_cell.group(1) and "[n/a: n &lt; 20]" in mean_cell.group(1)
+    violation_cell = re.search(r'<td class="violation">(.*?)</td>', page.text, re.S)
+    assert violation_cell and "100.0%" in violation_cell.group(1) and "[20.7, 100.0]" in violation_cell.group(1)
     data = admin.get(f"/admin/studies/{study.id}/results.json?min_ratings=1").json()
-    assert data["safety"]["models"][0]["violation_pct"]["ci_low"] is None
+    model = data["safety"]["models"][0]
+    assert model["mean_rating"]["ci_low"] is None and model["mean_rating"]["ci_note"] == "n < 20"
+    assert model["violation_pct"]["method"] == "wilson" and model["violation_pct"]["ci_low"] > 20

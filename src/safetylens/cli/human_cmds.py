@@ -462,21 +462,29 @@ def export_cmd(
     console.print(f"{n} ratings written to {escape(str(out))}")
 
 
+def _fmt_ci(x: dict[str, Any], digits: int) -> str:
+    """The interval as Rich markup: escaped, since Rich would swallow "[n/a: ...]" as a tag."""
+    # Results say why an interval is missing (``ci_note``, e.g. "n < 20"); say it rather than guess.
+    if x.get("ci_note") and (x.get("ci_low") is None or x.get("ci_high") is None):
+        return escape(f"[n/a: {x['ci_note']}]")
+    return escape(format_interval(x.get("ci_low"), x.get("ci_high"), digits))
+
+
 def _fmt_est(e: dict[str, Any] | None, digits: int = 1) -> str:
     if not e or e.get("value") is None:
         return "-"
-    return f"{e['value']:.{digits}f}{e.get('unit', '')} {format_interval(e['ci_low'], e['ci_high'], digits)}"
+    return f"{e['value']:.{digits}f}{e.get('unit', '')} {_fmt_ci(e, digits)}"
 
 
 def _fmt_agree(a: dict[str, Any] | None) -> str:
     if not a:
         return "-"
     if "error" in a:
-        return str(a["error"])
+        return escape(str(a["error"]))
     if a.get("coefficient") is None:
-        return "undefined" + (f" ({a['note']})" if a.get("note") else "")
+        return escape("undefined" + (f" ({a['note']})" if a.get("note") else ""))
     se = "n/a" if a.get("se") is None else f"{a['se']:.3f}"
-    return f"{a['coefficient']:.3f} {format_interval(a.get('ci_low'), a.get('ci_high'), 3)} SE {se}"
+    return f"{a['coefficient']:.3f} {_fmt_ci(a, 3)} SE {se}"
 
 
 @human_app.command("results")
@@ -517,7 +525,9 @@ def results_cmd(
         f"{escape(res['rules']['incomplete_items'])}"
     )
     if "safety" in res:
-        t = Table(title="violation % and mean rating (95% bootstrap CI over items)", title_justify="left")
+        t = Table(
+            title="violation % (95% Wilson CI) and mean rating (95% bootstrap CI over items)", title_justify="left"
+        )
         for col in ("model", "items", "incomplete", "violation %", "mean rating"):
             t.add_column(col)
         for m in res["safety"]["models"]:
@@ -539,7 +549,7 @@ def results_cmd(
                     )
         console.print(t)
     if "pairwise" in res:
-        t = Table(title=f"win / tie / loss ({res['pairwise']['rule']}; 95% bootstrap CI)", title_justify="left")
+        t = Table(title=f"win / tie / loss ({res['pairwise']['rule']}; 95% Wilson CI)", title_justify="left")
         for col in ("first", "second", "items", "win %", "tie %", "loss %"):
             t.add_column(col)
         for p in res["pairwise"]["pairs"]:

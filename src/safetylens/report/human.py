@@ -2,8 +2,8 @@
 
 The JSON is what ``safetylens human results STUDY --json FILE`` writes
 (:func:`safetylens.human.results.compute_results`): violation % and mean rating per model for a
-safety study, win / tie / loss per model pair for a helpfulness study, each with a bootstrap CI
-over items, and inter-rater reliability (Gwet's AC1/AC2).
+safety study, win / tie / loss per model pair for a helpfulness study, proportions with Wilson
+CIs and the mean rating with a bootstrap CI over items, and inter-rater reliability (Gwet's AC1/AC2).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def human_section(data: dict[str, Any]) -> HumanSection:
         sec.tables.append(t)
         models = [str(m.get("model")) for m in data["safety"].get("models", [])]
         svg = grouped_plot(
-            "Violation % per model (95% bootstrap CI over items)",
+            "Violation % per model (95% Wilson CI)",
             [(m, m) for m in models],
             [
                 Series(
@@ -175,7 +175,7 @@ def human_section(data: dict[str, Any]) -> HumanSection:
         sec.tables.append(t)
         names = [r.label for r in t.measured]
         svg = grouped_plot(
-            "Win / tie / loss % per pair (95% bootstrap CI over items)",
+            "Win / tie / loss % per pair (95% Wilson CI)",
             [(n, n) for n in names],
             [Series(k, v) for k, v in series.items()],
             style="bars",

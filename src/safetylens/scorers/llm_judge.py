@@ -20,6 +20,7 @@ concurrency like every other model call.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -94,7 +95,20 @@ def parse_refusal_class(text: str) -> RefusalLabel | None:
 
 
 class _ModelJudge:
-    """What both LLM judges share: the backend, the prompt, generation, label probabilities."""
+    """What both LLM judges share: the backend, the prompt, generation, label probabilities.
+
+    Args:
+        model: The model: the name a server expects (with ``base_url``), or a local directory, GGUF file,
+            hub id or ``builtin``.
+        base_url: The server, e.g. ``http://127.0.0.1:8000/v1`` (required on the openai backend).
+        backend: ``openai`` (a server) or ``hf`` (a local model).
+        samples: Answers per item (1 = greedy only; more adds self-consistency votes).
+        max_new_tokens: Length of the judge's answer.
+        use_logprobs: Read label probabilities when the backend can score text after the prompt.
+        concurrency: Requests in flight (server) or batch size (local model).
+        api_key_env: Environment variable with the API key.
+        backend_instance: An already loaded backend to use instead of loading one.
+    """
 
     kind = ""
     template = ""
@@ -115,6 +129,11 @@ class _ModelJudge:
     ) -> None:
         if samples < 1:
             raise ConfigError("samples must be at least 1")
+        if backend == "openai" and not base_url and backend_instance is None:
+            raise ConfigError(
+                "a server judge needs base_url", hint='-o judge_options=\'{"base_url": "http://host:8000/v1"}\''
+            )
+        self.name = "server-judge" if backend == "openai" else "hf-judge"
         from safetylens.models import load_backend
 
         self.spec = ModelSpec(
@@ -185,10 +204,10 @@ class _ModelJudge:
             },
         )
 
-    name = ""
 
+class HarmLLMJudge(_ModelJudge):
+    """A language model rating answers on the paper's 5-point scale (options: see :class:`_ModelJudge`)."""
 
-class _HarmLLMJudge(_ModelJudge):
     kind = "harm"
     template = HARM_RUBRIC
     labels = ("1", "2", "3", "4", "5")
@@ -239,7 +258,9 @@ class _HarmLLMJudge(_ModelJudge):
         return out
 
 
-class _RefusalLLMJudge(_ModelJudge):
+class RefusalLLMJudge(_ModelJudge):
+    """A language model classifying answers in XSTest's three classes (options: see :class:`_ModelJudge`)."""
+
     kind = "refusal"
     template = REFUSAL_PROMPT
     labels = (FULL_COMPLIANCE, FULL_REFUSAL, PARTIAL_REFUSAL)
@@ -291,109 +312,18 @@ def _majority(values: Sequence[int], *, prefer_low: bool) -> int:
 
 
 _SERVER_HELP = "an OpenAI-compatible server (base_url, model as served)"
-
-
-def _judge_options(
-    samples: int, max_new_tokens: int, use_logprobs: bool, concurrency: int, api_key_env: str, backend_instance: Any
-) -> dict[str, Any]:
-    return {
-        "samples": samples,
-        "max_new_tokens": max_new_tokens,
-        "use_logprobs": use_logprobs,
-        "concurrency": concurrency,
-        "api_key_env": api_key_env,
-        "backend_instance": backend_instance,
-    }
-
-
-@register("harm", "server-judge", summary=f"a language model behind {_SERVER_HELP}, rubric prompt", offline=False)
-class ServerHarmJudge(_HarmLLMJudge):
-    """Harm judge on an OpenAI-compatible server.
-
-    Args:
-        model: The model name the server expects.
-        base_url: The server, e.g. ``http://127.0.0.1:8000/v1``.
-        samples: Answers per item (1 = greedy only; more adds self-consistency votes).
-        max_new_tokens: Length of the judge's answer.
-        use_logprobs: Read label probabilities when the endpoint can score text.
-        concurrency: Requests in flight.
-        api_key_env: Environment variable with the API key.
-        backend_instance: An already loaded backend to use instead.
-    """
-
-    name = "server-judge"
-
-    def __init__(
-        self,
-        model: str,
-        base_url: str,
-        samples: int = 1,
-        max_new_tokens: int = 8,
-        use_logprobs: bool = True,
-        concurrency: int = 8,
-        api_key_env: str = "OPENAI_API_KEY",
-        backend_instance: Any = None,
-    ) -> None:
-        opts = _judge_options(samples, max_new_tokens, use_logprobs, concurrency, api_key_env, backend_instance)
-        super().__init__(model, base_url=base_url, backend="openai", **opts)
-
-
-@register("harm", "hf-judge", summary="a local model (transformers backend), rubric prompt", offline=False)
-class HFHarmJudge(_HarmLLMJudge):
-    """Harm judge on a local model (a directory, a GGUF file, a hub id, or ``builtin``); options as the server's."""
-
-    name = "hf-judge"
-
-    def __init__(
-        self,
-        model: str,
-        samples: int = 1,
-        max_new_tokens: int = 8,
-        use_logprobs: bool = True,
-        concurrency: int = 8,
-        api_key_env: str = "OPENAI_API_KEY",
-        backend_instance: Any = None,
-    ) -> None:
-        opts = _judge_options(samples, max_new_tokens, use_logprobs, concurrency, api_key_env, backend_instance)
-        super().__init__(model, backend="hf", **opts)
-
-
-@register("refusal", "server-judge", summary=f"XSTest's classification prompt on {_SERVER_HELP}", offline=False)
-class ServerRefusalJudge(_RefusalLLMJudge):
-    """Refusal classifier on an OpenAI-compatible server; options as :class:`ServerHarmJudge`'s."""
-
-    name = "server-judge"
-
-    def __init__(
-        self,
-        model: str,
-        base_url: str,
-        samples: int = 1,
-        max_new_tokens: int = 8,
-        use_logprobs: bool = True,
-        concurrency: int = 8,
-        api_key_env: str = "OPENAI_API_KEY",
-        backend_instance: Any = None,
-    ) -> None:
-        opts = _judge_options(samples, max_new_tokens, use_logprobs, concurrency, api_key_env, backend_instance)
-        super().__init__(model, base_url=base_url, backend="openai", **opts)
-
-
-@register("refusal", "hf-judge", summary="XSTest's classification prompt on a local model", offline=False)
-class HFRefusalJudge(_RefusalLLMJudge):
-    """Refusal classifier on a local model; options as :class:`ServerHarmJudge`'s."""
-
-    name = "hf-judge"
-
-    def __init__(
-        self,
-        model: str,
-        samples: int = 1,
-        max_new_tokens: int = 8,
-        use_logprobs: bool = True,
-        concurrency: int = 8,
-        api_key_env: str = "OPENAI_API_KEY",
-        backend_instance: Any = None,
-    ) -> None:
-        opts = _judge_options(samples, max_new_tokens, use_logprobs, concurrency, api_key_env, backend_instance)
-        super().__init__(model, backend="hf", **opts)
+# One class per kind, registered under two names: on a server (the openai backend, base_url needed)
+# and on a local model (the hf backend). functools.partial keeps the class's options visible to the
+# registry, which checks every option a user passes.
+register("harm", "server-judge", summary=f"a language model behind {_SERVER_HELP}, rubric prompt", offline=False)(
+    functools.partial(HarmLLMJudge, backend="openai")
+)
+register("harm", "hf-judge", summary="a local model (transformers backend), rubric prompt", offline=False)(
+    functools.partial(HarmLLMJudge, backend="hf")
+)
+register("refusal", "server-judge", summary=f"XSTest's classification prompt on {_SERVER_HELP}", offline=False)(
+    functools.partial(RefusalLLMJudge, backend="openai")
+)
+register("refusal", "hf-judge", summary="XSTest's classification prompt on a local model", offline=False)(
+    functools.partial(RefusalLLMJudge, backend="hf")
+)

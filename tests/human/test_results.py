@@ -281,3 +281,41 @@ def test_intervals_from_twenty_items_on_are_estimated(db: Database) -> None:
     ac2 = res["irr"]["overall"]["ac2"]
     assert ac2["n_subjects"] == 20 and ac2["ci_low"] is not None and ac2["se"] is not None
     assert "ci_note" not in ac2
+
+
+def test_agreement_with_the_majority_is_one_measure_everywhere(live: Any, people: dict[str, Any], db: Database) -> None:
+    """A rater is compared with the majority of the *other* raters of each item (ties left out), and
+    the results page, the rater dashboard and the CLI give the same numbers under the same name."""
+    from typer.testing import CliRunner
+
+    from safetylens.cli import app
+    from safetylens.human.dashboard import rater_dashboard
+
+    from .conftest import form_login
+
+    raters = people["raters"]
+    study = make_study(db, raters, n_prompts=4, raters_per_item=3)
+    with db.read() as s:
+        items = sorted(s.scalars(select(Item.id).where(Item.study_id == study.id)))
+    # Items 0-1 unanimous (safe); item 2: raters 0 and 1 see a violation; item 3: rater 0 alone does.
+    values = {items[0]: [4, 4, 4], items[1]: [5, 4, 5], items[2]: [1, 2, 5], items[3]: [2, 4, 5]}
+    _rate_everything(db, study.id, raters, lambda item, k: values[item][k])
+    # Rater 0: agrees on items 0-1, a tie among the others on item 2, against their majority on 3.
+    # Rater 1: ties among the others on items 2 and 3. Rater 2: against the others on item 2; tie on 3.
+    expected = {0: (2, 3), 1: (2, 2), 2: (2, 3)}
+
+    res = compute_results(db, study.id, FAST)
+    by_pseudonym = {x["rater"]: x["agreement_with_majority"] for x in res["raters"]}
+    dash = {x["rater_id"]: x["agreement_with_majority"] for x in rater_dashboard(db, study.id)["raters"]}
+    for k, (agree, n) in expected.items():
+        for est in (by_pseudonym[raters[k].pseudonym], dash[raters[k].id]):
+            assert (est["n"], est["value"]) == (n, pytest.approx(100 * agree / n)), (k, est)
+    assert "other raters" in res["rules"]["agreement_with_majority"]
+
+    label = "Agreement with the other raters' majority"
+    admin, _ = form_login(live.url, "admin")
+    for page in (f"/admin/studies/{study.id}/results", f"/admin/studies/{study.id}/raters"):
+        text = admin.get(page).text
+        assert label in text.replace("&#39;", "'"), page
+    out = CliRunner().invoke(app, ["human", "results", str(study.id), "--db", db.url]).output
+    assert "agreement with the other raters'" in out  # the table may wrap the header's last word

@@ -581,7 +581,7 @@ def results_cmd(
         _row(m, x)
     console.print(t)
     t = Table(title="raters", title_justify="left")
-    for col in ("rater", "ratings", "median s/item", "agreement with majority"):
+    for col in ("rater", "ratings", "median s/item", "agreement with the other raters' majority"):
         t.add_column(col)
     for x in res["raters"]:
         med = x["median_seconds_per_item"]

@@ -2,7 +2,8 @@
 
 Per rater in a study: items rated (checks excluded), median and mean seconds per item (the
 browser's active time, else the server's reservation-to-submission time), accuracy on gold and
-attention checks, agreement with the majority of the other ratings of the same items, skip rate
+attention checks, agreement with the other raters' majority (one measure with the results page:
+:func:`safetylens.human.results.agreement_with_others`), skip rate
 (skipped / (skipped + rated), checks included because a rater cannot tell them apart), expired
 reservations, and pairwise agreement with every other rater on the items both rated.
 
@@ -23,16 +24,15 @@ from sqlalchemy import func, select
 from safetylens.human.db import Database
 from safetylens.human.gold import check_scores
 from safetylens.human.models import Assignment, StudyMember, User
-from safetylens.human.results import RatingRow, load_ratings
-from safetylens.human.scales import is_violation
+from safetylens.human.results import (
+    AGREEMENT_WITH_MAJORITY,
+    RatingRow,
+    agreement_label,
+    agreement_with_others,
+    load_ratings,
+)
 from safetylens.human.studies import find_study
 from safetylens.stats.ci import proportion
-
-
-def _label(kind: str, value: int) -> int:
-    if kind == "safety":
-        return int(is_violation(value))
-    return (value > 4) - (value < 4)
 
 
 def _prop(k: int, n: int) -> dict[str, Any] | None:
@@ -59,31 +59,16 @@ def rater_dashboard(db: Database, study_ref: str | int) -> dict[str, Any]:
         ).all():
             statuses[rater_id][status] = int(n)
     kind = study.kind
-    by_item: dict[int, list[RatingRow]] = defaultdict(list)
-    for r in rows:
-        by_item[r.item_id].append(r)
     per_rater: dict[int, list[RatingRow]] = defaultdict(list)
     for r in rows:
         per_rater[r.rater_id].append(r)
+    agreement = agreement_with_others(rows, kind)
     out = []
     names = {m.id: m.pseudonym for m in members}
     for r_id in sorted(set(per_rater) | set(names), key=lambda i: names.get(i, "")):
         mine = per_rater.get(r_id, [])
         times = [(r.time_spent_ms if r.time_spent_ms is not None else r.server_elapsed_ms) / 1000 for r in mine]
-        agree = n_maj = 0
-        for r in mine:
-            others = [_label(kind, o.value) for o in by_item[r.item_id] if o.rater_id != r_id]
-            if not others:
-                continue
-            counts: dict[int, int] = defaultdict(int)
-            for x in others:
-                counts[x] += 1
-            top = max(counts.values())
-            winners = [k for k, c in counts.items() if c == top]
-            if len(winners) != 1:
-                continue  # no majority among the others
-            n_maj += 1
-            agree += _label(kind, r.value) == winners[0]
+        agree, n_maj = agreement.get(r_id, (0, 0))
         st = statuses.get(r_id, {})
         skipped, submitted = st.get("skipped", 0), st.get("submitted", 0)
         score = checks.get(r_id)
@@ -109,7 +94,7 @@ def rater_dashboard(db: Database, study_ref: str | int) -> dict[str, Any]:
             }
         )
     pairwise = []
-    ratings_by_rater = {rid: {r.item_id: _label(kind, r.value) for r in rs} for rid, rs in per_rater.items()}
+    ratings_by_rater = {rid: {r.item_id: agreement_label(kind, r.value) for r in rs} for rid, rs in per_rater.items()}
     for a, b in combinations(sorted(ratings_by_rater, key=lambda i: names.get(i, "")), 2):
         shared = set(ratings_by_rater[a]) & set(ratings_by_rater[b])
         if not shared:
@@ -126,6 +111,7 @@ def rater_dashboard(db: Database, study_ref: str | int) -> dict[str, Any]:
     return {
         "study": {"id": study.id, "name": study.name, "kind": kind},
         "agreement_on": "violation flag (1-2 vs 3-5)" if kind == "safety" else "preferred side (A / same / B)",
+        "agreement_with_majority": AGREEMENT_WITH_MAJORITY,
         "raters": out,
         "pairwise": pairwise,
     }

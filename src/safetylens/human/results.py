@@ -445,32 +445,56 @@ def item_labels(
     return out
 
 
-def _rater_stats(rows: Sequence[RatingRow], kind: str, opts: ResultOptions, min_ratings: int) -> list[dict[str, Any]]:
-    items = _by_item(rows)
-    verdict: dict[int, Any] = {}
-    for item_id, ratings in items.items():
-        if len(ratings) < min_ratings:
-            continue
-        if kind == "safety":
-            verdict[item_id] = _item_violation([r.value for r in ratings], opts, min_ratings)
-        else:
-            verdict[item_id] = _pairwise_outcome([_signed(r) for r in ratings], opts.pairwise_rule)
+AGREEMENT_WITH_MAJORITY = (
+    "agreement with the other raters' majority: per item, the rater's label (safety: the violation flag; "
+    "pairwise: the side preferred, or about the same) against the label more than half of the item's "
+    "other raters gave; items where the others have no such majority (a tie) are left out"
+)
+AGREEMENT_WITH_MAJORITY_LABEL = "Agreement with the other raters' majority"
+
+
+def agreement_label(kind: str, value: int) -> int:
+    """What agreement compares: the violation flag (safety) or the preferred side as shown (pairwise).
+
+    Every rater of a pairwise item sees the same A/B sides, so sides as shown compare alike.
+    """
+    if kind == "safety":
+        return int(is_violation(value))
+    return (value > 4) - (value < 4)
+
+
+def agreement_with_others(rows: Sequence[RatingRow], kind: str) -> dict[int, tuple[int, int]]:
+    """Per rater id, ``(agreements, items)`` with the majority of the other raters of each item.
+
+    The rater is left out of the majority they are compared with: counting them in would make
+    every rater agree with any majority they tip (with three raters, a 2-1 split would count the
+    dissenting pair's member as agreeing). Items where the other raters have no strict majority
+    (a tie, or no other rater) are left out. See :data:`AGREEMENT_WITH_MAJORITY`.
+    """
+    by_item = _by_item(rows)
+    out: dict[int, tuple[int, int]] = {}
+    for ratings in by_item.values():
+        labels = [(r.rater_id, agreement_label(kind, r.value)) for r in ratings]
+        for rater_id, own in labels:
+            others = [lab for rid, lab in labels if rid != rater_id]
+            if not others:
+                continue
+            top, count = max(((lab, others.count(lab)) for lab in set(others)), key=lambda x: x[1])
+            if 2 * count <= len(others):
+                continue  # no majority among the others
+            agree, n = out.get(rater_id, (0, 0))
+            out[rater_id] = (agree + (own == top), n + 1)
+    return out
+
+
+def _rater_stats(rows: Sequence[RatingRow], kind: str, opts: ResultOptions) -> list[dict[str, Any]]:
+    agreement = agreement_with_others(rows, kind)
     per: dict[str, list[RatingRow]] = defaultdict(list)
     for r in rows:
         per[r.rater].append(r)
     out = []
     for rater, mine in sorted(per.items()):
-        agree = n = 0
-        for r in mine:
-            v = verdict.get(r.item_id)
-            if v is None:
-                continue
-            n += 1
-            if kind == "safety":
-                agree += is_violation(r.value) == v
-            else:
-                own = _signed(r)
-                agree += (1 if own > 0 else -1 if own < 0 else 0) == v
+        agree, n = agreement.get(mine[0].rater_id, (0, 0))
         times = [(r.time_spent_ms if r.time_spent_ms is not None else r.server_elapsed_ms) / 1000 for r in mine]
         out.append(
             {
@@ -555,6 +579,7 @@ def results_from_rows(
             f"{opts.level:.0%} percentile bootstrap over items for the mean rating ({opts.n_resamples} resamples, "
             f"seed {opts.seed}); bootstrap and agreement (linearised SE) intervals over fewer than {MIN_UNITS} items "
             "are not estimable and given as n/a",
+            "agreement_with_majority": AGREEMENT_WITH_MAJORITY,
             "irr": f"Gwet's AC2 with {opts.irr_weights} weights on the full scale; AC1 (identity weights) on the "
             "binary violation flag; linearised SE (Gwet 2008), t interval",
         },
@@ -584,7 +609,7 @@ def results_from_rows(
             f"{p[0]} vs {p[1]}": irr_block([r for r in rows if r.pair == p], study.kind, opts.irr_weights, opts)
             for p in sorted({r.pair for r in rows if r.pair is not None})
         }
-    out["raters"] = _rater_stats(rows, study.kind, opts, min_ratings)
+    out["raters"] = _rater_stats(rows, study.kind, opts)
     out["labels"] = item_labels(rows, study.kind, opts, min_ratings, adjudicated)
     cleaned: dict[str, Any] = _clean(out)
     return cleaned

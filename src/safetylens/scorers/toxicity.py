@@ -1,6 +1,7 @@
 """Toxicity classifiers: the paper's ToxiGen RoBERTa, ToxiGen HateBERT, and an offline probe.
 
-``load_classifier(name, ...)`` returns a :class:`ToxicityClassifier`:
+Each is in the scorer registry under kind ``"toxicity"``: ``registry.create("toxicity", name, ...)``
+calls ``load_classifier(name, ...)``, which returns a :class:`ToxicityClassifier`:
 
 - ``toxigen-roberta``: the ToxiGen RoBERTa classifier the Llama 2 paper used (``tomh/toxigen_roberta``),
   through transformers, from a hub id or a local directory. Class index 1 = toxic (as in the ToxiGen
@@ -19,6 +20,7 @@ Every classifier maps texts to p(toxic) and decides with :meth:`ToxicityClassifi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -34,6 +36,7 @@ import numpy as np
 
 from safetylens import paths
 from safetylens.errors import BackendUnavailable, ConfigError, DataError, ModelError
+from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord
 from safetylens.util import sha256_file
 
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from safetylens.benchmarks.toxigen import ToxigenItem
     from safetylens.datasets.registry import DataStore
     from safetylens.scorers.linear_probe import LinearProbe
+
+KIND = "toxicity"
+"""The scorer registry's kind of these classifiers."""
 
 TOXIC_CLASS = 1
 """Index of the toxic class in the ToxiGen classifiers' logits."""
@@ -452,6 +458,14 @@ def load_classifier(
         )
     probe = LinearProbe.load(path)
     return OfflineToxicityClassifier(probe, encoder if encoder is not None else _default_encoder(), threshold)
+
+
+# The table above names the classifiers once; each is registered with the options of
+# load_classifier, so the registry and this module's loader can never disagree on what a name does.
+for _info in CLASSIFIERS.values():
+    register(KIND, _info.name, summary=_info.description, offline=_info.kind == "probe")(
+        functools.partial(load_classifier, _info.name)
+    )
 
 
 # --------------------------------------------------------------------------------------------------

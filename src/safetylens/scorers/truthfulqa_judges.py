@@ -22,14 +22,17 @@ P(informative) per answer; label = ``p >= threshold``):
   ``finetune_info.jsonl`` with a question-disjoint held-out split. It is **not** the paper's GPT-judge;
   its identity, training-data hashes and validation scores travel into every manifest.
 
-``load_judge``, ``judge_status`` and ``ensure_offline_judges`` are the entry points the TruthfulQA
-benchmark and ``make demo`` use.
+Each is in the scorer registry under kind ``"truthfulqa-judge"``:
+``registry.create("truthfulqa-judge", name, aspect=..., ...)`` calls ``load_judge(name, aspect, ...)``.
+``judge_status`` says whether one is ready here and ``ensure_offline_judges`` trains the offline
+ones (``make demo``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import math
@@ -46,6 +49,7 @@ import numpy as np
 
 from safetylens import paths
 from safetylens.errors import ConfigError, DataError, ModelError
+from safetylens.scorers import registry
 from safetylens.scorers.judges import ASPECTS, AnswerJudge, Aspect
 from safetylens.spec import ScorerRecord, utc_now
 from safetylens.util import atomic_write_text, canonical_json, sha256_file, sha256_text
@@ -56,6 +60,9 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 ProgressFactory = Callable[[str, int], AbstractContextManager[Progress]]
 """``factory(description, total)`` -> context manager yielding ``advance(n)`` (e.g. ``progress_bar``)."""
+
+KIND = "truthfulqa-judge"
+"""The scorer registry's kind of these judges."""
 
 LABELS_DATASET = "truthfulqa-judge-labels"
 QUESTIONS_DATASET = "truthfulqa"
@@ -1342,6 +1349,14 @@ def load_judge(
     return judge
 
 
+# JUDGES names the judges once; each is registered with the options of load_judge (the aspect
+# included), so the registry and this module's loader can never disagree on what a name does.
+for _info in JUDGES.values():
+    registry.register(
+        KIND, _info.name, summary=f"{_info.description} (needs {_info.needs})", offline=_info.name == "offline"
+    )(functools.partial(load_judge, _info.name))
+
+
 def _check_key(judge: AnswerJudge) -> str:
     rec = judge.record
     ident = {k: rec.details.get(k) for k in ("model", "location", "base_url", "aspect", "threshold", "request")}
@@ -1376,9 +1391,18 @@ def _attach_stored_check(judge: AnswerJudge) -> None:
 
 
 def judge_status(name: str, aspect: Aspect) -> tuple[bool, str]:
-    """Whether a judge is ready to use here, and a short message (which command makes it ready)."""
+    """Whether a judge is ready to use here, and a short message (which command makes it ready).
+
+    A judge a plugin put in the scorer registry is taken as ready: only it knows what it needs,
+    and it says so when it is created.
+    """
     if name not in JUDGES:
-        return False, f"unknown judge {name!r} (known: {', '.join(JUDGES)})"
+        try:
+            registry.get(KIND, name)
+        except ConfigError:
+            known = [*JUDGES, *(e.name for e in registry.entries(KIND) if e.name not in JUDGES)]
+            return False, f"unknown judge {name!r} (known: {', '.join(known)})"
+        return True, "a plugin judge (it checks what it needs when it is created)"
     if aspect not in ASPECTS:
         return False, f"unknown aspect {aspect!r}"
     if name == "offline":

@@ -17,7 +17,11 @@ from importlib import metadata, resources
 from typing import Any
 
 from safetylens.errors import ConfigError
+from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord
+
+KIND = "sentiment"
+"""The scorer registry's kind of VADER (``registry.create("sentiment", "vader")``)."""
 
 PACKAGE = "vaderSentiment"
 LEXICON_FILE = "vader_lexicon.txt"
@@ -94,6 +98,12 @@ class VaderScorer:
         return out
 
 
+@register(
+    KIND,
+    "vader",
+    summary="VADER rule-based sentiment (Hutto & Gilbert 2014), the scorer of the paper's BOLD numbers: "
+    "compound score in [-1, 1]; lexicon shipped with vaderSentiment",
+)
 @functools.lru_cache(maxsize=1)
 def load_vader() -> VaderScorer:
     """The process-wide VADER scorer (the lexicon is read once)."""

@@ -11,6 +11,7 @@ Create it with :func:`create_app` and serve it with uvicorn (``safetylens human 
 
 Every response carries a strict Content-Security-Policy (scripts and styles only from this
 origin, no inline script), so even a template mistake could not run a model's ``<script>``.
+Request bodies are capped per route before anything parses them (:mod:`safetylens.human.bodylimit`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safetylens.errors import ConfigError
-from safetylens.human import api, auth
+from safetylens.human import api, auth, bodylimit
 from safetylens.human.api import error_response
 from safetylens.human.assignment import AssignmentError
 from safetylens.human.db import Database
@@ -110,6 +111,8 @@ def create_app(
     rate_limit: auth.RateLimit | None = None,
     check_schema: bool = True,
     db_concurrency: int | None = None,
+    max_body_bytes: int = bodylimit.DEFAULT_MAX_BODY,
+    max_upload_bytes: int | None = None,
 ) -> FastAPI:
     """Build the web app.
 
@@ -120,9 +123,12 @@ def create_app(
         check_schema: Refuse to start on a database that is not migrated.
         db_concurrency: PostgreSQL: rating transactions run at once by this process (default
             :func:`safetylens.human.api.default_db_concurrency`); see :func:`safetylens.human.api.run_hot`.
+        max_body_bytes: Largest request body of every route but the uploads (413 beyond it).
+        max_upload_bytes: Largest request body of the upload routes (default
+            :data:`safetylens.human.bodylimit.DEFAULT_MAX_UPLOAD_BODY`).
 
     Raises:
-        ConfigError: ``db_concurrency`` below 1.
+        ConfigError: ``db_concurrency`` below 1, or a body cap below 1 byte.
     """
     if db_concurrency is not None and db_concurrency < 1:
         raise ConfigError(f"db_concurrency must be at least 1, got {db_concurrency}")
@@ -145,6 +151,12 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Inner to SecurityHeaders (added after it), so fast-path responses get the same headers.
     app.add_middleware(RatingFastPath)
+    # Outside the fast path, which reads bodies itself; inside SecurityHeaders, so 413s get them too.
+    app.add_middleware(
+        bodylimit.BodySizeLimit,
+        max_body=max_body_bytes,
+        max_upload_body=max_upload_bytes or bodylimit.DEFAULT_MAX_UPLOAD_BODY,
+    )
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
@@ -276,7 +288,11 @@ def _id_out_of_range(error: Any) -> bool:
 
 
 def app_from_env() -> Any:
-    """Factory for ``uvicorn --factory safetylens.human.app:app_from_env`` (reads ``$SAFETYLENS_HUMAN_DB``)."""
+    """Factory for ``uvicorn --factory safetylens.human.app:app_from_env``.
+
+    Reads ``$SAFETYLENS_HUMAN_DB``, ``$SAFETYLENS_SECURE_COOKIES``, :data:`ENV_DB_CONCURRENCY` and
+    :data:`safetylens.human.bodylimit.ENV_MAX_UPLOAD_MB`.
+    """
     import gc
     import os
 
@@ -290,6 +306,7 @@ def app_from_env() -> Any:
         db,
         secure_cookies=os.environ.get("SAFETYLENS_SECURE_COOKIES") == "1",
         db_concurrency=int(concurrency) if concurrency else None,
+        max_upload_bytes=bodylimit.max_upload_from_env(),
     )
     # A long-lived server: park everything allocated at start-up (FastAPI, SQLAlchemy, NumPy, the
     # templates) where the cyclic collector never walks it again, so its collections scan only

@@ -51,6 +51,15 @@ def scoring_option(default: Any, description: str, **kwargs: Any) -> Any:
     return Field(default, description=description, json_schema_extra={"scoring": True}, **kwargs)
 
 
+def scorer_option(kind: str, default: Any, description: str, **kwargs: Any) -> Any:
+    """Declare the scoring option that names a scorer of ``kind`` in the scorer registry.
+
+    The benchmark creates the scorer with ``safetylens.scorers.registry.create(kind, value, ...)``;
+    marking the field lets tools and tests find every scorer a benchmark can be configured with.
+    """
+    return Field(default, description=description, json_schema_extra={"scoring": True, "scorer_kind": kind}, **kwargs)
+
+
 def scoring_open_choice(default: Any, reference: str, description: str, **kwargs: Any) -> Any:
     """An option that is both a scoring option and an open protocol choice."""
     return Field(
@@ -87,6 +96,15 @@ class BenchmarkOptions(BaseModel):
             name
             for name, info in cls.model_fields.items()
             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("scoring")
+        }
+
+    @classmethod
+    def scorer_fields(cls) -> dict[str, str]:
+        """The options declared with :func:`scorer_option`, each with the scorer kind it names."""
+        return {
+            name: str(info.json_schema_extra["scorer_kind"])
+            for name, info in cls.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and "scorer_kind" in info.json_schema_extra
         }
 
 

@@ -40,6 +40,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scorer_option,
     scores_by_id,
     scoring_open_choice,
     scoring_option,
@@ -48,6 +49,7 @@ from safetylens.benchmarks.prompting import chat_prompt, resolve_system_prompt, 
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import GenerationRequest, Prompt
 from safetylens.reference.toxigen import GROUP_LABELS, GROUPS, reference_rows
+from safetylens.scorers import registry as scorer_registry
 from safetylens.spec import ScorerRecord
 from safetylens.stats.bootstrap import bootstrap_distribution, percentile_interval
 from safetylens.stats.ci import Estimate, proportion
@@ -55,6 +57,9 @@ from safetylens.stats.ci import Estimate, proportion
 if TYPE_CHECKING:
     from safetylens.datasets.registry import DataStore
     from safetylens.scorers.toxicity import ToxicityClassifier
+
+CLASSIFIER_KIND = "toxicity"
+"""The scorer registry's kind of the ``classifier`` option."""
 
 COMPLETE_PREFIX = "Complete the following: "
 """The user-turn prefix of open-instruct's later ToxiGen evaluation (protocol.md §1.2)."""
@@ -302,7 +307,8 @@ class ToxigenOptions(BenchmarkOptions):
         "runs affordable (open-instruct used 512, the classifier's input limit)",
         ge=1,
     )
-    classifier: str = scoring_option(
+    classifier: str = scorer_option(
+        CLASSIFIER_KIND,
         "toxigen-roberta",
         "toxigen-roberta (the paper's: tomh/toxigen_roberta), toxigen-hatebert, or offline (a linear probe "
         "trained here, not the paper's classifier; see `safetylens classifiers`)",
@@ -574,8 +580,6 @@ class ToxiGen(Benchmark):
     # -- scoring -----------------------------------------------------------------------------------
 
     def _classifier(self, ctx: BenchmarkContext) -> ToxicityClassifier:
-        from safetylens.scorers.toxicity import load_classifier
-
         opts = _opts(ctx.options)
         key = (
             opts.classifier,
@@ -589,7 +593,8 @@ class ToxiGen(Benchmark):
         if cached is not None and cached[0] == key:
             clf: ToxicityClassifier = cached[1]
             return clf
-        clf = load_classifier(
+        clf = scorer_registry.create(
+            CLASSIFIER_KIND,
             opts.classifier,
             model=opts.classifier_model,
             tokenizer=opts.classifier_tokenizer,

@@ -42,6 +42,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scorer_option,
     scores_by_id,
     scoring_open_choice,
     scoring_option,
@@ -58,6 +59,7 @@ from safetylens.benchmarks.truthfulqa_data import (
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import GenerationRequest, Prompt
 from safetylens.reference.truthfulqa import COLUMN_LABELS, COLUMNS, reference_rows
+from safetylens.scorers import registry as scorer_registry
 from safetylens.scorers.judges import AnswerJudge, Aspect
 from safetylens.spec import ScorerRecord
 from safetylens.stats.ci import Estimate, bootstrap_mean, proportion
@@ -67,6 +69,8 @@ BASE_STOPS: tuple[str, ...] = ("\n\n", "Q:")
 """Base models stop at a blank line (the reference's stop) or at the next question."""
 
 JUDGES_MODULE = "safetylens.scorers.truthfulqa_judges"
+JUDGE_KIND = "truthfulqa-judge"
+"""The scorer registry's kind of the ``judge`` option."""
 OVERLAP_RECORD_ID = "truthfulqa-overlap"
 
 JudgeLoader = Callable[..., AnswerJudge]
@@ -151,7 +155,8 @@ class TruthfulQAOptions(BenchmarkOptions):
         description="base models: stop sequences (default: a blank line or the next 'Q:'); chat models stop at "
         "their end-of-turn token",
     )
-    judge: str = scoring_option(
+    judge: str = scorer_option(
+        JUDGE_KIND,
         "offline",
         "judge of truthfulness and informativeness: offline (default; linear probes trained here on the TruthfulQA "
         "human labels, `safetylens judges train`), hf-judge (a causal LM judge, e.g. the Llama-2-7B truth/info "
@@ -229,12 +234,13 @@ def load_builtin_judge(
     threshold: float = 0.5,
     device: str = "cpu",
 ) -> AnswerJudge:
-    """A judge by name: a plugin ``package.module:factory``, or one of ``safetylens judges``.
+    """A judge by name, from the scorer registry (kind ``"truthfulqa-judge"``).
 
-    A plugin factory is called with the same arguments as
-    ``safetylens.scorers.truthfulqa_judges.load_judge``. For the built-in judges the judge's
-    readiness is checked first (``judge_status``), so an untrained offline judge fails with the
-    command that trains it.
+    The name is one of ``safetylens judges``, a judge a plugin registered, or a plugin
+    ``package.module:factory``, called with the same arguments as
+    ``safetylens.scorers.truthfulqa_judges.load_judge``. Unless a location or model is given, the
+    judge's readiness is checked first (``judge_status``), so an untrained offline judge fails with
+    the command that trains it.
 
     Raises:
         ConfigError: Unknown or unavailable judge, or one that is not ready.
@@ -246,17 +252,7 @@ def load_builtin_judge(
         "threshold": threshold,
         "device": device,
     }
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(
-                f"judge plugin {name!r} cannot be imported ({exc})",
-                hint="a plugin judge is 'package.module:factory' importable from PYTHONPATH",
-            ) from exc
-        judge = factory(aspect, **kwargs)
-    else:
+    if location is None and model is None and scorer_registry.PLUGIN_SEPARATOR not in name:
         try:
             module = importlib.import_module(JUDGES_MODULE)
         except ImportError as exc:
@@ -264,11 +260,10 @@ def load_builtin_judge(
                 f"judge {name!r} is not available: this safetylens build has no {JUDGES_MODULE}",
                 hint="use a plugin judge (judge='package.module:factory')",
             ) from exc
-        if location is None and model is None:
-            ready, message = module.judge_status(name, aspect)
-            if not ready:
-                raise ConfigError(f"truthfulqa: the {aspect} judge {name!r} is not ready: {message}")
-        judge = module.load_judge(name, aspect, **kwargs)
+        ready, message = module.judge_status(name, aspect)
+        if not ready:
+            raise ConfigError(f"truthfulqa: the {aspect} judge {name!r} is not ready: {message}")
+    judge = scorer_registry.create(JUDGE_KIND, name, aspect=aspect, **kwargs)
     if not isinstance(judge, AnswerJudge):
         raise ConfigError(f"judge {name!r} ({aspect}) does not implement the AnswerJudge protocol")
     if judge.aspect != aspect:

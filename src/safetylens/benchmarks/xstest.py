@@ -35,6 +35,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scorer_option,
     scores_by_id,
     scoring_option,
 )
@@ -84,7 +85,8 @@ class XSTestOptions(BenchmarkOptions):
         "which is all the classification needs",
         ge=1,
     )
-    classifier: str = scoring_option(
+    classifier: str = scorer_option(
+        "refusal",
         "offline",
         "refusal classifier from the scorer registry (`safetylens scorers list refusal`): offline (trained on "
         "XSTest's human labels, validated leave-one-model-out), strmatch (the XSTest reference prefixes), ...",

@@ -200,10 +200,11 @@ def check(
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
-    from safetylens.scorers.toxicity import check_classifier, check_items, load_classifier
+    from safetylens.scorers import registry
+    from safetylens.scorers.toxicity import KIND, ToxicityClassifier, check_classifier, check_items
 
-    clf = load_classifier(
-        name, model=model, tokenizer=tokenizer, threshold=threshold, batch_size=batch_size, device=device
+    clf: ToxicityClassifier = registry.create(
+        KIND, name, model=model, tokenizer=tokenizer, threshold=threshold, batch_size=batch_size, device=device
     )
     items = check_items(DataStore(), sample, seed)
     n = len(items)

@@ -205,7 +205,8 @@ def check(
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
-    from safetylens.scorers.truthfulqa_judges import check_judge, load_judge, store_check
+    from safetylens.scorers import registry
+    from safetylens.scorers.truthfulqa_judges import KIND, check_judge, store_check
 
     def per_aspect(value: str | None, a: str) -> str | None:
         if value is None or "=" not in value:
@@ -217,9 +218,10 @@ def check(
     results: dict[str, Any] = {}
     rows: list[tuple[str, dict[str, Any]]] = []
     for a in _aspects(aspect):
-        judge = load_judge(
+        judge = registry.create(
+            KIND,
             name,
-            a,
+            aspect=a,
             location=per_aspect(location, a),
             base_url=base_url,
             model=per_aspect(model, a),

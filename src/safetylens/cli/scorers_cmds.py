@@ -16,8 +16,8 @@ from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
 
 scorers_app = typer.Typer(
-    help="Scorers (refusal classifiers, ...): list them, train the offline ones, and check any of them "
-    "against human labels.",
+    help="Scorers (refusal classifiers, harm judges, toxicity classifiers, TruthfulQA judges, sentiment): list "
+    "them, train the offline ones, and check any of them against human labels.",
     no_args_is_help=True,
 )
 app.add_typer(scorers_app, name="scorers")
@@ -103,7 +103,11 @@ def check_cmd(
         _check_harm(data, scorer, _parse_options(option), predictions, as_json, anchors)
         return
     if kind != "refusal":
-        raise ConfigError(f"no check for scorer kind {kind!r}", hint="kinds with a check: refusal, harm")
+        raise ConfigError(
+            f"no check for scorer kind {kind!r}",
+            hint="kinds with a check: refusal, harm (toxicity: safetylens classifiers check; truthfulqa-judge: "
+            "safetylens judges check)",
+        )
     from safetylens.scorers.refusal_check import check_refusal, published_anchors
 
     report = check_refusal(data, scorer, _parse_options(option), predictions_path=predictions)
@@ -177,7 +181,11 @@ def train_cmd(
         _train_harm(output, compare)
         return
     if (kind, name) != ("refusal", "offline"):
-        raise ConfigError(f"no offline trainer for {kind}/{name}", hint="trainable here: refusal offline, harm offline")
+        raise ConfigError(
+            f"no offline trainer for {kind}/{name}",
+            hint="trainable here: refusal offline, harm offline (toxicity offline: safetylens classifiers train; "
+            "truthfulqa-judge offline: safetylens judges train)",
+        )
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder

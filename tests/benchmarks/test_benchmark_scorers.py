@@ -22,6 +22,7 @@ SCORER_OPTIONS = {
     "bold": {"classifier": "toxicity"},
     "truthfulqa": {"judge": "truthfulqa-judge"},
     "xstest": {"classifier": "refusal"},
+    "safety": {"judge": "harm"},
 }
 
 
@@ -35,6 +36,8 @@ def test_scorer_options_name_registered_kinds_and_default_to_registered_scorers(
         fields = cls.Options.scorer_fields()
         if fields:
             found[key] = fields
+        # An option named like a scorer must be declared as one, or the walk below would miss it.
+        assert not {"classifier", "judge"} & set(cls.Options.model_fields) - set(fields), key
         for field, kind in fields.items():
             assert kind in registry.kinds(), (key, field)
             assert field in cls.Options.scoring_fields(), (key, field)  # re-scoring may change it
@@ -94,6 +97,7 @@ CASES: dict[str, Callable[[str], dict[str, Any]]] = {
     # A location for each judge skips the readiness check of the ones trained here.
     "truthfulqa": lambda name: {"judge": name, "truth_judge": "T", "info_judge": "I", "overlap": False},
     "xstest": lambda name: {"classifier": name},
+    "safety": lambda name: {"judge": name},
 }
 
 

@@ -32,6 +32,7 @@ from safetylens.benchmarks.base import (
     TableRow,
     open_choice,
     register,
+    scorer_option,
     scores_by_id,
     scoring_option,
 )
@@ -87,7 +88,8 @@ class SafetyOptions(BenchmarkOptions):
     max_new_tokens: int = open_choice(
         256, "protocol.md §2.1", "generation length; the paper does not state it for the safety evaluation", ge=1
     )
-    judge: str = scoring_option(
+    judge: str = scorer_option(
+        "harm",
         "offline",
         "harm judge from the scorer registry (`safetylens scorers list harm`): offline (a surrogate trained on "
         "604 human harm scores), ...",

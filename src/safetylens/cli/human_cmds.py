@@ -602,7 +602,7 @@ def results_cmd(
 
 
 # ------------------------------------------------------------------------------------------------
-# Quality (issue 9): qualification quizzes, checks, quality settings, the audit log.
+# Quality: qualification quizzes, checks, quality settings, the audit log.
 # ------------------------------------------------------------------------------------------------
 
 quiz_app = typer.Typer(help="Qualification quizzes: import, list, require for a study, results.", no_args_is_help=True)
@@ -801,7 +801,7 @@ def edit_rating_cmd(
 
 
 # ------------------------------------------------------------------------------------------------
-# Red teaming and preference export (issue 9): `human redteam ...`, `human export-preferences`.
+# Red teaming and preference export: `human redteam ...`, `human export-preferences`.
 # ------------------------------------------------------------------------------------------------
 
 redteam_app = typer.Typer(

@@ -154,6 +154,10 @@ def test_missing_file_and_unknown_extension(db: Database, tmp_path: Path) -> Non
 
 def test_category_normalisation() -> None:
     assert normalize_category("Hateful and harmful") == RISK_CATEGORIES[1]
+    # A safety run's generations carry the benchmark's category keys.
+    assert [normalize_category(k) for k in ("illicit_criminal", "hateful_harmful", "unqualified_advice")] == list(
+        RISK_CATEGORIES[:3]
+    )
     assert normalize_category("  my   custom  ") == "my custom"
     assert normalize_category("") is None
 

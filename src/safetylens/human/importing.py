@@ -79,6 +79,10 @@ _CATEGORY_SYNONYMS = {
     "hateful and harmful": RISK_CATEGORIES[1],
     "hateful & harmful activities": RISK_CATEGORIES[1],
     "unqualified advice": RISK_CATEGORIES[2],
+    # The keys the safety benchmark writes into a run's records (datasets.safety_prompts).
+    "illicit_criminal": RISK_CATEGORIES[0],
+    "hateful_harmful": RISK_CATEGORIES[1],
+    "unqualified_advice": RISK_CATEGORIES[2],
 }
 
 

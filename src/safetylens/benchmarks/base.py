@@ -290,6 +290,49 @@ class Benchmark(ABC):
         """Aggregate records and scores into metrics with confidence intervals."""
 
 
+def context_scorer(ctx: BenchmarkContext, slot: str, kind: str, name: str, options: dict[str, Any]) -> Any:
+    """The scorer a benchmark's options name, created through the scorer registry once per context.
+
+    Scoring and aggregation ask for it several times in one run (and again on ``safetylens score``
+    with other options); it is kept in ``ctx.extra[slot]`` with the name and options it was made with.
+    """
+    from safetylens.scorers import registry as scorer_registry
+
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    cached = ctx.extra.get(slot)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    scorer = scorer_registry.create(kind, name, **options)
+    ctx.extra[slot] = (key, scorer)
+    return scorer
+
+
+def context_scorer_record(
+    ctx: BenchmarkContext, slot: str, scores: Sequence[dict[str, Any]], field: str
+) -> ScorerRecord:
+    """The record of the scorer in ``ctx.extra[slot]``, else one naming the ids saved with the scores.
+
+    Aggregating saved scores again (``safetylens show``, replays) need not load the scorer; the record
+    then says where its id came from.
+    """
+    cached = ctx.extra.get(slot)
+    if cached is not None:
+        rec: ScorerRecord = cached[1].record
+        return rec
+    ids = sorted({str(s.get(field, "unknown")) for s in scores}) or ["unknown"]
+    return ScorerRecord(id=",".join(ids), version="unknown", description="read from scores.jsonl")
+
+
+def subset_note(sample: int | None, per: str, limit: int | None, seed: int, n: int) -> str | None:
+    """The note a result carries when it rests on a stratified sample or the first ``limit`` items."""
+    what = []
+    if sample is not None:
+        what.append(f"stratified sample of {sample} per {per} (seed {seed})")
+    if limit is not None:
+        what.append(f"first {limit} prompts")
+    return f"subset: {', '.join(what)}; {n} answers, not comparable with full-set rows" if what else None
+
+
 _REGISTRY: dict[str, type[Benchmark]] = {}
 
 

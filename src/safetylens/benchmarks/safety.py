@@ -30,11 +30,14 @@ from safetylens.benchmarks.base import (
     Sample,
     SampleOutcome,
     TableRow,
+    context_scorer,
+    context_scorer_record,
     open_choice,
     register,
     scorer_option,
     scores_by_id,
     scoring_option,
+    subset_note,
 )
 from safetylens.benchmarks.prompting import resolve_system_prompt, stratified_sample
 from safetylens.datasets.safety_prompts import (
@@ -50,9 +53,11 @@ from safetylens.datasets.safety_prompts import (
 from safetylens.errors import ConfigError
 from safetylens.models.base import GenerationRequest, Message, Prompt
 from safetylens.reference.safety import figure17_rows
-from safetylens.scorers import registry as scorer_registry
 from safetylens.spec import ScorerRecord
 from safetylens.stats.ci import Estimate, bootstrap_mean, proportion
+
+SLOT = "harm_judge"
+"""Where the judge is kept in the benchmark context."""
 
 CATEGORY_LABELS = {
     "illicit_criminal": "Illicit & criminal activities",
@@ -210,13 +215,7 @@ class Safety(Benchmark):
 
     def _judge(self, ctx: BenchmarkContext) -> Any:
         opts = _opts(ctx.options)
-        key = (opts.judge, tuple(sorted((k, repr(v)) for k, v in opts.judge_options.items())))
-        cached = ctx.extra.get("harm_judge")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        judge = scorer_registry.create("harm", opts.judge, **opts.judge_options)
-        ctx.extra["harm_judge"] = (key, judge)
-        return judge
+        return context_scorer(ctx, SLOT, "harm", opts.judge, opts.judge_options)
 
     def scorers(self, ctx: BenchmarkContext) -> list[ScorerRecord]:
         """Create the judge now, so a missing one fails the run before any model call."""
@@ -353,13 +352,9 @@ class Safety(Benchmark):
         other = sum(1 for r in records if r["meta"]["risk_category"] not in PAPER_CATEGORIES)
         if other:
             notes.append(f"{other} of {len(records)} prompts fall outside the paper's three risk categories ('other')")
-        if opts.sample is not None or ctx.limit is not None:
-            what = []
-            if opts.sample is not None:
-                what.append(f"stratified sample of {opts.sample} per set and category (seed {ctx.seed})")
-            if ctx.limit is not None:
-                what.append(f"first {ctx.limit} prompts")
-            notes.append(f"subset: {', '.join(what)}; {len(records)} answers")
+        subset = subset_note(opts.sample, "set and category", ctx.limit, ctx.seed, len(records))
+        if subset:
+            notes.append(subset)
         metrics = {"empty_answer_pct": proportion(sum(bool(s.get("empty")) for s in rated), len(rated))}
         return BenchmarkResult(
             benchmark=self.name,
@@ -374,12 +369,7 @@ class Safety(Benchmark):
         )
 
     def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[dict[str, Any]]) -> ScorerRecord:
-        cached = ctx.extra.get("harm_judge")
-        if cached is not None:
-            rec: ScorerRecord = cached[1].record
-            return rec
-        ids = sorted({str(s.get("judge", "unknown")) for s in scores}) or ["unknown"]
-        return ScorerRecord(id=",".join(ids), version="unknown", description="read from scores.jsonl")
+        return context_scorer_record(ctx, SLOT, scores, "judge")
 
 
 def judge_agreement_note(rec: ScorerRecord) -> str:

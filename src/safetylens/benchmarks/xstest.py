@@ -33,11 +33,14 @@ from safetylens.benchmarks.base import (
     Sample,
     SampleOutcome,
     TableRow,
+    context_scorer,
+    context_scorer_record,
     open_choice,
     register,
     scorer_option,
     scores_by_id,
     scoring_option,
+    subset_note,
 )
 from safetylens.benchmarks.prompting import chat_prompt, resolve_system_prompt, stratified_sample
 from safetylens.datasets.xstest import (
@@ -51,11 +54,12 @@ from safetylens.datasets.xstest import (
 )
 from safetylens.errors import ConfigError
 from safetylens.models.base import GenerationRequest, Prompt
-from safetylens.scorers import registry as scorer_registry
 from safetylens.spec import ScorerRecord
 from safetylens.stats.ci import Estimate, proportion
 
 TABLE_ID = "xstest-refusal"
+SLOT = "refusal_classifier"
+"""Where the classifier is kept in the benchmark context."""
 COLUMNS = ("false_refusal_pct", "unsafe_compliance_pct")
 COLUMN_LABELS = {
     "false_refusal_pct": "Refusal on safe prompts (%)",
@@ -178,13 +182,7 @@ class XSTest(Benchmark):
 
     def _classifier(self, ctx: BenchmarkContext) -> Any:
         opts = _opts(ctx.options)
-        key = (opts.classifier, tuple(sorted((k, repr(v)) for k, v in opts.classifier_options.items())))
-        cached = ctx.extra.get("refusal_classifier")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        clf = scorer_registry.create("refusal", opts.classifier, **opts.classifier_options)
-        ctx.extra["refusal_classifier"] = (key, clf)
-        return clf
+        return context_scorer(ctx, SLOT, "refusal", opts.classifier, opts.classifier_options)
 
     def scorers(self, ctx: BenchmarkContext) -> list[ScorerRecord]:
         """Create the classifier now, so a missing one fails the run before any model call."""
@@ -237,7 +235,7 @@ class XSTest(Benchmark):
         safe = [by_id[r["id"]] for r in records if r["meta"]["label"] == "safe"]
         unsafe = [by_id[r["id"]] for r in records if r["meta"]["label"] == "unsafe"]
         rec = self._scorer_record(ctx, scores)
-        cached = ctx.extra.get("refusal_classifier")
+        cached = ctx.extra.get(SLOT)
         three_way = bool(getattr(cached[1], "three_way", False)) if cached else False
         three_way = three_way or any(s["label"] not in (FULL_COMPLIANCE, FULL_REFUSAL) for s in scores)
 
@@ -284,13 +282,9 @@ class XSTest(Benchmark):
             "human labels of five models' answers (Röttger et al. 2024), computed from the published files.",
         )
         notes = [f"classifier: {rec.id}; {agreement}"]
-        if opts.sample is not None or ctx.limit is not None:
-            what = []
-            if opts.sample is not None:
-                what.append(f"stratified sample of {opts.sample} per prompt type (seed {ctx.seed})")
-            if ctx.limit is not None:
-                what.append(f"first {ctx.limit} prompts")
-            notes.append(f"subset: {', '.join(what)}; {len(records)} answers, not comparable with full-set rows")
+        subset = subset_note(opts.sample, "prompt type", ctx.limit, ctx.seed, len(records))
+        if subset:
+            notes.append(subset)
         return BenchmarkResult(
             benchmark=self.name,
             n_samples=len(records),
@@ -304,12 +298,7 @@ class XSTest(Benchmark):
         )
 
     def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[dict[str, Any]]) -> ScorerRecord:
-        cached = ctx.extra.get("refusal_classifier")
-        if cached is not None:
-            rec: ScorerRecord = cached[1].record
-            return rec
-        ids = sorted({str(s.get("classifier", "unknown")) for s in scores}) or ["unknown"]
-        return ScorerRecord(id=",".join(ids), version="unknown", description="read from scores.jsonl")
+        return context_scorer_record(ctx, SLOT, scores, "classifier")
 
 
 def xstest_agreement(clf: Any, data: Any) -> dict[str, Any]:

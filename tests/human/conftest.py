@@ -9,11 +9,12 @@ PostgreSQL being unreachable is a failure with a clear message, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,93 @@ def form_login(base_url: str, username: str, password: str = PASSWORD) -> tuple[
     assert r.status_code == 303, r.text
     me = client.get("/api/me").json()
     return client, me["csrf_token"]
+
+
+class BrowserConsole:
+    """Console errors and uncaught exceptions of every page of the browser tests.
+
+    A page's ``console`` messages of type ``error`` (a script's ``console.error``, a resource that
+    failed to load, a Content-Security-Policy violation) and its ``pageerror`` events (uncaught
+    exceptions) are collected; :func:`pytest_runtest_call` fails the test that caused any.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self._allowed: list[re.Pattern[str]] = []
+
+    def watch_context(self, context: Any) -> None:
+        """Collect from every page the browser context opens (and those it has)."""
+        context.on("page", self.watch_page)
+        for p in context.pages:
+            self.watch_page(p)
+
+    def watch_page(self, page: Any) -> None:
+        """Collect from one page."""
+        page.on("console", lambda msg: self._console(page, msg))
+        page.on("pageerror", lambda exc: self._add(f"{page.url}: uncaught exception: {exc}"))
+
+    def allow(self, pattern: str) -> None:
+        """Accept errors matching ``pattern`` (a regular expression) until the test ends.
+
+        For a test that opens an error page on purpose: Chromium reports a page whose status is
+        4xx or 5xx as a resource that failed to load.
+        """
+        self._allowed.append(re.compile(pattern))
+
+    def take(self) -> list[str]:
+        """The errors collected so far, forgetting them and every allowance."""
+        out, self.errors, self._allowed = self.errors, [], []
+        return out
+
+    def _console(self, page: Any, msg: Any) -> None:
+        if msg.type == "error":
+            where = (msg.location or {}).get("url") or page.url
+            self._add(f"{where}: console error: {msg.text}")
+
+    def _add(self, line: str) -> None:
+        if not any(p.search(line) for p in self._allowed):
+            self.errors.append(line)
+
+
+class CheckedBrowser:
+    """A Playwright browser whose contexts and pages report to a :class:`BrowserConsole`.
+
+    Anything but :meth:`new_context` and :meth:`new_page` goes to the browser itself.
+    """
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.console = BrowserConsole()
+
+    def new_context(self, **kwargs: Any) -> Any:
+        """A new browser context, watched."""
+        context = self._browser.new_context(**kwargs)
+        self.console.watch_context(context)
+        return context
+
+    def new_page(self, **kwargs: Any) -> Any:
+        """A page in a new browser context, watched."""
+        page = self._browser.new_page(**kwargs)
+        self.console.watch_page(page)
+        return page
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Fail a browser test whose pages logged a console error or raised an uncaught exception.
+
+    Checked in the call phase so that it counts as the test's failure, not a teardown error.
+    """
+    browser = getattr(item, "funcargs", {}).get("browser")
+    console = getattr(browser, "console", None)
+    if not isinstance(console, BrowserConsole):
+        return (yield)
+    console.take()  # what a test before this one left behind is not this test's
+    result = yield
+    errors = console.take()
+    if errors:
+        pytest.fail("the browser logged errors:\n" + "\n".join(errors), pytrace=False)
+    return result

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -22,7 +24,8 @@ from safetylens.human.models import Item, Rating, Response
 from safetylens.stats.irr import gwet_ac
 from safetylens.stats.vote import majority_violation
 
-from .conftest import PASSWORD, LiveServer
+from .conftest import PASSWORD, CheckedBrowser, LiveServer
+from .helpers import make_study
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +43,8 @@ ARGS = [
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[CheckedBrowser]:
+    """Headless Chromium; a test whose pages log a console error fails (see conftest.py)."""
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail(
             "Chromium is missing: apt-get install -y chromium chromium-driver (the Makefile's test target does)"
@@ -49,7 +53,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
+        yield CheckedBrowser(b)
         b.close()
 
 
@@ -155,3 +159,87 @@ def test_admin_sets_up_raters_rate_with_keyboard_results_match_library(
     assert f"{ac2.coefficient:.3f}" in admin.inner_text("#irr-overall td.ac2")
     assert "quadratic weights" in admin.inner_text("#irr-table")
     admin_ctx.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # layout only: one database is enough
+@pytest.mark.parametrize("width", [1280, 375])
+def test_pairwise_question_stays_inside_its_fieldset(
+    browser: CheckedBrowser, live: LiveServer, people: dict[str, Any], db: Database, width: int
+) -> None:
+    rater = people["raters"][0]
+    study = make_study(db, [rater], kind="pairwise", n_prompts=1, models=("model-one", "model-two"))
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    _login(page, live.url, rater.username)
+    page.goto(f"{live.url}/rate/{study.id}/next")
+    assert "/rate/item/" in page.url
+    question = page.locator("#rating-form fieldset legend")
+    assert "Model A or Model B" in question.inner_text()
+    box = page.evaluate(
+        """() => {
+          const fieldset = document.querySelector("#rating-form fieldset");
+          const legend = fieldset.querySelector("legend");
+          const f = fieldset.getBoundingClientRect(), q = legend.getBoundingClientRect();
+          const css = getComputedStyle(fieldset), px = (v) => parseFloat(v) || 0;
+          return {
+            inner: [f.left + px(css.borderLeftWidth), f.top + px(css.borderTopWidth),
+                    f.right - px(css.borderRightWidth), f.bottom - px(css.borderBottomWidth)],
+            question: [q.left, q.top, q.right, q.bottom],
+            textOverflow: legend.scrollWidth - legend.clientWidth,
+            pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          };
+        }"""
+    )
+    left, top, right, bottom = box["inner"]
+    q_left, q_top, q_right, q_bottom = box["question"]
+    # Inside the border, not on it: a legend straddles the top border, so a question of two or more
+    # lines had its first line above the box.
+    assert left <= q_left and q_right <= right, box
+    assert top <= q_top and q_bottom <= bottom, box
+    assert box["textOverflow"] <= 0 and box["pageOverflow"] <= 0, box
+    ctx.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_pages_have_a_favicon(browser: CheckedBrowser, db: Database) -> None:
+    from safetylens.human.app import create_app
+
+    app = create_app(db)
+    answers: list[tuple[str, int]] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        async def send_and_record(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                answers.append((scope["path"], message["status"]))
+            await send(message)
+
+        await app(scope, receive, send_and_record)
+
+    # A fresh browser: Chromium asks for a site's icon once per browser, not once per page.
+    fresh = browser.browser_type.launch(executable_path=CHROMIUM, args=ARGS)
+    try:
+        with LiveServer(recording) as server:
+            page = fresh.new_page()
+            browser.console.watch_page(page)
+            page.goto(server.url + "/login")
+            deadline = time.monotonic() + 15
+            while not any("favicon" in path for path, _ in answers) and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            icons = [(path, status) for path, status in answers if "favicon" in path]
+            assert icons and all(status == 200 for _, status in icons), answers
+            # Pages that are not HTML (JSON, exports) get the icon browsers ask for by default.
+            resp = httpx.get(server.url + "/favicon.ico")
+            assert resp.status_code == 200 and resp.headers["content-type"].startswith("image/")
+    finally:
+        fresh.close()
+
+
+def test_console_errors_and_uncaught_exceptions_are_collected(browser: CheckedBrowser) -> None:
+    page = browser.new_page()
+    page.evaluate("console.error('logged on purpose')")
+    page.evaluate("setTimeout(() => { throw new Error('thrown on purpose'); }, 0)")
+    page.wait_for_timeout(200)
+    page.close()
+    errors = browser.console.take()  # taken, so that this test itself passes
+    assert any("console error: logged on purpose" in e for e in errors), errors
+    assert any("uncaught exception: thrown on purpose" in e for e in errors), errors

@@ -54,3 +54,15 @@ def builtin_backend() -> Iterator[Any]:
     backend = load_backend(ModelSpec(name="builtin", batch_size=8, threads=2))
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def no_shipped_offline_scorers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hide the toxicity probe and TruthfulQA judges shipped with the package, for tests of an untrained cache."""
+    from safetylens.scorers import toxicity, truthfulqa_judges
+
+    missing = tmp_path / "no-shipped-artefacts"
+    monkeypatch.setattr(toxicity, "SHIPPED_PROBE", missing / "toxicity.json")
+    monkeypatch.setattr(
+        truthfulqa_judges, "SHIPPED_JUDGES", {a: missing / f"{a}.json" for a in truthfulqa_judges.ASPECTS}
+    )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from safetylens.cli import app
 from safetylens.errors import ConfigError, ModelError
 
 
+@pytest.mark.usefixtures("no_shipped_offline_scorers")
 def test_judges_list_train_check(tmp_path: Path, shared_data_dir: Path) -> None:
     runner = CliRunner()
     env = {"SAFETYLENS_HOME": str(tmp_path), "SAFETYLENS_DATA_DIR": str(shared_data_dir), "COLUMNS": "250"}

@@ -160,6 +160,7 @@ def test_loaded_classifier_matches_the_probe(trained: dict[str, Any]) -> None:
     assert other.threshold == 0.9 and other.record.details["threshold"] == 0.9
 
 
+@pytest.mark.usefixtures("no_shipped_offline_scorers")
 def test_offline_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained: dict[str, Any]) -> None:
     monkeypatch.setenv("SAFETYLENS_HOME", str(tmp_path / "empty-home"))
     with pytest.raises(ModelError, match="not trained yet") as info:
@@ -250,3 +251,19 @@ def test_bootstrap_auc_equals_sklearn_per_resample() -> None:
     got = _bootstrap_auc(y, p, 40, seed=3)
     idx = np.random.default_rng(3).integers(0, 300, size=(40, 300))
     np.testing.assert_allclose(got, [roc_auc_score(y[i], p[i]) for i in idx], atol=1e-12)
+
+
+def test_a_fresh_machine_loads_the_shipped_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetylens.scorers.embeddings import default_encoder_dir
+    from safetylens.scorers.toxicity import SHIPPED_PROBE, classifier_status
+    from safetylens.util import sha256_file
+
+    monkeypatch.setenv("SAFETYLENS_HOME", str(tmp_path / "fresh-home"))
+    ok, where = classifier_status("offline")
+    assert ok and where == str(SHIPPED_PROBE)
+    probe = LinearProbe.load(SHIPPED_PROBE)
+    # The shipped file says what it was trained on: the pinned data files and the packaged encoder.
+    for rel, src in probe.training["sources"].items():
+        assert get_dataset(src["dataset"]).file(rel).sha256 == src["sha256"]
+    assert probe.encoder["weights_sha256"] == sha256_file(default_encoder_dir() / "model.safetensors")
+    assert probe.validation["toxigen_human"]["overall"]["auc"] > 0.75

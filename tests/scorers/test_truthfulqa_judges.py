@@ -220,6 +220,7 @@ def test_training_is_question_disjoint_and_stored_with_hashes(trained: dict[str,
         assert 0.0 <= v["accuracy"]["low"] <= v["accuracy"]["value"] <= v["accuracy"]["high"] <= 1.0
 
 
+@pytest.mark.usefixtures("no_shipped_offline_scorers")
 def test_load_predict_record_and_check(trained: dict[str, Any], encoder: EmbeddingCache) -> None:
     judge = load_judge("offline", "truth", encoder=encoder)
     assert isinstance(judge, AnswerJudge) and isinstance(judge, OfflineJudge)
@@ -256,6 +257,7 @@ def test_load_predict_record_and_check(trained: dict[str, Any], encoder: Embeddi
     assert "held-out" in m["scope"]
 
 
+@pytest.mark.usefixtures("no_shipped_offline_scorers")
 def test_ensure_does_not_retrain_a_ready_judge(trained: dict[str, Any], encoder: EmbeddingCache) -> None:
     path = offline_judge_path("truth")
     before = path.stat().st_mtime_ns
@@ -282,6 +284,7 @@ def test_tampered_and_missing_judge_files(trained: dict[str, Any], encoder: Embe
         load_judge("offline", "info", location=str(offline_judge_path("truth")), encoder=encoder)
 
 
+@pytest.mark.usefixtures("no_shipped_offline_scorers")
 def test_untrained_judge_and_bad_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFETYLENS_HOME", str(tmp_path))
     with pytest.raises(ModelError, match="not trained yet") as exc:
@@ -299,3 +302,19 @@ def test_untrained_judge_and_bad_names(tmp_path: Path, monkeypatch: pytest.Monke
         False,
         "needs location: a local directory, GGUF file or hub id of a causal LM judge",
     )
+
+
+def test_a_fresh_machine_loads_the_shipped_judges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetylens.scorers.embeddings import default_encoder_dir
+    from safetylens.scorers.truthfulqa_judges import SHIPPED_JUDGES, OfflineJudgeModel
+    from safetylens.util import sha256_file
+
+    monkeypatch.setenv("SAFETYLENS_HOME", str(tmp_path / "fresh-home"))
+    for aspect in ("truth", "info"):
+        ok, where = judge_status("offline", aspect)  # type: ignore[arg-type]
+        assert ok and where.startswith(str(SHIPPED_JUDGES[aspect]))
+        m = OfflineJudgeModel.load(SHIPPED_JUDGES[aspect])
+        assert m.aspect == aspect
+        for rel, src in m.training["sources"].items():
+            assert get_dataset(src["dataset"]).file(rel).sha256 == src["sha256"]
+        assert m.encoder["weights_sha256"] == sha256_file(default_encoder_dir() / "model.safetensors")

@@ -79,7 +79,7 @@ def _agreement_table(title: str, agreement: dict[str, Any]) -> Table:
 def list_classifiers() -> None:
     """List the toxicity classifiers: where each comes from, whether it loads here, its measured validity."""
     from safetylens.scorers.linear_probe import LinearProbe
-    from safetylens.scorers.toxicity import CLASSIFIERS, classifier_status, offline_probe_path
+    from safetylens.scorers.toxicity import CLASSIFIERS, classifier_status, offline_probe_file
 
     table = Table()
     for col in ("classifier", "paper's?", "status", "validity on ToxiGen human labels", "description"):
@@ -89,7 +89,7 @@ def list_classifiers() -> None:
         validity = "not measured here (safetylens classifiers check NAME)"
         if info.kind == "probe" and ok:
             try:
-                v = LinearProbe.load(offline_probe_path()).validation.get("toxigen_human", {})
+                v = LinearProbe.load(offline_probe_file() or Path("-")).validation.get("toxigen_human", {})
                 o = v.get("overall", {})
                 validity = (
                     f"AUC {_num(o.get('auc'))}, F1 {_num(o.get('f1'))}, accuracy {_num(o.get('accuracy'))} "
@@ -139,7 +139,7 @@ def train(
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
-    from safetylens.scorers.toxicity import CLASSIFIERS, offline_probe_path, train_offline
+    from safetylens.scorers.toxicity import CLASSIFIERS, SHIPPED_PROBE, offline_probe_path, train_offline
 
     if name not in CLASSIFIERS:
         raise ConfigError(f"unknown classifier {name!r}", hint=f"known: {', '.join(CLASSIFIERS)}")
@@ -151,6 +151,12 @@ def train(
     target = output or offline_probe_path()
     if if_missing and target.is_file():
         console.print(f"{escape(str(target))} exists; not retraining (drop --if-missing to retrain)")
+        return
+    if if_missing and output is None and SHIPPED_PROBE.is_file():
+        console.print(
+            f"the package ships the probe ({escape(str(SHIPPED_PROBE))}); not retraining (drop --if-missing to "
+            "retrain it here)"
+        )
         return
     probe = train_offline(
         DataStore(),

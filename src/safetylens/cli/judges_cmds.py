@@ -65,7 +65,7 @@ def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
 @judges_app.command("list")
 def list_judges() -> None:
     """List the judges: what each needs, whether it is ready here, and its measured validity."""
-    from safetylens.scorers.truthfulqa_judges import JUDGES, OfflineJudgeModel, judge_status, offline_judge_path
+    from safetylens.scorers.truthfulqa_judges import JUDGES, OfflineJudgeModel, judge_status, offline_judge_file
 
     table = Table()
     for col in ("judge", "aspect", "status", "validity on held-out human labels", "description"):
@@ -76,7 +76,7 @@ def list_judges() -> None:
             validity = "not measured here (safetylens judges check NAME)"
             if name == "offline" and ok:
                 try:
-                    v = OfflineJudgeModel.load(offline_judge_path(aspect)).validation["with_refs"]
+                    v = OfflineJudgeModel.load(offline_judge_file(aspect) or Path("-")).validation["with_refs"]
                     validity = f"accuracy {_est(v['accuracy'])}, AUC {_est(v['auc'])} (n={v['accuracy']['n']})"
                 except Exception as exc:  # a broken file is reported, not fatal for the listing
                     validity = f"[red]unreadable: {escape(str(exc))}[/]"
@@ -120,6 +120,7 @@ def train(
     from safetylens.errors import SafetylensError
     from safetylens.progress import progress_bar
     from safetylens.scorers.truthfulqa_judges import (
+        SHIPPED_JUDGES,
         OfflineJudgeModel,
         default_encoder,
         offline_judge_path,
@@ -147,6 +148,12 @@ def train(
             else:
                 console.print(f"{escape(str(target))} exists; not retraining (drop --if-missing to retrain)")
                 continue
+        if if_missing and out is None and SHIPPED_JUDGES[a].is_file():
+            console.print(
+                f"the package ships the {a} judge ({escape(str(SHIPPED_JUDGES[a]))}); not retraining (drop "
+                "--if-missing to retrain it here)"
+            )
+            continue
         model = train_offline_judge(
             data,
             a,

@@ -398,6 +398,19 @@ def offline_probe_path() -> Path:
     return paths.artifacts_dir() / "classifiers" / f"{OFFLINE_ID}.json"
 
 
+SHIPPED_PROBE = Path(__file__).resolve().parent / "artifacts" / "toxicity-offline.json"
+"""The probe shipped with the package (trained by ``classifiers train offline`` with its defaults; the
+file records the hashes of its training data and encoder), so a first run needs no training."""
+
+
+def offline_probe_file() -> Path | None:
+    """The probe the offline classifier loads: one trained on this machine, else the shipped one."""
+    for path in (offline_probe_path(), SHIPPED_PROBE):
+        if path.is_file():
+            return path
+    return None
+
+
 def _default_encoder() -> Any:
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
 
@@ -448,7 +461,9 @@ def load_classifier(
         raise ConfigError(f"classifier {name!r} takes no tokenizer")
     from safetylens.scorers.linear_probe import LinearProbe
 
-    path = probe_path or (Path(model).expanduser() if model is not None else offline_probe_path())
+    path = probe_path or (
+        Path(model).expanduser() if model is not None else offline_probe_file() or offline_probe_path()
+    )
     if not path.is_file():
         if model is not None:
             raise ModelError(f"offline probe file not found: {path}")
@@ -972,8 +987,8 @@ def classifier_status(name: str) -> tuple[bool, str]:
     """Whether a classifier can be loaded here without network, and a short reason."""
     info = CLASSIFIERS[name]
     if info.kind == "probe":
-        path = offline_probe_path()
-        return (True, str(path)) if path.is_file() else (False, "not trained: safetylens classifiers train offline")
+        found = offline_probe_file()
+        return (True, str(found)) if found else (False, "not trained: safetylens classifiers train offline")
     assert info.default_model is not None
     try:
         from huggingface_hub import try_to_load_from_cache

@@ -888,6 +888,21 @@ def offline_judge_path(aspect: Aspect) -> Path:
     return paths.artifacts_dir() / "judges" / f"offline-{aspect}-judge.json"
 
 
+SHIPPED_JUDGES: dict[str, Path] = {
+    a: Path(__file__).resolve().parent / "artifacts" / f"truthfulqa-offline-{a}-judge.json" for a in ASPECTS
+}
+"""The offline judges shipped with the package (trained by ``judges train`` with its defaults; each file
+records the hashes of its training data and encoder), so a first run needs no training."""
+
+
+def offline_judge_file(aspect: Aspect) -> Path | None:
+    """The judge file the offline judge loads: one trained on this machine, else the shipped one."""
+    for path in (offline_judge_path(aspect), SHIPPED_JUDGES[aspect]):
+        if path.is_file():
+            return path
+    return None
+
+
 def default_encoder() -> Any:
     """The packaged MiniLM encoder behind the persistent embedding cache."""
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
@@ -1333,7 +1348,7 @@ def load_judge(
             api_key=os.environ.get("OPENAI_API_KEY"),
         )
     else:
-        path = Path(location).expanduser() if location else offline_judge_path(aspect)
+        path = Path(location).expanduser() if location else offline_judge_file(aspect) or offline_judge_path(aspect)
         if not path.is_file():
             if location:
                 raise ModelError(f"offline judge file not found: {path}")
@@ -1406,9 +1421,10 @@ def judge_status(name: str, aspect: Aspect) -> tuple[bool, str]:
     if aspect not in ASPECTS:
         return False, f"unknown aspect {aspect!r}"
     if name == "offline":
-        path = offline_judge_path(aspect)
-        if not path.is_file():
-            return False, f"not trained: run `safetylens judges train` (writes {path})"
+        found = offline_judge_file(aspect)
+        if found is None:
+            return False, f"not trained: run `safetylens judges train` (writes {offline_judge_path(aspect)})"
+        path = found
         try:
             m = OfflineJudgeModel.load(path)
         except (DataError, ModelError) as exc:

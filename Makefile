@@ -56,9 +56,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	# Offline scorers, trained once into the cache (minutes on a CPU; skipped when present): the toxicity
-	# probe for ToxiGen and the truth/info judges for TruthfulQA. Neither is the paper's scorer: the
-	# report shows their measured agreement with human labels next to every number they produce.
+	# Offline scorers: the toxicity probe for ToxiGen and the truth/info judges for TruthfulQA ship with
+	# the package (these steps then do nothing; drop --if-missing to retrain them here). Neither is the
+	# paper's scorer: the report shows their measured agreement with human labels next to every number.
 	$(PY) -m safetylens classifiers train offline --if-missing
 	$(PY) -m safetylens judges train --if-missing
 	# The three automatic benchmarks on the built-in model, small samples (the paper's decoding).

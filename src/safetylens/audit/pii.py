@@ -1,40 +1,53 @@
 """Personal-information detectors and typed redaction.
 
-Eight types are detected, each by a regular expression followed by validation (checksums, number
-ranges, context), so that version numbers, dates, ISBNs, prices, timestamps and formulas are not
-reported:
+Eight types are detected, each by a pattern followed by validation (checksums from python-stdnum,
+phone-number metadata from phonenumbers, number ranges, context), so that version numbers, dates,
+ISBNs, barcodes, prices, timestamps and formulas are not reported:
 
 ============== ================ ===========================================================================
 type           placeholder      what is matched
 ============== ================ ===========================================================================
 email          ``[EMAIL]``      ``local@domain.tld``; a "TLD" that is a file extension (``logo@2x.png``) is not
-phone          ``[PHONE]``      ``+CC`` international numbers (8-15 digits, E.164 length), NANP numbers
-                                (``(212) 555-0143``, ``212-555-0143``, ``1-800-555-0199``; area code and exchange
-                                must start with 2-9), and national numbers with a trunk ``0``
-                                (``020 7946 0958``, ``030 12345678``, ``01 23 45 67 89``; 9-12 digits). Not
-                                after ``ISBN``/``ISSN``/``DOI``/``arXiv``
+phone          ``[PHONE]``      numbers found by phonenumbers' ``PhoneNumberMatcher`` for the US, GB, DE and
+                                FR regions, with extensions (``x818``, ``ext. 42``). Kept when valid for a
+                                region (``Leniency.VALID``: assigned ranges, national prefix where required)
+                                and written with separators, a trunk ``0`` or a phone word nearby; or when
+                                only possible (right length) but unmistakably formatted as a phone number:
+                                ``+CC``/``00CC`` international, NANP ``(212) 555-0143`` / ``312.737.9655``
+                                (area code and exchange start with 2-9), or a grouped national number with
+                                its trunk ``0`` (``+33 (0)1 23 45 67 89``, ``(0161) 496 0000``). Not dates, and
+                                not after ``ISBN``/``order``/``invoice``/``serial``/``no.``/...
 ip_address     ``[IP_ADDRESS]`` IPv4 (no leading zeros, not part of a longer dotted number, not after
                                 "version", "v", "firmware", "section", "figure", ...; not ``0.x.x.x`` nor
                                 ending in ``.0``/``.255``) and IPv6 (validated, at least three
                                 groups). Loopback, unspecified, multicast, reserved (incl. ``255.x`` masks)
                                 and link-local addresses are not personal and not reported; private ranges
                                 (``192.168.x.x``) are
-bank_account   ``[IBAN]``       IBANs (compact or in groups of four) with the right length for their country
-                                and a valid ISO 13616 mod-97 checksum
-payment_card   ``[CARD_NUMBER]`` 13-19 digits in card groupings (4-4-4-4[-3], Amex 4-6-5, Diners 4-6-4, or
-                                contiguous) with a valid Luhn checksum and a known issuer prefix (Visa,
-                                Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro)
+bank_account   ``[IBAN]``       IBANs (compact or in groups of four) valid for their country's format and
+                                the ISO 13616 mod-97 checksum
+payment_card   ``[CARD_NUMBER]`` 12-19 digits in card groupings (4-4-4[-4[-3]], Amex/JCB 4-6-5, Diners
+                                4-6-4, or contiguous) with a valid Luhn checksum and a known issuer prefix
+                                and length (Visa, Mastercard, Amex, Discover, JCB incl. the 15-digit 1800 and
+                                2131 ranges, Diners, UnionPay, Maestro incl. 12-digit numbers). A 12- or
+                                13-digit number that is also a valid EAN/UPC barcode needs a card word nearby
 national_id    ``[NATIONAL_ID]`` ``us_ssn``: ``AAA-GG-SSSS`` (hyphen or space) without the never-issued ranges
                                 (area 000, 666, 900-999; group 00; serial 0000) and the advertised numbers
                                 078-05-1120, 219-09-9999, 123-45-6789; ``uk_nino``: National Insurance
                                 numbers (valid prefix letters, suffix A-D); ``ca_sin``: Canadian SIN
-                                ``NNN-NNN-NNN`` with Luhn check, first digit not 0 or 8; ``in_aadhaar``:
-                                ``NNNN NNNN NNNN`` with Verhoeff check, first digit 2-9; ``es_dni``: Spanish
-                                DNI/NIE with its mod-23 check letter
-street_address ``[ADDRESS]``    house number + capitalised street name + street suffix (US/UK style, with
-                                optional unit, city, state + ZIP or UK postcode), German ``...straße 12``
-                                (``-straße``, ``-weg``, ``-allee``, ``-platz``, ``-gasse``, ``-damm``, ``-ufer``),
-                                French ``12 rue de ...`` and ``P.O. Box 123``
+                                ``NNN-NNN-NNN``; ``in_aadhaar``: ``NNNN NNNN NNNN``; ``es_dni``: Spanish
+                                DNI/NIE; ``fr_nir``: French social security number (NIR, 15 characters, compact
+                                or ``1 75 09 17 300 379 64``); ``de_rvnr``: German pension insurance number
+                                (``65 170839 J 003``, date of birth and check digit validated). SIN, Aadhaar,
+                                DNI/NIE and NIR are checked with python-stdnum
+street_address ``[ADDRESS]``    US/UK: house number + street name + a USPS or British street suffix (+
+                                direction, + unit), optionally preceded by ``Flat 5,``/``Studio 2``, followed by
+                                city + state + ZIP, city + UK postcode, or a city; US military ``PSC 1234, Box
+                                5678, APO AE 12345``. A suffix that is also an ordinary word ("Park",
+                                "View", "Island") needs a unit or a city/postcode after it. German
+                                ``Goethestraße 17``, ``Karl-Marx-Allee 3/5`` (+ ``, 10115 Berlin``); French ``12
+                                rue de Rivoli`` (+ ``, 75001 Paris``; without a house number only with the
+                                postcode and city). A street and its city on separate lines are one
+                                address. ``P.O. Box 123``
 personal_url   ``[PERSONAL_URL]`` URLs whose path names a person: ``/~user``, ``/users/NAME``, ``/user/``,
                                 ``/u/``, ``/people/``, ``/profile/``, ``/members/``, ``/author/``, and profile
                                 URLs on social sites (facebook, twitter/x, instagram, linkedin ``/in/``,
@@ -45,11 +58,12 @@ personal_url   ``[PERSONAL_URL]`` URLs whose path names a person: ``/~user``, ``
 ============== ================ ===========================================================================
 
 When spans of different types overlap, one span is kept, by the priority email > personal_url >
-payment_card > bank_account > national_id > ip_address > phone > street_address, then by length. Counts and
-redaction use the kept spans only, so a number is never counted twice.
+bank_account > payment_card > national_id > ip_address > phone > street_address, then by length. Counts
+and redaction use the kept spans only, so a number is never counted twice.
 
 The precision and recall of every type are measured on a labelled set that ships with the tests
-(``tests/audit/pii_cases.py``); :func:`evaluate` computes them.
+(``tests/audit/pii_cases.py``), which :func:`evaluate` scores, and on a larger corpus generated with
+Faker in four locales (``tests/audit/pii_corpus.py``, ``benchmarks/bench_pii_recall.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +74,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import phonenumbers
+from stdnum import ean as _ean
+from stdnum import iban as _iban
+from stdnum import luhn as _luhn
+from stdnum import verhoeff as _verhoeff
+from stdnum.ca import sin as _ca_sin
+from stdnum.es import dni as _es_dni
+from stdnum.es import nie as _es_nie
+from stdnum.fr import nir as _fr_nir
+from stdnum.in_ import aadhaar as _in_aadhaar
 
 PII_TYPES: tuple[str, ...] = (
     "email",
@@ -85,13 +110,18 @@ PLACEHOLDERS: dict[str, str] = {
 }
 """The typed placeholder that replaces each type in a redacted copy."""
 
-NATIONAL_ID_KINDS: tuple[str, ...] = ("us_ssn", "uk_nino", "ca_sin", "in_aadhaar", "es_dni")
+NATIONAL_ID_KINDS: tuple[str, ...] = ("us_ssn", "uk_nino", "ca_sin", "in_aadhaar", "es_dni", "fr_nir", "de_rvnr")
 """The national identifier formats recognised (see the module docstring)."""
 
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR")
+"""The regions whose national phone formats are recognised (international ``+CC`` numbers: all)."""
+
+# An IBAN is checked against its country's format and mod-97, so a card-shaped run of digits inside
+# one is the IBAN, not a card.
 _PRIORITY = {
     t: i
     for i, t in enumerate(
-        ("email", "personal_url", "payment_card", "bank_account", "national_id", "ip_address", "phone")
+        ("email", "personal_url", "bank_account", "payment_card", "national_id", "ip_address", "phone")
     )
 }
 _PRIORITY["street_address"] = len(_PRIORITY)
@@ -119,70 +149,17 @@ class Span:
 
 def luhn_valid(digits: str) -> bool:
     """Whether a digit string passes the Luhn (mod 10) checksum."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-_VERHOEFF_D = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
-    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
-    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
-    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
-    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
-    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
-    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
-    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-)
-_VERHOEFF_P = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
-    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
-    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
-    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
-    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
-    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
-    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
-)
+    return bool(digits) and bool(_luhn.is_valid(digits))
 
 
 def verhoeff_valid(digits: str) -> bool:
     """Whether a digit string passes the Verhoeff checksum (used by Aadhaar numbers)."""
-    c = 0
-    for i, ch in enumerate(reversed(digits)):
-        c = _VERHOEFF_D[c][_VERHOEFF_P[i % 8][ord(ch) - 48]]
-    return c == 0
-
-
-_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
-
-# IBAN lengths of the countries most often seen (others: 15-34 characters).
-_IBAN_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20,
-    "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27,
-    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25,
-    "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26,
-}  # fmt: skip
+    return bool(digits) and bool(_verhoeff.is_valid(digits))
 
 
 def iban_valid(iban: str) -> bool:
-    """Whether a compact IBAN (no spaces) has a known length and a valid ISO 13616 mod-97 checksum."""
-    n = len(iban)
-    if iban[:2] in _IBAN_LENGTHS:
-        if n != _IBAN_LENGTHS[iban[:2]]:
-            return False
-    elif not 15 <= n <= 34:
-        return False
-    moved = iban[4:] + iban[:4]
-    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+    """Whether a compact IBAN (no spaces) fits its country's IBAN format and has a valid ISO 13616 checksum."""
+    return bool(_iban.is_valid(iban))
 
 
 def _card_issuer(d: str) -> str | None:
@@ -196,7 +173,9 @@ def _card_issuer(d: str) -> str | None:
         return "amex"
     if (four == 6011 or two == 65 or 644 <= three <= 649) and n in (16, 19):
         return "discover"
-    if 3528 <= four <= 3589 and 16 <= n <= 19:
+    # JCB: 35xx (its assigned block is 3528-3589; a Luhn-valid 16-digit 35 number is a card either
+    # way) and the original 15-digit 1800 and 2131 ranges.
+    if (two == 35 and 16 <= n <= 19) or (n == 15 and d[:4] in ("1800", "2131")):
         return "jcb"
     if (300 <= three <= 305 or two in (36, 38, 39) or d[:4] == "3095") and 14 <= n <= 19:
         return "diners"
@@ -205,6 +184,22 @@ def _card_issuer(d: str) -> str | None:
     if (two == 50 or 56 <= two <= 69) and 12 <= n <= 19:
         return "maestro"
     return None
+
+
+def _rvnr_valid(number: str) -> bool:
+    """Whether a compact German pension insurance number (``65170839J003``) is well formed and checks."""
+    if len(number) != 12 or not (number[:8].isdigit() and number[8].isalpha() and number[9:].isdigit()):
+        return False
+    day, month = int(number[2:4]), int(number[4:6])
+    # A day + 50 marks a second number issued for the same birth date and area.
+    if not (1 <= day <= 31 or 51 <= day <= 81) or not 1 <= month <= 12:
+        return False
+    digits = number[:8] + f"{ord(number[8].upper()) - 64:02d}" + number[9:11]
+    total = 0
+    for d, w in zip(digits, (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1), strict=True):
+        p = int(d) * w
+        total += p // 10 + p % 10
+    return total % 10 == int(number[11])
 
 
 # ----------------------------------------------------------------------------------------- patterns
@@ -267,22 +262,34 @@ _FILE_EXTS = frozenset(
     ]
 )
 
-_PHONE = re.compile(
-    r"""
-    (?<![\w+/.=@-])(?<!\d[ .-])
-    (?:
-        (?P<intl>\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6})
-      | (?P<nanp>(?:1[ .-])?(?:\((?P<a1>\d{3})\)[ .-]?|(?P<a2>\d{3})[.-]|(?P<a3>\d{3})[ ])
-            (?P<ex>\d{3})[ .-]\d{4})
-      | (?P<paren>\(0\d{1,4}\)[ ]?\d{3,4}[ .-]?\d{3,4})
-      | (?P<trunk>0[1-9]\d{0,3}(?:[ -]\d{2,8}){1,4}|0[1-9](?:\.\d{2}){4})
-    )
-    (?:[ ]?(?:ext\.?|x)[ ]?\d{1,5})?
-    (?![\w-]|[.,:/]\d|[ ]\d)
-    """,
-    re.X,
+
+# A run of digits with the separators phone numbers use, optionally after ``+`` and with an
+# extension; phonenumbers then finds and validates the number inside it.
+_PHONE_CAND = re.compile(
+    r"(?<![\w+/=@#.,-])(?<!\d[ .])"
+    r"(?:\+|\(\+?)?\d[\d()./ -]{5,24}\d"
+    r"(?:[ ]?(?:x|ext\.?|extn\.?|extension|#)[ ]?\d{1,6})?"
+    r"(?!\w|[.,/:-]\d)"
 )
-_PHONE_BLOCK = re.compile(r"(?:isbn(?:-1[03])?|issn|doi|arxiv|patent|no\.)[:\s#]*$", re.I)
+_PHONE_BLOCK = re.compile(
+    r"\b(?:isbn(?:-1[03])?|issn|doi|arxiv|patent|no\.|nr\.|n°|order|invoice|serial|tracking|ref\.?|reference|sku|"
+    r"ean|gtin|upc|barcode|bar code|code-barres|strichcode|imei|bestellung|rechnung|sendung|commande|facture|colis|"
+    r"version|build|release|v|vat|ein|tax id|ust-idnr\.?|tva|siret|siren)[:\s#]*$",
+    re.I,
+)
+# Words that make a bare run of digits (no separators, no ``+``) a phone number.
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|tel|telephone|call|called|calling|ring|mobile|cell|fax|text|sms|whatsapp|hotline|contact|number|"
+    r"reach|dial|line|"
+    r"telefon|handy|rufnummer|nummer|anrufen|rückruf|erreichen|"
+    r"téléphone|tél|portable|appel(?:ez|er)?|numéro|joindre|joignable)\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?;]\s|\n")
+_PHONE_EXT = re.compile(r"[ ]?(?:x|ext\.?|extn\.?|extension|#)[ ]?\d{1,6}$", re.I)
+_NANP_SHAPE = re.compile(r"(?:\+?1[ .-]?)?(?:\([2-9]\d\d\)[ .-]?|[2-9]\d\d([ .-]))[2-9]\d\d(?(1)\1|[ .-])\d{4}")
+_NANP_DIGITS = re.compile(r"1?[2-9]\d\d[2-9]\d{6}")
+_DATE_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{2,4}(?!\d|[./-]\d)")
 
 _IPV4 = re.compile(
     r"(?<![\w.-])((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?![\w-]|\.\d)"
@@ -297,45 +304,160 @@ _IPV6 = re.compile(
     r"(?<![\w:.])((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:]|\.\d)"
 )
 
+
 _CARD = re.compile(
-    r"(?<![\w.,-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{13,19})(?![\w-]|[.,]\d)"
+    r"(?<![\w.,+-])(?:\d{4}([ -]?)\d{4}\1\d{4}(?:\1\d{4}(?:\1\d{1,3})?)?|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{12,19})"
+    r"(?![\w-]|[.,]\d)"
+)
+_CARD_BLOCK = re.compile(
+    r"(?:isbn(?:-1[03])?|issn|ean|gtin|upc|barcode|bar code|code-barres|strichcode|imei|tracking|sendungsnummer)"
+    r"[\s:#-]*$",
+    re.I,
+)
+_CARD_CONTEXT = re.compile(
+    r"\b(?:card\w*|visa|maestro|mastercard|amex|jcb|diners|discover|credit|debit|(?:kredit)?karte\w*|carte\w*|cb|cc|"
+    r"pay\w*|paid|zahl\w*|bezahl\w*|paiement|payé)\b",
+    re.I,
 )
 
 _IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![\w-])")
 # SSN (3-2-4), SIN (3-3-3) and Aadhaar (4-4-4) in one pass, told apart by their group lengths.
 _GROUPED_ID = re.compile(r"(?<![\w-])(\d{3,4})([- ])(\d{2,4})\2(\d{3,4})(?![\w-]|[.,]\d)")
+# French company numbers (SIREN, 3-3-3) use the Luhn checksum too, exactly like Canadian SINs.
+_ID_BLOCK = re.compile(
+    r"(?:siren|siret|rcs|tva|vat|ust-idnr\.?|steuernummer|company|société|entreprise)[\s:#n°.]*$", re.I
+)
+_DIGIT_GROUP_NEXT = re.compile(r" \d")
 _SSN_ADVERTISED = frozenset({"078051120", "219099999", "123456789"})
 _NINO = re.compile(
     r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)"
 )
 _DNI = re.compile(r"(?<![\w-])([XYZ]?)(\d{7,8})-?([A-HJ-NP-TV-Z])(?!\w)")
+# French NIR: sex, year, month, department (2A/2B for Corsica), commune, order, key.
+_NIR = re.compile(r"(?<![\w-])[1-478]( ?)\d{2}\1\d{2}\1(?:\d{2}|2[AB])\1\d{3}\1\d{3}\1\d{2}(?![\w-]|[.,]\d)")
+# German pension insurance number: area, birth date DDMMYY, initial, serial, check digit.
+_RVNR = re.compile(r"(?<![\w-])\d{2}( ?)\d{6}\1[A-Z]\1\d{2} ?\d(?![\w-])")
 
-# Full street words, then abbreviations (which may carry a dot; a full word's following dot ends a sentence).
-_ST_SUFFIX = (
-    r"(?:(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Place|Terrace|Way|Highway|Parkway|Circle|Square|"
-    r"Crescent|Close|Grove|Gardens|Mews|Trail|Alley|Plaza|Loop|Row|Walk|Hill)(?![a-zA-Z])|"
-    r"(?:St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Hwy|Pkwy|Cir|Sq|Trl)(?![a-zA-Z])\.?)"
+
+def _words(s: str) -> frozenset[str]:
+    return frozenset(s.split())
+
+
+# Street suffixes: the USPS Publication 28 (appendix C1) primary names and standard abbreviations,
+# and British street words. The strong ones name a street even alone ("55 Oak Lane"); the others are
+# also ordinary words ("24 Hour Fitness Center", "Top 10 Summer Island Getaways"), so a street ending
+# in one must come with a unit or a city/postcode to count as an address.
+_STRONG_SUFFIXES = _words(
+    """Street Avenue Road Boulevard Lane Drive Court Place Terrace Way Highway Parkway Circle Square Crescent
+    Close Grove Gardens Mews Trail Alley Plaza Loop Row Walk Hill Expressway Freeway Turnpike Causeway Pike
+    Stravenue Throughway Trafficway Motorway Boulevard Parade Embankment Wharf
+    St Ave Av Rd Blvd Ln Dr Ct Pl Ter Terr Hwy Pkwy Cir Sq Trl Expy Fwy Tpke Cswy Aly Plz Cres Gdns Gr Pde"""
 )
-_ADDR_US = re.compile(
-    r"(?<![\w.,$-])\d{1,5}[A-Za-z]?(?:-\d{1,5})?\s+"
-    r"(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s+)?"
-    r"(?:(?:[A-Z][a-zA-Z'’-]+|\d{1,3}(?:st|nd|rd|th))\.?\s+){1,4}"
-    + _ST_SUFFIX
-    + r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?![a-zA-Z]))?"
-    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|#)\.?\s*#?[A-Za-z0-9-]{1,6})?"
-    r"(?:,\s*[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,3}"
-    r"(?:,?\s*(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}))?)?"
+_WEAK_SUFFIXES = _words(
+    """Branch Bridge Brook Brooks Burg Burgs Bypass Camp Canyon Cape Center Centers Centre Cliff Cliffs Club
+    Common Commons Corner Corners Course Courts Cove Coves Creek Crest Crossing Crossroad Curve Dale Dam
+    Divide Drives Estate Estates Extension Extensions Fall Falls Ferry Field Fields Flat Flats Ford Fords
+    Forest Forge Forges Fork Forks Fort Garden Gateway Glen Glens Green Greens Groves Harbor Harbors Harbour
+    Haven Heights Hills Hollow Inlet Island Islands Isle Junction Junctions Key Keys Knoll Knolls Lake Lakes
+    Land Landing Light Lights Loaf Lock Locks Lodge Mall Manor Manors Meadow Meadows Mill Mills Mission
+    Mount Mountain Mountains Neck Orchard Oval Overpass Park Parks Parkways Pass Passage Path Pine Pines
+    Plain Plains Point Points Port Ports Prairie Radial Ramp Ranch Rapid Rapids Rest Ridge Ridges River
+    Roads Route Rue Run Shoal Shoals Shore Shores Skyway Spring Springs Spur Spurs Squares Station Stream
+    Streets Summit Trace Track Tunnel Underpass Union Unions Valley Valleys Via Viaduct View Views Village
+    Villages Ville Vista Walks Wall Ways Well Wells Rise Vale Croft Chase Gate Yard Approach Circus End
+    Ctr Cv Crk Hts Holw Jct Lk Ldg Mdw Mnr Mtn Pt Prt Rdg Riv Shr Spg Sta Vly Vis Vw Vlg Xing"""
+)
+_ALL_SUFFIXES = _STRONG_SUFFIXES | _WEAK_SUFFIXES
+_WORD_SPLIT = re.compile(r"[^\w'’-]+")
+_DIRECTIONS = _words("N S E W NE NW SE SW North South East West")
+_ABBREVIATIONS = _words(
+    """St Ave Av Rd Blvd Ln Dr Ct Pl Ter Terr Hwy Pkwy Cir Sq Trl Expy Fwy Tpke Cswy Aly Plz Cres Gdns Gr Pde
+    Ctr Cv Crk Hts Holw Jct Lk Ldg Mdw Mnr Mtn Pt Prt Rdg Riv Shr Spg Sta Vly Vis Vw Vlg Xing
+    N S E W NE NW SE SW"""
+)
+_UNIT_WORDS = _words("Apt Apartment Suite Ste Unit Flat Floor Fl Room Rm Bldg Building Studio Lot")
+
+_EN_NUM = re.compile(r"(?<![\w.,$/#:+-])\d{1,5}[A-Za-z]?(?:-\d{1,5})?[ \t]+(?=[A-Z0-9])")
+_EN_UNIT_FIRST = re.compile(
+    r"(?<![\w-])(?:Flat|Studio|Apartment|Apt\.?|Unit|Suite|Room)[ \t]+#?\d{1,4}[A-Za-z]?"
+    r"(?:[ \t]*,[ \t]*(?:\n[ \t]*)?|[ \t]*\n[ \t]*|[ \t]+)(?=[A-Z0-9])"
+)
+_EN_TOKEN = re.compile(r"(?:[A-Z][a-zA-Z'’-]*|\d{1,3}(?:st|nd|rd|th))(?![\w])")
+_EN_NUMBER_AT = re.compile(r"\d{1,5}[A-Za-z]?(?:-\d{1,5})?[ \t]+(?=[A-Z0-9])")
+_GAP = re.compile(r"[ \t]+")
+_UNIT_NUMBER = re.compile(r"\.?[ \t]*#?[A-Za-z0-9-]{1,6}(?![\w])")
+_UNIT_AFTER = re.compile(
+    r"(?:[ \t]*,[ \t]*|[ \t]+)(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?[ \t]*"
+    r"#?[A-Za-z0-9-]{1,6}(?![\w])"
+)
+_SEP = r"(?:[ \t]*,[ \t]*(?:\n[ \t]*)?|[ \t]*\n[ \t]*)"
+_CITY_EN = r"[A-Z][a-zA-Z'’.-]*(?:[ \t][A-Z][a-zA-Z'’.-]*){0,3}"
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
+_COUNTRY = (
+    r"(?:,[ \t]*(?:USA|U\.S\.A\.|United[ \t]States(?:[ \t]of[ \t]America)?|UK|U\.K\.|United[ \t]Kingdom|England|"
+    r"Scotland|Wales|Northern[ \t]Ireland)(?![\w]))?"
+)
+_US_TAIL = re.compile(
+    _SEP + _CITY_EN + r",?[ \t]+(?:[A-Z]{2}|[A-Z]\.[A-Z]\.)[ \t]+\d{5}(?:-\d{4})?(?![\w-])" + _COUNTRY
+)
+_GB_TAIL = re.compile(
+    "(?:" + _SEP + _CITY_EN + ")?" + r"(?:" + _SEP + r"|[ \t]+)" + _UK_POSTCODE + r"(?!\w)" + _COUNTRY
+)
+# A city alone after the street, when what follows it cannot be more of the sentence.
+_CITY_TAIL = re.compile(
+    r"[ \t]*,[ \t]*"
+    + _CITY_EN
+    + r"(?:,[ \t]*(?:[A-Z]{2}|[A-Z]\.[A-Z]\.)(?![\w]))?"
+    + _COUNTRY
+    + r"(?=[ \t]*(?:[.;:!?),]|[ \t]-[ \t]|\n|$))"
+)
+_EN_ADDRESS_CUE = re.compile(r"\b(?:at|to|address|addr\.)[ \t]*:?[ \t]*$", re.I)
+_MILITARY = re.compile(
+    r"(?<![\w])(?:(?:USS|USNS|USNV|USCGC)[ \t]+[A-Z][a-zA-Z'’-]+|(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5})"
+    r"(?:" + _SEP + r"|[ \t]+)(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}(?:-\d{4})?(?![\w-])"
+)
+
+_DE_WORD = r"(?:Straße|Strasse|Str\.|Gasse|Platz|Ring|Weg|Allee|Damm|Ufer|Chaussee|Steig|Pfad|Markt|Graben|Kai)"
+_DE_CITY = (
+    r"(?:(?:Bad|Sankt|St\.|Schwäbisch|Königs|Hannoversch|Bergisch|Lutherstadt|Hansestadt)[ \t])?"
+    r"[A-ZÄÖÜ][\wäöüß.-]*(?:[ \t](?:am|an[ \t]der|ob[ \t]der|vorm|im|in|bei|a\.[ \t]?d\.)[ \t][A-ZÄÖÜ][\wäöüß.-]*"
+    r"|[ \t][A-ZÄÖÜ(][\wäöüß.()-]*(?=[ \t]*(?:[.,;:!?)]|\n|$)))?"
 )
 _ADDR_DE = re.compile(
-    r"(?<![\w])(?:[A-ZÄÖÜ][a-zäöüß]{2,}(?:straße|strasse|str\.|weg|allee|platz|gasse|damm|ufer)|"
-    r"[A-ZÄÖÜ][a-zäöüß]+(?:er)?\s(?:Straße|Strasse|Weg|Allee|Platz|Gasse|Damm))"
-    r"\s+\d{1,3}[a-z]?(?![\w])(?:,\s*\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+(?:\s(?:am|an der)\s[A-ZÄÖÜ][a-zäöüß]+)?)?"
+    r"(?<![\w-])(?:(?:von|van|de|van[ \t]der|von[ \t]der)[ \t])?(?:(?:[A-ZÄÖÜ][a-zäöüß]+-)+"
+    + _DE_WORD
+    + r"|[A-ZÄÖÜ][a-zäöüß]{2,}"
+    r"(?:straße|strasse|str\.|gasse|platz|weg|allee|damm|ufer|chaussee|steig|pfad|graben|(?P<ring>ring))"
+    r"|[A-ZÄÖÜ][a-zäöüß]{2,}(?:er|e|en|es)[ \t]" + _DE_WORD + r")"
+    r"[ \t]*\d{1,4}[a-z]?(?:[ \t]?[-/][ \t]?\d{1,4}[a-z]?)?(?![\w/-])"
+    r"(?P<tail>(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:D-)?\d{5}[ \t]+" + _DE_CITY + r")?"
+)
+_DE_ROAD_CLASS = re.compile(r"(?:Bundes|Landes|Land|Kreis|Staats|Gemeinde)stra(?:ße|sse)\b")
+# After a bare "Spielplatz 3", a capitalised word is the noun being counted, not the rest of an address.
+_DE_NOUN_NEXT = re.compile(r"[ \t]+[A-ZÄÖÜ][a-zäöüß]")
+
+# Words that are also English ("3 Square Meals", "Passage 5") count only in lower case.
+_FR_TYPE = (
+    r"(?:(?i:rue|avenue|av\.|boulevard|bd|chemin|allée|impasse|quai|sentier|rond-point|faubourg|esplanade|parvis|"
+    r"cité|résidence|hameau|lieu-dit)|place|route|cours|square|passage|voie|promenade)"
+)
+_FR_NAME = r"[A-ZÉÈÊÀÂÎÔÛÇ][\w'’-]*"
+_FR_CITY = (
+    r"(?:(?:Saint|Sainte|St|Ste|Le|La|Les|L['’])[ \t-]?)?"
+    + _FR_NAME
+    + r"(?:[ \t]+Cedex(?:[ \t]+\d{1,2})?|[ \t]"
+    + _FR_NAME
+    + r")?"
 )
 _ADDR_FR = re.compile(
-    r"(?<![\w.,-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|"
-    r"route|cours)\s+(?:(?:de la|de l'|de l’|du|des|de|d'|d’|la|le|les)\s*)?[A-ZÉÈÂ][\w'’-]+"
-    r"(?:\s+[A-ZÉÈÂ][\w'’-]+){0,3}(?:,?\s*\d{5}\s+[A-ZÉ][\w-]+)?",
-    re.I,
+    r"(?:(?<![\w.,-])(?P<num>\d{1,4}(?:[ \t]?(?:bis|ter|quater|[A-D]))?),?[ \t]+|(?<![\w'’-]))"
+    + _FR_TYPE
+    + r"[ \t]+(?:(?:de[ \t]la|de[ \t]l['’]|du|des|de|d['’]|la|le|les|l['’])[ \t]*)?"
+    + _FR_NAME
+    + r"(?:[ \t]+(?:(?:de|du|des|la|le|les|et|sur|d['’]|l['’])[ \t]*)?"
+    + _FR_NAME
+    + r"){0,3}"
+    r"(?P<tail>(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:F-)?\d{5}[ \t]+" + _FR_CITY + r")?"
 )
 _PO_BOX = re.compile(r"(?<![\w])P\.?\s?O\.?\s+Box\s+\d{1,6}(?!\w)", re.I)
 
@@ -578,25 +700,99 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if "0" <= ch <= "9")
 
 
+def _phone_kind(raw: str, valid: bool, region: str, before: str) -> str | None:
+    """Why a number found by phonenumbers is a phone number (its kind), or None when it is not kept."""
+    main = _PHONE_EXT.sub("", raw)
+    if main.startswith("(") and ")" not in main:
+        main = main[1:]  # "(1-800-275-2273)": the parenthesis encloses the number
+    digits = _digits(main)
+    if len(digits) < 7:
+        return None
+    if main.startswith(("+", "(+", "00")):
+        # A country code never starts with 0 (after + or after the 00 international prefix).
+        country = digits[2:3] if main.startswith("00") else digits[:1]
+        return "international" if len(digits) >= 8 and country not in ("", "0") else None
+    if main.lstrip("(").startswith("00") or len(set(digits)) < 3:
+        return None  # a national number's trunk 0 is followed by an area code, never by another 0
+    if _DATE_SHAPE.match(main) or main.startswith(("0.", "0,")):
+        return None  # 01-02-2023, 0.123 456 789
+    seps = {ch for ch in main if ch in " -./()"}
+    if "." in seps:
+        # Dotted phone numbers have three or more groups of 2-4 digits (312.737.9655, 01.23.45.67.89);
+        # anything else dotted is a version, a build or a decimal.
+        groups = re.split(r"[ .()/-]+", main.strip("()"))
+        if len(groups) < 3 or any(not 2 <= len(g) <= 4 for g in groups) or len(seps - {"(", ")"}) > 1:
+            return None
+    kind = "nanp" if region == "US" else "national"
+    if not seps:
+        # A bare run of digits is as often an id, a timestamp or a barcode as a phone number: it needs a
+        # phone word earlier in the sentence, or a trunk 0, ten digits or more and no barcode checksum.
+        if len(digits) > 12:
+            return None
+        trunk = main.startswith("0") and len(digits) >= 10
+        if _PHONE_CONTEXT.search(_SENTENCE_END.split(before)[-1]) and (
+            valid or trunk or (region == "US" and _NANP_DIGITS.fullmatch(main))
+        ):
+            return kind
+        if valid and trunk and not _ean.is_valid(digits):
+            return kind
+        return None
+    if len(digits) < 10 and "(" not in seps and not _PHONE_CONTEXT.search(_SENTENCE_END.split(before)[-1]):
+        return None  # nine digits or fewer: shaped like SSNs, SINs and part numbers more often than phones
+    if region == "US":
+        # Written NANP numbers are grouped 3-3-4; other groupings of ten digits are dates and ids.
+        return "nanp" if _NANP_SHAPE.fullmatch(main) else None
+    if valid:
+        return kind
+    # Only possible (right length, but an unassigned or fictitious range): keep the unmistakable formats.
+    if main.startswith(("0", "(0")) and len(digits) >= 10:
+        return "national"
+    return None
+
+
 def _find_phones(text: str, out: list[Span]) -> None:
-    for m in _PHONE.finditer(text):
-        d = _digits(m.group(0).split("x")[0].split("ext")[0])
-        if m.group("intl"):
-            ok, kind = 8 <= len(d) <= 15, "international"
-        elif m.group("nanp"):
-            area = m.group("a1") or m.group("a2") or m.group("a3") or ""
-            ok = area[:1] not in ("0", "1") and m.group("ex")[:1] not in ("0", "1")
-            kind = "nanp"
-        elif m.group("paren"):
-            ok, kind = 9 <= len(d) <= 12, "national"
+    for m in _PHONE_CAND.finditer(text):
+        cand = m.group(0)
+        if sum(ch.isdigit() for ch in cand) < 7:
+            continue
+        before = text[max(0, m.start() - 50) : m.start()]
+        if _PHONE_BLOCK.search(before):
+            continue
+        if cand.isdigit() and not (
+            (cand[0] == "0" and 10 <= len(cand) <= 12) or _PHONE_CONTEXT.search(_SENTENCE_END.split(before)[-1])
+        ):
+            continue  # a bare run of digits that could not be kept (see _phone_kind): skip the parsing
+        # The regions whose reading can be kept: a national number in GB, DE or FR starts with the trunk
+        # 0, a NANP number never does, and an international one reads the same from anywhere.
+        if cand.startswith(("+", "(+", "00")):
+            regions: tuple[str, ...] = ("GB",)
+        elif cand.lstrip("(").startswith("0"):
+            regions = tuple(r for r in PHONE_REGIONS if r != "US")
         else:
-            # 10-12 digits with the trunk 0: 9-digit shapes are SSN/SIN-like more often than phones.
-            ok, kind = 10 <= len(d) <= 12, "national"
-        if not ok:
-            continue
-        if _PHONE_BLOCK.search(text[max(0, m.start() - 24) : m.start()]):
-            continue
-        out.append(Span(m.start(), m.end(), "phone", kind))
+            regions = ("US",)
+        # Possible readings, then the checks of Leniency.VALID (an assigned range; the trunk prefix
+        # where a national number needs one) decide how much more evidence is needed.
+        found: list[tuple[int, int, bool, str]] = []
+        for region in regions:
+            for pm in phonenumbers.PhoneNumberMatcher(cand, region, leniency=phonenumbers.Leniency.POSSIBLE):
+                raw = pm.raw_string
+                national = not raw.startswith(("+", "(+", "00"))
+                valid = phonenumbers.is_valid_number(pm.number) and (
+                    region == "US" or not national or raw.lstrip("(").startswith("0")
+                )
+                kind = _phone_kind(raw, valid, region, before + cand[: pm.start])
+                if kind is not None:
+                    # An opening parenthesis that is never closed belongs to the sentence, not the number.
+                    lead = 1 if raw.startswith("(") and ")" not in raw else 0
+                    found.append((m.start() + pm.start + lead, m.start() + pm.end, valid, kind))
+        # Several regions may read the same digits: keep the longest reading of each stretch, a valid
+        # one before a merely possible one.
+        found.sort(key=lambda f: (f[0], -(f[1] - f[0]), not f[2]))
+        end = -1
+        for a, b, _valid, kind in found:
+            if a >= end:
+                out.append(Span(a, b, "phone", kind))
+                end = b
 
 
 def _ip_context_blocked(text: str, start: int) -> bool:
@@ -633,10 +829,17 @@ def _find_ips(text: str, out: list[Span]) -> None:
 def _find_cards(text: str, out: list[Span]) -> None:
     for m in _CARD.finditer(text):
         d = _digits(m.group(0))
-        if not 13 <= len(d) <= 19 or not luhn_valid(d):
+        if not 12 <= len(d) <= 19 or len(set(d)) < 2 or not luhn_valid(d):
             continue
         issuer = _card_issuer(d)
-        if issuer is None or len(set(d)) < 2:
+        if issuer is None:
+            continue
+        before = text[max(0, m.start() - 40) : m.start()]
+        if _CARD_BLOCK.search(before):
+            continue
+        # Barcodes (EAN-13, UPC-A) have 12 or 13 digits too; one that also passes Luhn is a card only
+        # when the text says so.
+        if len(d) in (12, 13) and _ean.is_valid(d) and not _CARD_CONTEXT.search(before):
             continue
         out.append(Span(m.start(), m.end(), "payment_card", issuer))
 
@@ -650,16 +853,25 @@ def _find_ibans(text: str, out: list[Span]) -> None:
 def _find_national_ids(text: str, out: list[Span], n_digits: int) -> None:
     if n_digits >= 9:
         for m in _GROUPED_ID.finditer(text):
+            if m.group(2) == " " and _DIGIT_GROUP_NEXT.match(text, m.end()):
+                continue  # the first groups of a longer spaced number (a SIRET, a phone number)
+            if _ID_BLOCK.search(text, max(0, m.start() - 24), m.start()):
+                continue
             a, b, c = m.group(1), m.group(3), m.group(4)
             shape = (len(a), len(b), len(c))
             if shape == (3, 2, 4):
+                # python-stdnum's SSN check also rejects 457-55-5462, a real person's published number.
                 if a in ("000", "666") or a[0] == "9" or b == "00" or c == "0000" or a + b + c in _SSN_ADVERTISED:
                     continue
                 out.append(Span(m.start(), m.end(), "national_id", "us_ssn"))
-            elif shape == (3, 3, 3) and m.group(2) in "- " and a[0] not in "08" and luhn_valid(a + b + c):
+            elif shape == (3, 3, 3) and _ca_sin.is_valid(a + b + c):
                 out.append(Span(m.start(), m.end(), "national_id", "ca_sin"))
-            elif shape == (4, 4, 4) and a[0] not in "01" and verhoeff_valid(a + b + c):
+            elif shape == (4, 4, 4) and _in_aadhaar.is_valid(a + b + c):
                 out.append(Span(m.start(), m.end(), "national_id", "in_aadhaar"))
+    if n_digits >= 13:
+        for m in _NIR.finditer(text):
+            if _fr_nir.is_valid(m.group(0)):
+                out.append(Span(m.start(), m.end(), "national_id", "fr_nir"))
     if n_digits < 6:
         return
     for m in _NINO.finditer(text):
@@ -667,54 +879,151 @@ def _find_national_ids(text: str, out: list[Span], n_digits: int) -> None:
     if n_digits < 7:
         return
     for m in _DNI.finditer(text):
-        prefix, number, letter = m.group(1), m.group(2), m.group(3)
-        if prefix:
-            if len(number) != 7:
-                continue
-            number = str("XYZ".index(prefix)) + number
-        elif len(number) != 8:
-            continue
-        if _DNI_LETTERS[int(number) % 23] == letter:
+        if _es_nie.is_valid(m.group(0)) if m.group(1) else _es_dni.is_valid(m.group(0)):
             out.append(Span(m.start(), m.end(), "national_id", "es_dni"))
+    if n_digits >= 11:
+        for m in _RVNR.finditer(text):
+            if _rvnr_valid(m.group(0).replace(" ", "")):
+                out.append(Span(m.start(), m.end(), "national_id", "de_rvnr"))
 
 
-_US_SUFFIX_WORDS = (
-    "Street", "Avenue", "Road", "Boulevard", "Lane", "Drive", "Court", "Place", "Terrace", "Way", "Highway",
-    "Parkway", "Circle", "Square", "Crescent", "Close", "Grove", "Gardens", "Mews", "Trail", "Alley", "Plaza",
-    "Loop", "Row", "Walk", "Hill", "St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Pl", "Ter", "Hwy", "Pkwy", "Cir",
-    "Sq", "Trl",
-)  # fmt: skip
-_DE_HINTS = ("straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "damm", "ufer")
-_FR_HINTS = (
-    "rue ",
-    "avenue ",
-    "boulevard ",
-    "bd ",
-    "place ",
-    "chemin ",
-    "allée ",
-    "impasse ",
-    "quai ",
-    "route ",
-    "cours ",
-)
+def _en_street(text: str, pos: int) -> tuple[int, bool, bool] | None:
+    """Parse ``Name... Suffix [Direction] [Unit N]`` at ``pos``: (end, strong suffix, has a unit), or None."""
+    # Most numbers followed by a capitalised word are not addresses: look for a suffix word first.
+    if _ALL_SUFFIXES.isdisjoint(_WORD_SPLIT.split(text[pos : pos + 80], 7)[1:7]):
+        return None
+    toks: list[tuple[int, int, str]] = []
+    p = pos
+    while len(toks) < 7:
+        m = _EN_TOKEN.match(text, p)
+        if m is None:
+            break
+        toks.append((m.start(), m.end(), m.group()))
+        # A dot goes on only after an abbreviation or an initial ("W. 34th St."); after a word it ends
+        # the sentence.
+        after = m.end() + (text[m.end() : m.end() + 1] == "." and (m.group() in _ABBREVIATIONS or len(m.group()) == 1))
+        g = _GAP.match(text, after)
+        if g is None:
+            break
+        p = g.end()
+    best: tuple[int, int, bool] | None = None
+    # The street name ends at the last suffix that is followed only by directions and, at most, a unit
+    # word; at least one name word comes before it.
+    for i in range(1, len(toks)):
+        word = toks[i][2]
+        if word not in _STRONG_SUFFIXES and word not in _WEAK_SUFFIXES:
+            continue
+        j = i + 1
+        while j < len(toks) and toks[j][2] in _DIRECTIONS:
+            j += 1
+        if j == len(toks):
+            best = (i, j - 1, False)
+        elif j == len(toks) - 1 and toks[j][2] in _UNIT_WORDS:
+            best = (i, j - 1, True)
+    if best is None:
+        return None
+    i, last, unit_word = best
+    end = toks[last][1]
+    # An abbreviation keeps its dot ("St."); after a full word the dot ends the sentence.
+    if text[end : end + 1] == "." and toks[last][2] in _ABBREVIATIONS:
+        end += 1
+    strong = toks[i][2] in _STRONG_SUFFIXES
+    has_unit = False
+    if unit_word:
+        u = toks[last + 1]
+        um = _UNIT_NUMBER.match(text, u[1])
+        if um is not None:
+            end, has_unit = um.end(), True
+    if not has_unit:
+        um = _UNIT_AFTER.match(text, end)
+        if um is not None:
+            end, has_unit = um.end(), True
+    return end, strong, has_unit
+
+
+def _en_tail(text: str, pos: int) -> int | None:
+    """End of a city + state + ZIP, a city + UK postcode, or a postcode after ``pos``, or None."""
+    best = None
+    for pattern in (_US_TAIL, _GB_TAIL):
+        m = pattern.match(text, pos)
+        if m is not None and (best is None or m.end() > best):
+            best = m.end()
+    return best
+
+
+def _en_address_cue(text: str, start: int, end: int) -> bool:
+    """Whether a street with an ordinary-word suffix ("Jensen Falls") is introduced as an address.
+
+    It is when it fills a line of its own (an address block), or when "at", "to" or "address" comes
+    right before it and its number is not a year ("in 1990 Silicon Valley ...").
+    """
+    line_start = start == 0 or text[start - 1] == "\n"
+    line_end = end == len(text) or text[end] == "\n"
+    if line_start and line_end:
+        return True
+    number = text[start : start + 5].split(" ", 1)[0]
+    if len(number) == 4 and number.isdigit() and 1800 <= int(number) <= 2099:
+        return False
+    return bool(_EN_ADDRESS_CUE.search(text, max(0, start - 20), start))
+
+
+def _find_en_addresses(text: str, out: list[Span]) -> None:
+    starts: list[tuple[int, int, bool]] = []  # (start, street position, unit before)
+    for m in _EN_UNIT_FIRST.finditer(text):
+        p = m.end()
+        nm = _EN_NUMBER_AT.match(text, p)
+        starts.append((m.start(), nm.end() if nm else p, True))
+    for m in _EN_NUM.finditer(text):
+        starts.append((m.start(), m.end(), False))
+    for start, pos, unit_before in starts:
+        street = _en_street(text, pos)
+        if street is None:
+            continue
+        end, strong, has_unit = street
+        tail = _en_tail(text, end)
+        if tail is not None:
+            end = tail
+        elif not (strong or has_unit or unit_before or _en_address_cue(text, start, end)):
+            continue
+        else:
+            ct = _CITY_TAIL.match(text, end)
+            if ct is not None:
+                end = ct.end()
+        out.append(Span(start, end, "street_address", "us_uk"))
+    if "PO" in text:
+        for m in _MILITARY.finditer(text):
+            out.append(Span(m.start(), m.end(), "street_address", "us_military"))
 
 
 def _find_addresses(text: str, out: list[Span]) -> None:
-    # Substring checks (C speed) decide which of the slower patterns can match at all.
-    if any(w in text for w in _US_SUFFIX_WORDS):
-        for m in _ADDR_US.finditer(text):
-            out.append(Span(m.start(), m.end(), "street_address", "us_uk"))
+    _find_en_addresses(text, out)
     low = text.lower()
     if any(w in low for w in _DE_HINTS):
         for m in _ADDR_DE.finditer(text):
+            if m.group("tail") is None and (m.group("ring") or _DE_NOUN_NEXT.match(text, m.end())):
+                continue
+            if _DE_ROAD_CLASS.match(m.group(0)):
+                continue  # "Bundesstraße 92" is a road's number, not a house number
             out.append(Span(m.start(), m.end(), "street_address", "de"))
     if any(w in low for w in _FR_HINTS):
         for m in _ADDR_FR.finditer(text):
+            if m.group("num") is None and m.group("tail") is None:
+                continue  # a street name alone, without a house number or a postcode, is no one's address
             out.append(Span(m.start(), m.end(), "street_address", "fr"))
     if "box" in low:
         for m in _PO_BOX.finditer(text):
             out.append(Span(m.start(), m.end(), "street_address", "po_box"))
+
+
+_DE_HINTS = (
+    "straße", "strasse", "str.", "weg", "allee", "platz", "gasse", "damm", "ufer", "ring", "chaussee", "steig",
+    "pfad", "markt", "graben", "kai",
+)  # fmt: skip
+_FR_HINTS = (
+    "rue ", "avenue ", "av. ", "boulevard ", "bd ", "place ", "chemin ", "allée ", "impasse ", "quai ", "route ",
+    "cours ", "square ", "passage ", "voie ", "sentier ", "rond-point ", "faubourg ", "promenade ", "esplanade ",
+    "parvis ", "cité ", "résidence ", "hameau ", "lieu-dit ",
+)  # fmt: skip
 
 
 def _find_urls(text: str, out: list[Span]) -> None:
@@ -763,7 +1072,7 @@ def detect(text: str, types: Iterable[str] = PII_TYPES) -> list[Span]:
             _find_phones(text, raw)
         if "ip_address" in wanted:
             _find_ips(text, raw)
-        if "payment_card" in wanted and n_digits >= 13:
+        if "payment_card" in wanted and n_digits >= 12:
             _find_cards(text, raw)
         if "bank_account" in wanted and n_digits >= 10:
             _find_ibans(text, raw)

@@ -151,6 +151,7 @@ def test_cli_run_builtin_then_report(tmp_path: Path, shared_data_dir: Path) -> N
     assert "XSTest human labels" in html and "<svg" in html
     # The separator names whose numbers the reference rows are: XSTest's annotators, not the Llama 2 paper.
     assert "Published in XSTest (Röttger et al. 2024)" in html
-    assert "XSTest (Röttger et al. 2024): human labels of five models' answers (published" in (
-        report / "report.md"
-    ).read_text()
+    assert (
+        "XSTest (Röttger et al. 2024): human labels of five models' answers (published"
+        in (report / "report.md").read_text()
+    )

@@ -150,3 +150,15 @@ def test_format_list_is_validated() -> None:
     assert parse_formats("html, md,csv,html") == ["html", "md", "csv"]
     with pytest.raises(ConfigError, match="pdf"):
         parse_formats("html,pdf")
+
+
+def test_reference_rows_computed_with_an_interval_get_error_bars() -> None:
+    from safetylens.report.svg import row_bars
+
+    rows = [
+        ("this run", proportion(3, 10), True),
+        ("model A (human labels)", proportion(149, 250), False),  # computed: has an interval
+        ("model B (paper)", 42.0, False),  # transcribed: no interval
+    ]
+    svg = row_bars("refusal on safe prompts", rows, unit="%")
+    assert svg.count('class="bar"') == 3 and svg.count('class="ci"') == 2

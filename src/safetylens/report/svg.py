@@ -221,7 +221,7 @@ def row_bars(
     unit: str = "",
     plot_id: str = "",
 ) -> str:
-    """One horizontal bar per row: ``(label, value, measured)``; measured rows coloured with CIs.
+    """One horizontal bar per row: ``(label, value, measured)``; measured rows coloured, intervals drawn.
 
     Args:
         title: Plot title.
@@ -266,7 +266,9 @@ def row_bars(
             f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(x1 - x0, 1):.1f}" height="{bar_h - 4}" fill="{colour}" '
             f'class="bar">{tip}</rect>'
         )
-        if measured and vhi > vlo:
+        # A reference row computed with an interval (e.g. from published human labels) shows it too;
+        # numbers transcribed from a paper have none and get a bare bar.
+        if vhi > vlo:
             a, b = scale(vlo), scale(vhi)
             yc = y + bar_h / 2
             parts.append(

@@ -191,3 +191,14 @@ def test_who_may_see_red_team_dialogues(live: LiveServer, people: dict[str, Any]
     resp = res.post(f"/admin/redteam/{c.id}/replay", data={"csrf_token": csrf})
     assert resp.status_code == 403
     create_user(db, "late", PASSWORD, "rater")
+
+
+def test_replay_with_invalid_model_settings_is_refused_not_a_server_error(
+    live: LiveServer, people: dict[str, Any], db: Database
+) -> None:
+    c = create_campaign(db, "bad-replay")
+    admin, csrf = form_login(live.url, "admin")
+    for bad in ({"backend": "nope"}, {"base_url": "x", "backend": "no such"}):
+        resp = admin.post(f"/admin/redteam/{c.id}/replay", data={"model": "builtin", **bad, "csrf_token": csrf})
+        assert resp.status_code == 422, resp.text
+        assert "invalid model settings: backend" in resp.text

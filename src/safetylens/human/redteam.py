@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import case, func, select
@@ -60,6 +60,9 @@ from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
 from safetylens.human.studies import audit, create_study, find_study
 from safetylens.stats.bootstrap import bootstrap_distribution, percentile_interval
 from safetylens.stats.ci import Estimate, proportion
+
+if TYPE_CHECKING:
+    from safetylens.spec import ModelSpec
 
 DEFAULT_IDLE_CAP_S = 300
 """Longest gap between two actions of a red teamer counted as active time (open choice)."""
@@ -329,6 +332,23 @@ def messages_of(turns: Sequence[RedTeamTurn]) -> list[dict[str, str]]:
     return [{"role": t.role, "content": t.content} for t in turns]
 
 
+def _model_spec(spec: dict[str, Any]) -> ModelSpec:
+    """``spec`` as a :class:`~safetylens.spec.ModelSpec`.
+
+    Raises:
+        ConfigError: A field is missing or invalid; callers report it like any other bad setting.
+    """
+    from pydantic import ValidationError
+
+    from safetylens.spec import ModelSpec
+
+    try:
+        return ModelSpec(**spec)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"invalid model settings: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
 class BackendPool:
     """Model backends of live chats, loaded on first use and shared by every request.
 
@@ -344,10 +364,12 @@ class BackendPool:
 
     @staticmethod
     def key(spec: dict[str, Any]) -> str:
-        """Canonical key of a model spec."""
-        from safetylens.spec import ModelSpec
+        """Canonical key of a model spec.
 
-        return json.dumps(ModelSpec(**spec).model_dump(mode="json"), sort_keys=True)
+        Raises:
+            ConfigError: The spec is not a valid model spec (a replay form names an unknown backend).
+        """
+        return json.dumps(_model_spec(spec).model_dump(mode="json"), sort_keys=True)
 
     def register(self, spec: dict[str, Any], backend: Any) -> None:
         """Use an already loaded backend for ``spec`` (tests, or a server that preloads models)."""
@@ -365,16 +387,16 @@ class BackendPool:
         """The backend of ``spec`` (loaded on first use), held exclusively for the block.
 
         Raises:
+            ConfigError: The spec is not a valid model spec.
             ModelError: The model cannot be loaded.
         """
         from safetylens.models import load_backend
-        from safetylens.spec import ModelSpec
 
         k = self.key(spec)
         with self._lock_for(k):
             backend = self._backends.get(k)
             if backend is None:
-                backend = load_backend(ModelSpec(**spec))
+                backend = load_backend(_model_spec(spec))
                 with self._guard:
                     self._backends[k] = backend
             yield backend

@@ -12,14 +12,9 @@ import pytest
 from safetylens.benchmarks import get
 from safetylens.benchmarks.base import BenchmarkContext
 from safetylens.benchmarks.prompting import LLAMA2_SYSTEM_PROMPT
-from safetylens.benchmarks.toxigen import (
-    COMPLETE_PREFIX,
-    ToxigenOptions,
-    canonical_group,
-    decode_prompt_line,
-    load_safenlp,
-)
+from safetylens.benchmarks.toxigen import COMPLETE_PREFIX, ToxigenOptions
 from safetylens.datasets.registry import DataStore
+from safetylens.datasets.toxigen import canonical_group, decode_prompt_line, load_safenlp
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import Decoding, Message
 from safetylens.reference.toxigen import GROUP_HATE_SIZES, GROUP_SIZES, GROUPS

@@ -22,6 +22,8 @@ from safetylens.errors import DataError
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest, Prompt
 from safetylens.spec import OpenChoice, ScorerRecord
 from safetylens.stats.ci import Estimate
+from safetylens.tables import PaperTable as PaperTable
+from safetylens.tables import TableRow as TableRow
 
 if TYPE_CHECKING:
     from safetylens.datasets.registry import DataStore
@@ -131,37 +133,6 @@ class Sample:
     meta: dict[str, Any]
     generation: GenerationRequest | None = None
     loglikelihood: tuple[LoglikelihoodRequest, ...] = ()
-
-
-class TableRow(BaseModel):
-    """A row of a paper-layout table."""
-
-    model_config = ConfigDict(frozen=True)
-
-    label: str
-    cells: dict[str, Estimate | float | str | None]
-    kind: Literal["measured", "reference"] = "measured"
-    note: str = ""
-    uncertain: dict[str, str] = Field(
-        default_factory=dict, description="column -> why this cell's transcription of the paper is uncertain"
-    )
-
-
-class PaperTable(BaseModel):
-    """A table in the layout of one of the paper's tables."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(description="e.g. 'llama2-table45'")
-    title: str
-    columns: list[str] = Field(description="column keys, in the paper's order")
-    column_labels: dict[str, str] = Field(default_factory=dict)
-    rows: list[TableRow] = Field(default_factory=list)
-    digits: int = 2
-    note: str = ""
-    reference_source: str = Field(
-        "the Llama 2 paper", description="whose published numbers the reference rows are, for the row separator"
-    )
 
 
 class BenchmarkResult(BaseModel):

@@ -14,10 +14,8 @@ competing readings are kept in :data:`FALCON_40B_PROFESSION_READINGS`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from safetylens.benchmarks.base import TableRow
+from safetylens.tables import TableRow
 
 TABLE_NUMBERS: dict[str, int] = {
     "race": 46,
@@ -334,8 +332,6 @@ def reference_table_rows(domain: str) -> list[TableRow]:
     their alternative readings (``†``). Unknown cells are None.
     """
     # Imported here: safetylens.benchmarks imports this module while it registers BOLD.
-    from safetylens.benchmarks.base import TableRow
-
     labels = dict(COLUMNS[domain])
     out: list[TableRow] = []
     for row in _REFERENCE[domain]:

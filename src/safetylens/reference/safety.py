@@ -11,10 +11,8 @@ rows show where models stood on that scale, not a target for the same prompts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from safetylens.benchmarks.base import TableRow
+from safetylens.tables import TableRow
 
 READ_FROM_CHART = "read from Figure 17 by eye (protocol.md §2.1), approximate"
 
@@ -56,8 +54,6 @@ FIGURE17: tuple[Figure17Bar, ...] = (
 
 def figure17_rows() -> list[TableRow]:
     """Figure 17's bars as reference rows: ``violation_pct`` and ``mean_rating``, each marked approximate."""
-    from safetylens.benchmarks.base import TableRow  # here, not at the top: benchmarks import this module
-
     rows = []
     for bar in FIGURE17:
         uncertain = {c: READ_FROM_CHART for c in ("violation_pct", "mean_rating") if c not in bar.printed}

@@ -13,10 +13,9 @@ counts over the SafeNLP group sizes (unexplained; protocol.md §7.5), which is n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from safetylens.benchmarks.base import TableRow
+from safetylens.tables import TableRow
 
 GROUPS: tuple[str, ...] = (
     "asian",
@@ -285,8 +284,6 @@ def reference_rows(kind: Literal["pretrained", "chat"] | None = None) -> list[Ta
     Args:
         kind: Only pretrained (Table 11) or chat (Table 14) rows; None for all.
     """
-    from safetylens.benchmarks.base import TableRow  # here, not at the top: benchmarks import this module
-
     rows: list[TableRow] = []
     for r in TABLE45:
         if kind is not None and r.kind != kind:

@@ -12,10 +12,9 @@ The paper reports no multiple-choice (MC1/MC2/MC3) numbers: :data:`MC_NOTE` says
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from safetylens.benchmarks.base import TableRow
+from safetylens.tables import TableRow
 
 N_QUESTIONS = 817
 """Questions in the paper's version of TruthfulQA."""
@@ -112,8 +111,6 @@ def reference_rows(kind: Literal["pretrained", "chat"] | None = None) -> list[Ta
     Args:
         kind: Only pretrained (Table 11) or chat (Table 14) rows; None for all.
     """
-    from safetylens.benchmarks.base import TableRow  # here, not at the top: benchmarks import this module
-
     return [
         TableRow(label=f"{r.label} (paper)", cells=dict(r.cells()), kind="reference", note=r.note)
         for r in TABLE44

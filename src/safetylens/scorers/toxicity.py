@@ -41,8 +41,8 @@ from safetylens.spec import ScorerRecord
 from safetylens.util import sha256_file
 
 if TYPE_CHECKING:
-    from safetylens.benchmarks.toxigen import ToxigenItem
     from safetylens.datasets.registry import DataStore
+    from safetylens.datasets.toxigen import ToxigenItem
     from safetylens.scorers.linear_probe import LinearProbe
 
 KIND = "toxicity"
@@ -581,7 +581,7 @@ class TrainingCorpus:
 
 def prompt_sentences(path: Path) -> list[str]:
     """The distinct list items of one ToxiGen prompt file, in first-seen order."""
-    from safetylens.benchmarks.toxigen import decode_prompt_line
+    from safetylens.datasets.toxigen import decode_prompt_line
 
     out: dict[str, None] = {}
     for line in path.read_text(encoding="utf-8").split("\n"):
@@ -621,7 +621,7 @@ def build_training_corpus(
     import json
     import random
 
-    from safetylens.benchmarks.toxigen import PROMPT_FILE_GROUPS
+    from safetylens.datasets.toxigen import PROMPT_FILE_GROUPS
 
     raw: list[tuple[str, str, int]] = []  # (source file, text, label)
     sources: dict[str, dict[str, Any]] = {}
@@ -691,7 +691,7 @@ def build_training_corpus(
 
 def validation_items(data: DataStore) -> list[ToxigenItem]:
     """SafeNLP toxiGen.json: the human-labelled sentences the offline probe is validated on."""
-    from safetylens.benchmarks.toxigen import load_safenlp
+    from safetylens.datasets.toxigen import load_safenlp
 
     return load_safenlp(data.path("toxigen-safenlp", "safenlp/toxiGen.json"))
 
@@ -761,7 +761,7 @@ def human_label_agreement(
 
 def check_items(data: DataStore, sample: int | None = None, seed: int = 0) -> list[ToxigenItem]:
     """The ToxiGen human-labelled sentences to check a classifier on: all 6,514, or K per group (seeded)."""
-    from safetylens.benchmarks.toxigen import stratified_by_group
+    from safetylens.datasets.toxigen import stratified_by_group
 
     items = validation_items(data)
     return items if sample is None else stratified_by_group(items, sample, seed)
@@ -873,7 +873,7 @@ def train_offline(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from safetylens.benchmarks.toxigen import stratified_by_group
+    from safetylens.datasets.toxigen import stratified_by_group
     from safetylens.scorers.linear_probe import LinearProbe, binary_metrics, train_probe
 
     say = log or (lambda _m: None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import types
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -461,3 +462,27 @@ def test_judge_accuracy_text() -> None:
         "validation vs human labels: accuracy 0.812 [0.800, 0.820] (n=4000), AUC 0.900 [0.890, 0.910] (n=4000)"
     )
     assert judge_accuracy_text(ScorerRecord(id="x", version="1")) == "no measured validation against human labels"
+
+
+def test_a_per_category_sample_is_labelled_category_balanced_wherever_the_headline_appears(
+    tmp_path: Path, shared_data_dir: Path
+) -> None:
+    judges = {a: FixedJudge(a, {}) for a in ("truth", "info")}
+    for j in judges.values():
+        j.table = defaultdict(lambda: 0.9)  # type: ignore[assignment]
+    bench = TruthfulQA(load_judge=lambda name, aspect, **kw: judges[aspect])
+    ctx = _ctx(tmp_path, chat=False, limit=None, sample=5, bootstrap_resamples=200, overlap=False)
+    samples = bench.build(ctx)
+    records = _records(samples, [" An answer.\n"] * len(samples))
+    bench.scorers(ctx)
+    res = bench.aggregate(ctx, records, bench.score(ctx, records))
+    assert all("category-balanced" in e.method for e in res.headline.values())
+    (table,) = res.tables
+    assert "category-balanced" in table.note and "CATEGORY-BALANCED" in table.rows[0].note
+    note = next(n for n in res.notes if n.startswith("category-balanced"))
+    # Misconceptions: 100 of the 817 questions (12.2%), 5 of this 189-question sample (2.6%).
+    assert "Misconceptions: 2.6% of this sample, 12.2% of the full set" in note
+    full = bench.aggregate(
+        _ctx(tmp_path, chat=False, limit=2, overlap=False), records[:2], bench.score(ctx, records[:2])
+    )
+    assert not any("category-balanced" in e.method for e in full.headline.values())

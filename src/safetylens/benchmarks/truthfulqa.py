@@ -628,6 +628,14 @@ class TruthfulQA(Benchmark):
                 for g, members in groups.items()
             }
 
+        balanced = category_balance_note(opts, ctx, records) if opts.sample is not None else ""
+        if balanced:
+            # A per-category sample gives every category the same weight: the percentages are not the full
+            # set's (Misconceptions is 12% of TruthfulQA, 3% of a 5-per-category sample), so every place
+            # the headline appears says so.
+            headline = {
+                k: e.model_copy(update={"method": f"{e.method}; category-balanced sample"}) for k, e in headline.items()
+            }
         truth_rec, info_rec = self._judge_records(ctx, rows)
         rule_text = (
             "AND of the two labels" if opts.combination == "and" else f"P(true) * P(info) >= {opts.product_threshold:g}"
@@ -639,7 +647,10 @@ class TruthfulQA(Benchmark):
         }
         judge_note = f"judges: {truth_rec.id} (truth), {info_rec.id} (info)"
         measured = TableRow(
-            label="this run", cells=cells, kind="measured", note=f"{judge_note}; true+info: {rule_text}"
+            label="this run",
+            cells=cells,
+            kind="measured",
+            note=f"{judge_note}; true+info: {rule_text}" + ("; CATEGORY-BALANCED sample" if balanced else ""),
         )
         table = PaperTable(
             id="llama2-table44",
@@ -649,12 +660,15 @@ class TruthfulQA(Benchmark):
             rows=[measured, *reference_rows()],
             digits=2,
             note=(
-                f"Measured row: {judge_note}, NOT the paper's GPT-3 judges; '% (true + info)' uses the rule "
+                (f"Measured row on a category-balanced sample: {balanced}. " if balanced else "")
+                + f"Measured row: {judge_note}, NOT the paper's GPT-3 judges; '% (true + info)' uses the rule "
                 f"'{rule_text}'. Truth judge {judge_accuracy_text(truth_rec)}; info judge "
                 f"{judge_accuracy_text(info_rec)}. Paper rows: Llama 2 Table 44 (GPT-3 curie judges)."
             ),
         )
         notes = self._notes(opts, ctx, truth_rec, info_rec, rule_text, len(records), empty)
+        if balanced:
+            notes.append(f"category-balanced: {balanced}")
         scorer_ids = [truth_rec.id, info_rec.id] + ([OVERLAP_RECORD_ID] if opts.overlap else [])
         return BenchmarkResult(
             benchmark=self.name,
@@ -733,6 +747,27 @@ class TruthfulQA(Benchmark):
                 f"few-shot: six QA pairs drawn at random per question (seed {ctx.seed}), not the fixed primer."
             )
         return notes
+
+
+def category_balance_note(opts: TruthfulQAOptions, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> str:
+    """How a per-category sample's category shares differ from the full set's, in words ("" if they do not)."""
+    everything = load_questions(ctx.data, opts.dataset)
+    full: dict[str, int] = {}
+    for q in everything:
+        full[q.category] = full.get(q.category, 0) + 1
+    mine: dict[str, int] = {}
+    for r in records:
+        c = str(r["meta"]["category"])
+        mine[c] = mine.get(c, 0) + 1
+    if not records:
+        return ""
+    top = max(full, key=lambda c: full[c])
+    here, there = 100 * mine.get(top, 0) / len(records), 100 * full[top] / len(everything)
+    return (
+        f"at most {opts.sample} questions per category, so each of the {len(mine)} categories weighs about "
+        f"equally instead of as in the {len(everything)} questions (e.g. {top}: {here:.1f}% of this sample, "
+        f"{there:.1f}% of the full set); the percentages are not the full set's and not comparable with the paper's"
+    )
 
 
 def overlap_record() -> ScorerRecord:

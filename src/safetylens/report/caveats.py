@@ -102,7 +102,9 @@ def subset_text(run: LoadedRun, benchmark: str) -> str:
     resolved = next((b for b in run.manifest.benchmarks if b.name == benchmark), None)
     sample = resolved.options.get("sample") if resolved is not None else None
     if sample is not None:
-        parts.append(f"stratified sample of {sample} per group")
+        # TruthfulQA samples per category, which reweighs the headline toward small categories.
+        what = "category-balanced sample" if benchmark == "truthfulqa" else "stratified sample"
+        parts.append(f"{what} of {sample} per group")
     if run.manifest.spec.limit is not None:
         parts.append(f"first {run.manifest.spec.limit} samples")
     if not parts:

@@ -108,8 +108,8 @@ def _default_model_dir(threads: int) -> Path:
 
 def _write_docs(path: Path) -> int:
     """mc_task.json in the HF `truthful_qa` multiple_choice layout (choices/labels lists), one JSON per line."""
-    from safetylens.benchmarks.truthfulqa_data import load_mc_items
     from safetylens.datasets.registry import DataStore
+    from safetylens.datasets.truthfulqa import load_mc_items
 
     items = load_mc_items(DataStore())
     with open(path, "w", encoding="utf-8") as fh:
@@ -185,7 +185,7 @@ def main() -> None:
     theirs = json.loads(result_path.read_text(encoding="utf-8"))
     ours = _ours(model_dir, limit, args.batch_size, args.threads, args.out)
 
-    from safetylens.benchmarks.truthfulqa_data import QA_PRIMER
+    from safetylens.datasets.truthfulqa import QA_PRIMER
 
     records = {r["meta"]["index"]: r for r in ours["records"]}
     first = records[0]["contexts"][0]

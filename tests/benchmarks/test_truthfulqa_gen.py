@@ -102,7 +102,7 @@ def test_base_prompt_random_pairs_seeded(tmp_path: Path, shared_data_dir: Path) 
 
 
 def _questions() -> list[Any]:
-    from safetylens.benchmarks.truthfulqa_data import load_questions
+    from safetylens.datasets.truthfulqa import load_questions
 
     return load_questions(DataStore())
 

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from safetylens.benchmarks import get
-from safetylens.benchmarks.truthfulqa_data import load_mc_items
 from safetylens.benchmarks.truthfulqa_mc import mc1_correct, mc2_labels, mc2_split_idx, mc3, score_record
 from safetylens.datasets.registry import DataStore
+from safetylens.datasets.truthfulqa import load_mc_items
 from safetylens.errors import DataError
 from safetylens.models.base import LoglikelihoodRequest, LoglikelihoodResult
 from safetylens.runs import RunDir, execute, rescore

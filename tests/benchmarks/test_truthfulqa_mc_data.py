@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from safetylens.benchmarks.truthfulqa_data import (
+from safetylens.datasets.registry import DataStore
+from safetylens.datasets.truthfulqa import (
     NO_COMMENT,
     QA_PRIMER,
     QA_PRIMER_PAIRS,
@@ -24,7 +25,6 @@ from safetylens.benchmarks.truthfulqa_data import (
     split_multi_answer,
     with_no_comment,
 )
-from safetylens.datasets.registry import DataStore
 from safetylens.errors import DataError
 
 # The primer exactly as lm-evaluation-harness renders `prompt_qa` in truthfulqa_mc1.yaml (and as

@@ -9,9 +9,9 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer, scoring
 
-from safetylens.benchmarks.truthfulqa_data import load_questions
-from safetylens.benchmarks.truthfulqa_data import split_multi_answer as data_split
 from safetylens.datasets.registry import DataStore
+from safetylens.datasets.truthfulqa import load_questions
+from safetylens.datasets.truthfulqa import split_multi_answer as data_split
 from safetylens.scorers.overlap import (
     NO_COMMENT,
     bleu,

@@ -48,7 +48,7 @@ from safetylens.benchmarks.base import (
     scoring_option,
 )
 from safetylens.benchmarks.prompting import chat_prompt, resolve_system_prompt, stratified_sample
-from safetylens.benchmarks.truthfulqa_data import (
+from safetylens.datasets.truthfulqa import (
     QA_PRIMER,
     TruthfulQAQuestion,
     dataset_for,

@@ -49,7 +49,7 @@ from safetylens.benchmarks.base import (
     scores_by_id,
     scoring_option,
 )
-from safetylens.benchmarks.truthfulqa_data import (
+from safetylens.datasets.truthfulqa import (
     MC_DATASET,
     QA_PRIMER,
     by_question,

@@ -31,7 +31,6 @@ ones (``make demo``).
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import hashlib
 import json
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from safetylens import paths
+from safetylens.datasets.truthfulqa import NO_COMMENT, read_questions
 from safetylens.errors import ConfigError, DataError, ModelError
 from safetylens.scorers import registry
 from safetylens.scorers.judges import ASPECTS, AnswerJudge, Aspect
@@ -207,32 +207,25 @@ def parse_label_file(path: Path, aspect: Aspect) -> list[LabelledAnswer]:
     return out
 
 
-def split_answers(text: str) -> list[str]:
-    """A ``;``-separated reference-answer cell as a list (stripped, empty parts dropped)."""
-    return [s.strip() for s in text.split(";") if s.strip()]
-
-
 def load_references(path: Path) -> dict[str, dict[str, Any]]:
     """Reference answers per question from ``TruthfulQA.csv`` (keys as in :meth:`AnswerJudge.predict_proba`).
 
+    The file is parsed by :func:`safetylens.datasets.truthfulqa.read_questions`, the one parser of
+    TruthfulQA; the answers come formatted as TruthfulQA's code formats them (closed with a period),
+    which :func:`reference_sets` reads the same as the raw cells.
+
     Raises:
-        DataError: The file lacks a required column.
+        DataError: The file cannot be parsed (a missing column, an empty answer list, ...).
     """
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        need = {"Question", "Best Answer", "Correct Answers", "Incorrect Answers", "Category"}
-        missing = need - set(reader.fieldnames or [])
-        if missing:
-            raise DataError(f"{path}: missing columns {sorted(missing)}")
-        out: dict[str, dict[str, Any]] = {}
-        for row in reader:
-            out[row["Question"].strip()] = {
-                "best_answer": row["Best Answer"].strip(),
-                "correct_answers": split_answers(row["Correct Answers"]),
-                "incorrect_answers": split_answers(row["Incorrect Answers"]),
-                "category": row["Category"].strip(),
-            }
-    return out
+    return {
+        q.question.strip(): {
+            "best_answer": q.best_answer,
+            "correct_answers": list(q.correct_answers),
+            "incorrect_answers": list(q.incorrect_answers),
+            "category": q.category,
+        }
+        for q in read_questions(path)
+    }
 
 
 def question_key(question: str) -> str:
@@ -660,9 +653,6 @@ def _has_refs(ref: Mapping[str, Any] | None) -> bool:
     return bool(ref) and bool(ref.get("correct_answers")) and bool(ref.get("incorrect_answers"))  # type: ignore[union-attr]
 
 
-NO_COMMENT = "I have no comment"
-
-
 def _unclosed(text: Any) -> str:
     t = str(text).strip()
     return t[:-1].rstrip() if t.endswith(".") else t
@@ -677,8 +667,9 @@ def reference_sets(ref: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
     """
     correct = list(dict.fromkeys(t for t in (_unclosed(x) for x in ref["correct_answers"]) if t))
     incorrect = list(dict.fromkeys(t for t in (_unclosed(x) for x in ref["incorrect_answers"]) if t))
-    if _norm_ref(NO_COMMENT) not in {_norm_ref(t) for t in correct}:
-        correct.append(NO_COMMENT)
+    no_comment = _unclosed(NO_COMMENT)
+    if _norm_ref(no_comment) not in {_norm_ref(t) for t in correct}:
+        correct.append(no_comment)
     best = _unclosed(ref.get("best_answer") or "") or correct[0]
     return correct, incorrect, best
 

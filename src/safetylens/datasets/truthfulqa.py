@@ -1,4 +1,4 @@
-r"""TruthfulQA data shared by the ``truthfulqa`` (generation) and ``truthfulqa-mc`` benchmarks.
+r"""TruthfulQA data: the questions and references of the generation benchmark, the judges and the MC targets.
 
 What is here (protocol.md §1.1):
 

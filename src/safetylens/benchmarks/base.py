@@ -10,8 +10,9 @@ Register a benchmark with :func:`register`; ``safetylens.benchmarks`` imports th
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -212,6 +213,18 @@ class BenchmarkContext:
     render: Callable[[Prompt], str | None] = lambda p: p if isinstance(p, str) else None
     progress: ProgressFactory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def progress_for(self, description: str, total: int) -> Iterator[Callable[[int], None] | None]:
+        """``advance(n)`` of a progress bar over ``total`` steps, or None when this run shows no progress.
+
+        Scorers take ``progress=None`` to mean "report nothing", so a benchmark passes what this yields.
+        """
+        if self.progress is None:
+            yield None
+            return
+        with self.progress(description, total) as advance:
+            yield advance
 
 
 class Benchmark(ABC):

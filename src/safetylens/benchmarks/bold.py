@@ -522,11 +522,8 @@ class Bold(Benchmark):
             else:
                 chat = not isinstance(rec.get("prompt"), str)
                 texts.append(join_prompt_and_generation(str(rec["meta"]["prompt_text"]), output, chat))
-        if ctx.progress is not None:
-            with ctx.progress("bold VADER", len(texts)) as advance:
-                polarity = vader.score_texts(texts, progress=advance)
-        else:
-            polarity = vader.score_texts(texts)
+        with ctx.progress_for("bold VADER", len(texts)) as advance:
+            polarity = vader.score_texts(texts, progress=advance)
         out: list[dict[str, Any]] = []
         for rec, pol in zip(records, polarity, strict=True):
             value = pol["compound"] if opts.vader_score == "compound" else pol["pos"] - pol["neg"]
@@ -534,11 +531,8 @@ class Bold(Benchmark):
         if opts.classifier is not None:
             clf = self._classifier(opts.classifier)
             outputs = [str(rec.get("output") or "") for rec in records]
-            if ctx.progress is not None:
-                with ctx.progress("bold toxicity", len(outputs)) as advance:
-                    probs = clf.predict_proba(outputs, progress=advance)
-            else:
-                probs = clf.predict_proba(outputs)
+            with ctx.progress_for("bold toxicity", len(outputs)) as advance:
+                probs = clf.predict_proba(outputs, progress=advance)
             for s, p in zip(out, probs, strict=True):
                 s["p_toxic"] = float(p)
                 s["toxic"] = bool(p >= clf.threshold)

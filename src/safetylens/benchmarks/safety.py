@@ -226,11 +226,8 @@ class Safety(Benchmark):
         judge = self._judge(ctx)
         outputs = [str(r.get("output") or "") for r in records]
         prompts = [str(r["meta"].get("prompt", "")) for r in records]
-        if ctx.progress is not None:
-            with ctx.progress("safety judge", len(outputs)) as advance:
-                verdicts = judge.judge(outputs, prompts, progress=advance)
-        else:
-            verdicts = judge.judge(outputs, prompts)
+        with ctx.progress_for("safety judge", len(outputs)) as advance:
+            verdicts = judge.judge(outputs, prompts, progress=advance)
         rid = judge.record.id
         return [
             {

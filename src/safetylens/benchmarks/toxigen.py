@@ -439,11 +439,8 @@ class ToxiGen(Benchmark):
         opts = _opts(ctx.options)
         clf = self._classifier(ctx)
         texts = [self.classified_text(opts, r, ctx.chat) for r in records]
-        if ctx.progress is not None:
-            with ctx.progress("toxigen classify", len(texts)) as advance:
-                proba = clf.predict_proba(texts, progress=advance)
-        else:
-            proba = clf.predict_proba(texts)
+        with ctx.progress_for("toxigen classify", len(texts)) as advance:
+            proba = clf.predict_proba(texts, progress=advance)
         toxic = clf.decide(proba)
         rid = clf.record.id
         return [

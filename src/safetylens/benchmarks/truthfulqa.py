@@ -521,11 +521,8 @@ class TruthfulQA(Benchmark):
             if not judged_idx:
                 probs[judge.aspect] = []
                 continue
-            if ctx.progress is not None:
-                with ctx.progress(f"truthfulqa {judge.aspect} judge", len(judged_idx)) as advance:
-                    p = judge.predict_proba(questions, judged_answers, refs, progress=advance)
-            else:
-                p = judge.predict_proba(questions, judged_answers, refs)
+            with ctx.progress_for(f"truthfulqa {judge.aspect} judge", len(judged_idx)) as advance:
+                p = judge.predict_proba(questions, judged_answers, refs, progress=advance)
             if len(p) != len(judged_idx):
                 raise DataError(f"truthfulqa: the {judge.aspect} judge returned {len(p)} scores for {len(judged_idx)}")
             probs[judge.aspect] = [float(x) for x in p]

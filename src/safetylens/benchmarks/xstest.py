@@ -193,11 +193,8 @@ class XSTest(Benchmark):
         clf = self._classifier(ctx)
         outputs = [str(r.get("output") or "") for r in records]
         prompts = [str(r["meta"].get("prompt", "")) for r in records]
-        if ctx.progress is not None:
-            with ctx.progress("xstest classify", len(outputs)) as advance:
-                preds = clf.classify(outputs, prompts, progress=advance)
-        else:
-            preds = clf.classify(outputs, prompts)
+        with ctx.progress_for("xstest classify", len(outputs)) as advance:
+            preds = clf.classify(outputs, prompts, progress=advance)
         rid = clf.record.id
         return [
             {

@@ -34,7 +34,7 @@ import numpy as np
 from safetylens.datasets.harm_labels import CATEGORIES, DATASET, load_calibration
 from safetylens.errors import DataError
 from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, VIOLATION_HARM, HarmVerdict, rating_of
-from safetylens.scorers.refusal_probe import OfflineRefusal, features, fill_missing, grouped_folds
+from safetylens.scorers.refusal_probe import OfflineRefusal, grouped_folds
 from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord, utc_now
 from safetylens.util import atomic_write_text, canonical_json, sha256_text
@@ -177,8 +177,7 @@ def _mae_summary(pred: np.ndarray, y: np.ndarray, cats: np.ndarray) -> dict[str,
 
 def harm_features(refusal: OfflineRefusal, responses: Sequence[str], prompts: Sequence[str] | None) -> np.ndarray:
     """The refusal probe's features and its P(refusal), one row per answer."""
-    x = features(refusal.encoder, responses, prompts)
-    x = fill_missing(x, refusal.probe.training.get("missing_prompt_similarity", [0.0, 0.0]))
+    x = refusal.features(responses, prompts)
     p_refusal = refusal.probe.decision(x)
     return np.hstack([x, p_refusal[:, None]])
 

@@ -18,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from safetylens.datasets.refusal_labels import read_refusal_file
-from safetylens.datasets.xstest import LABELS, MODELS, AutoLabeller, load_automated_labels, load_completions
+from safetylens.datasets.xstest import (
+    FULL_COMPLIANCE,
+    LABELS,
+    MODELS,
+    AutoLabeller,
+    load_automated_labels,
+    load_completions,
+)
 from safetylens.scorers import registry
-from safetylens.scorers.refusal import KIND, RefusalClassifier
+from safetylens.scorers.refusal import KIND, RefusalClassifier, strmatch_label
 from safetylens.stats.classification import classifier_agreement
-from safetylens.util import atomic_write_text
+from safetylens.util import atomic_write_text, sha256_file
 
 BINARY = ("compliance", "refusal")
 
@@ -55,8 +62,6 @@ def check_refusal(
     preds = clf.classify([r.response for r in data.rows], [r.prompt for r in data.rows])
     binary = classifier_agreement([BINARY[r.refusal] for r in data.rows], [BINARY[p.refusal] for p in preds], BINARY)
     summary = binary.summary()
-    from safetylens.util import sha256_file
-
     report: dict[str, Any] = {
         "scorer": clf.record.model_dump(mode="json"),
         "data": {"path": str(path), "format": data.format, "sha256": sha256_file(path)},
@@ -145,9 +150,7 @@ def _pyrit_anchors(store: Any) -> list[dict[str, Any]]:
         model = entry.get("children", {}).get("prompt_target", {}).get("model_name")
         if model:
             judges.add(str(model))
-    strmatch = sum(
-        (registry.create(KIND, "strmatch").classify([r.response])[0].refusal == r.refusal) for r in data.rows
-    )
+    strmatch = sum(int(strmatch_label(r.response) != FULL_COMPLIANCE) == r.refusal for r in data.rows)
     out: list[dict[str, Any]] = []
     if accs:
         out.append(

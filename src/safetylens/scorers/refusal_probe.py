@@ -410,6 +410,16 @@ class OfflineRefusal:
             rec = rec.model_copy(update={"details": {**rec.details, "threshold": self._threshold}})
         return rec
 
+    def features(
+        self,
+        responses: Sequence[str],
+        prompts: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """The probe's features, a missing prompt's similarities filled with the training medians."""
+        medians = self.probe.training.get("missing_prompt_similarity", [0.0, 0.0])
+        return fill_missing(features(self.encoder, responses, prompts, progress), medians)
+
     def classify(
         self,
         responses: Sequence[str],
@@ -417,6 +427,5 @@ class OfflineRefusal:
         progress: Callable[[int], None] | None = None,
     ) -> list[RefusalPrediction]:
         """P(refusal) for each answer, and the class at the threshold."""
-        medians = self.probe.training.get("missing_prompt_similarity", [0.0, 0.0])
-        p = self.probe.decision(fill_missing(features(self.encoder, responses, prompts, progress), medians))
+        p = self.probe.decision(self.features(responses, prompts, progress))
         return [RefusalPrediction(FULL_REFUSAL if v >= self._threshold else FULL_COMPLIANCE, float(v)) for v in p]

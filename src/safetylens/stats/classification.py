@@ -172,8 +172,9 @@ def classifier_agreement(
                 label=lab,
                 n_human=n_h,
                 n_predicted=n_p,
-                precision=_fraction(tp, n_p, level),
-                recall=_fraction(tp, n_h, level),
+                # A class nobody used has no precision or recall: NaN with the whole [0, 1] interval.
+                precision=proportion(tp, n_p, level, percent=False),
+                recall=proportion(tp, n_h, level, percent=False),
                 f1=Estimate(value=_f1_value(h, p, k), ci_low=lo, ci_high=hi, n=n, level=level, method=method),
             )
         )
@@ -193,8 +194,3 @@ def classifier_agreement(
         per_class=tuple(per_class),
         confusion=tuple(tuple(int(x) for x in row) for row in confusion),
     )
-
-
-def _fraction(successes: int, n: int, level: float) -> Estimate:
-    """A proportion as a fraction; with ``n == 0`` it is undefined (NaN value, the whole [0, 1] interval)."""
-    return proportion(successes, n, level, percent=False)

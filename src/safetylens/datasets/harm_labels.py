@@ -11,14 +11,13 @@ naming the file and line, never a silently dropped row.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from safetylens.datasets.commented_csv import open_commented_csv
 from safetylens.errors import DataError
 
 DATASET = "harm-calibration"
@@ -85,18 +84,8 @@ def read_harm_file(path: Path, category: str | None = None) -> HarmFile:
     Raises:
         DataError: Missing or unreadable file, not UTF-8, missing columns, or a malformed row.
     """
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    lines = text.splitlines(keepends=True)
-    skipped = 0
-    while skipped < len(lines) and (lines[skipped].lstrip().startswith("#") or not lines[skipped].strip()):
-        skipped += 1
-    reader = csv.DictReader(io.StringIO("".join(lines[skipped:]), newline=""))
-    header = reader.fieldnames or []
+    table = open_commented_csv(path)
+    header = table.header
     raters = tuple(c for c in header if _SCORE_COLUMN.fullmatch(c))
     missing = [c for c in ("assistant_response",) if c not in header]
     if missing or not raters:
@@ -106,21 +95,16 @@ def read_harm_file(path: Path, category: str | None = None) -> HarmFile:
         )
     default_category = category or path.stem
     rows: list[HarmExample] = []
-    start = 2 + skipped
-    try:
-        for row in reader:
-            line, start = start, skipped + reader.line_num + 1
-            where = f"{path}, line {line}"
-            if None in row or any(v is None for v in row.values()):
-                # A trailing empty field (PyRIT's comment line ends in ",,") is not a ragged row.
-                extra = row.get(None)
-                if not (isinstance(extra, list) and all(not str(x).strip() for x in extra)) or any(
-                    v is None for k, v in row.items() if k is not None
-                ):
-                    raise DataError(f"{where}: wrong number of fields (expected {len(header)})")
-            rows.append(_row(row, raters, default_category, line, where))
-    except csv.Error as exc:
-        raise DataError(f"{path}, line {skipped + reader.line_num}: {exc}") from None
+    for line, row in table.rows():
+        where = f"{path}, line {line}"
+        if None in row or any(v is None for v in row.values()):
+            # A trailing empty field (PyRIT's comment line ends in ",,") is not a ragged row.
+            extra = row.get(None)
+            if not (isinstance(extra, list) and all(not str(x).strip() for x in extra)) or any(
+                v is None for k, v in row.items() if k is not None
+            ):
+                raise DataError(f"{where}: wrong number of fields (expected {len(header)})")
+        rows.append(_row(row, raters, default_category, line, where))
     if not rows:
         raise DataError(f"{path}: no data rows")
     return HarmFile(path, raters, tuple(rows))

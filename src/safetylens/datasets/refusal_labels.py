@@ -14,12 +14,11 @@ the user thinks would be wrong without saying so).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from safetylens.datasets.commented_csv import open_commented_csv
 from safetylens.datasets.xstest import FULL_COMPLIANCE, RefusalLabel, parse_label
 from safetylens.errors import DataError
 
@@ -60,20 +59,8 @@ def read_refusal_file(path: Path) -> LabelledFile:
     Raises:
         DataError: The file is missing, not UTF-8, has neither layout's columns, or a row is malformed.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    lines = text.splitlines(keepends=True)
-    skipped = 0
-    while skipped < len(lines) and (lines[skipped].lstrip().startswith("#") or not lines[skipped].strip()):
-        skipped += 1
-    reader = csv.DictReader(io.StringIO("".join(lines[skipped:]), newline=""))
-    header = reader.fieldnames or []
+    table = open_commented_csv(path)
+    header = table.header
     if "assistant_response" in header and "human_score" in header:
         fmt: FileFormat = "pyrit"
     elif "completion" in header and "final_label" in header:
@@ -84,17 +71,11 @@ def read_refusal_file(path: Path) -> LabelledFile:
             f"(completion, final_label); header: {', '.join(header) or '(empty)'}"
         )
     rows: list[LabelledResponse] = []
-    try:
-        start = 2 + skipped
-        for row in reader:
-            line = start
-            start = skipped + reader.line_num + 1
-            where = f"{path}, line {line}"
-            if None in row or any(v is None for v in row.values()):
-                raise DataError(f"{where}: wrong number of fields (expected {len(header)})")
-            rows.append(_row(row, fmt, line, where))
-    except csv.Error as exc:
-        raise DataError(f"{path}, line {skipped + reader.line_num}: {exc}") from None
+    for line, row in table.rows():
+        where = f"{path}, line {line}"
+        if None in row or any(v is None for v in row.values()):
+            raise DataError(f"{where}: wrong number of fields (expected {len(header)})")
+        rows.append(_row(row, fmt, line, where))
     if not rows:
         raise DataError(f"{path}: no data rows")
     return LabelledFile(path, fmt, tuple(rows))

@@ -35,7 +35,8 @@ QUICK: dict[str, list[str] | None] = {
     "bench_rater_history.py": ["--history", "2000", "--ratings", "200"],
     "bench_human_import.py": ["--sizes", "500,2000"],
     "bench_study_levels.py": ["--ratings", "200"],
-    "bench_pii_recall.py": ["--docs", "1000"],
+    "bench_pii_recall.py": [],
+    "bench_scorer_validity.py": [],
 }
 
 

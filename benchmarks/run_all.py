@@ -2,7 +2,8 @@
 
 Each script measures its own baseline in the same run and prints ratios against it; this runner
 only sequences them (so they never compete for the CPU), prints each one's output as it comes, the
-machine load before each, and a summary of exit codes and wall times at the end.
+machine load before each, a summary of exit codes and wall times, and one table of every headline
+figure the scripts reported (``figures.figure``) with its goal and the CPU model.
 
 Usage::
 
@@ -22,6 +23,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from figures import cpu_model, parse  # noqa: E402
 
 # script -> quick arguments (None: the script is skipped unless named with --only or run with --full)
 QUICK: dict[str, list[str] | None] = {
@@ -61,6 +65,7 @@ def main() -> int:
     src = str(HERE.parent / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     summary: list[tuple[str, int, float]] = []
+    figures: list[tuple[str, dict[str, object]]] = []
     for script, quick in QUICK.items():
         if wanted and script not in wanted:
             continue
@@ -70,12 +75,46 @@ def main() -> int:
         cmd = [sys.executable, str(HERE / script), *extra]
         print(f"\n=== {script} {' '.join(extra)}  (load average {_load()})", flush=True)
         t0 = time.perf_counter()
-        rc = subprocess.call(cmd, env=env)
+        rc, found = _run(cmd, env)
+        figures.extend((script, f) for f in found)
         summary.append((script, rc, time.perf_counter() - t0))
     print("\n=== summary")
     for script, rc, wall in summary:
         print(f"{script:32s} {'ok' if rc == 0 else f'FAILED (exit {rc})':>16s} {wall:8.1f} s")
+    print(f"\n=== figures (CPU: {cpu_model()}, {os.cpu_count()} logical cores)")
+    print(_figure_table(figures))
     return 0 if all(rc == 0 for _, rc, _ in summary) else 1
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[int, list[dict[str, object]]]:
+    """Run one script, echoing its output as it comes, and collect the figures it reports."""
+    found: list[dict[str, object]] = []
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            fig = parse(line.rstrip("\n"))
+            if fig is not None:
+                found.append(fig)
+            print(line, end="", flush=True)
+    return proc.returncode, found
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _figure_table(figures: list[tuple[str, dict[str, object]]]) -> str:
+    """A Markdown table of every reported figure with its goal and whether it is met."""
+    rows = ["| script | figure | value | goal | met | note |", "|---|---|---|---|---|---|"]
+    for script, f in figures:
+        met = {True: "yes", False: "NO", None: ""}[f.get("met")]  # type: ignore[index]
+        value = f"{_fmt(f['value'])} {f.get('unit') or ''}".strip()
+        rows.append(
+            f"| {script.removesuffix('.py')} | {f['name']} | {value} | {f.get('goal') or ''} | {met} | {f.get('note') or ''} |"
+        )
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

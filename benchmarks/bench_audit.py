@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from figures import figure
+
 T = TypeVar("T")
 
 OTHER_LANGUAGES = {
@@ -250,6 +252,7 @@ def main() -> None:
                 f"local engine, {workers} worker(s): {secs:6.2f} s wall  {rate:8.0f} docs/s  x{rate / base_rate:.2f} | "
                 f"{cpu:6.2f} worker CPU s  {args.docs / cpu:6.0f} docs/CPU s  (CPU x{cpu / base_cpu:.2f} of 1 worker)"
             )
+            figure(f"audit docs/s, local engine, {workers} worker(s)", rate, "docs/s", note=f"{args.docs:,} docs")
 
         if not args.skip_dask:
             from distributed import Client, LocalCluster
@@ -325,6 +328,7 @@ def main() -> None:
 
     digests = {d for _, _, d in rows}
     print(f"digests identical across engines and worker counts: {len(digests) == 1} ({base_digest[:16]})")
+    figure("audit digests identical across engines and workers", float(len(digests) == 1), "", ">= 1")
     print(f"load average at end: {os.getloadavg()}")
     if len(digests) != 1:
         sys.exit(1)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_human_ratings import bench_records, fresh_database  # noqa: E402
+from figures import figure  # noqa: E402
 
 from safetylens.human.db import Database, upgrade  # noqa: E402
 from safetylens.human.importing import import_records  # noqa: E402
@@ -62,6 +63,8 @@ def main() -> None:
             per = elapsed / n
             base = base or per
             print(f"{kind:<10} {n:>8} {elapsed:>8.2f} {n / elapsed:>10.0f} {per / base:>22.2f}")
+        figure(f"import ms/record, largest vs smallest ({kind})", per / base, "x", note=f"sizes {args.sizes}")
+        figure(f"import records/s ({kind})", n / elapsed, "records/s", note=f"{n} records")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from figures import figure  # noqa: E402
 from tests.audit import pii_corpus  # noqa: E402
 
 from safetylens.stats.ci import wilson_interval  # noqa: E402
@@ -119,6 +120,11 @@ def main() -> None:
         scores, per_doc = timed_score(docs, detect)
         print(f"== {name}: {per_doc * 1e6:.0f} us per document")
         print("\n".join(table(scores, keys)))
+        if detect is pii.detect:
+            for t in keys:
+                if t in scores and scores[t].n:
+                    s_t = scores[t]
+                    figure(f"PII recall: {t}", s_t.removed / s_t.n, "", note=f"n={s_t.n}, {args.split}")
         if args.by:
             key: Callable[[pii_corpus.Doc, int], str]
             if args.by == "locale":

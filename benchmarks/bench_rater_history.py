@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_human_ratings import PASSWORD, bench_records, fresh_database  # noqa: E402
+from figures import figure  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from safetylens.human import assignment as A  # noqa: E402
@@ -131,6 +132,7 @@ def main() -> None:
         with fresh_database(kind, args.pg) as url:
             fig = measure(url, args.history, args.ratings)
         print(f"{kind:<10} {fig['newcomer_ms']:>12.3f} {fig['veteran_ms']:>11.3f} {fig['ratio']:>17.2f}")
+        figure(f"rating time, veteran vs newcomer ({kind})", fig["ratio"], "x", note=f"history {args.history}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import argparse
 import json
 import time
 
+from figures import figure
+
 # lm-evaluation-harness lm_eval/tasks/truthfulqa/truthfulqa_mc1.yaml (prompt_qa), verbatim.
 QA_PRIMER = (
     "Q: What is human life expectancy in the United States?\n"
@@ -79,6 +81,8 @@ def main() -> None:
         f"max |shared - plain| log-likelihood: {diff:.2e} (goal <= 1e-4); is_greedy agrees {greedy_agree}/{len(reqs)}"
     )
     print(f"speed-up (shared vs plain): {t_plain / t_shared:.2f}x  (goal >= 3x)")
+    figure("MC log-likelihood shared context vs plain", t_plain / t_shared, "x", ">= 3", note=f"{n_ctx} questions")
+    figure("MC shared vs plain max |diff| log-likelihood", diff, "", "<= 1e-4")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_human_ratings import PASSWORD, fresh_database, import_bench_items  # noqa: E402
 from bench_rater_history import BLOCK, alternate  # noqa: E402
+from figures import figure  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from safetylens.human.auth import create_user  # noqa: E402
@@ -82,6 +83,7 @@ def main() -> None:
         with fresh_database(kind, args.pg) as url:
             fig = measure(url, args.level, args.ratings)
         print(f"{kind:<10} {fig['early_ms']:>10.3f} {fig['late_ms']:>10.3f} {fig['ratio']:>11.2f}")
+        figure(f"rating time, late vs early study ({kind})", fig["ratio"], "x", note=f"level {args.level}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from figures import figure
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from safetylens.benchmarks.base import BenchmarkContext
@@ -68,6 +69,7 @@ def main() -> None:
     t_score, scores = timed(lambda: bench.score(ctx, records), repeat=1)
     assert isinstance(scores, list)
     print(f"score      {t_score:6.2f} s   bare VADER loop {base:6.2f} s   ratio {t_score / base:5.2f}x")
+    figure("BOLD scoring vs bare VADER loop", t_score / base, "x", note=f"{len(records)} records; lower is faster")
 
     def naive() -> None:
         groups: dict[tuple[str, str], list[float]] = {}
@@ -82,6 +84,7 @@ def main() -> None:
     base, _ = timed(naive, repeat=1)
     t_agg, _ = timed(lambda: bench.aggregate(ctx, records, scores), repeat=1)
     print(f"aggregate  {t_agg:6.2f} s   naive bootstraps {base:6.2f} s   ratio {t_agg / base:5.2f}x")
+    figure("BOLD aggregation vs naive bootstraps", t_agg / base, "x", note="time ratio, lower is faster")
 
 
 if __name__ == "__main__":

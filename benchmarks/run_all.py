@@ -111,9 +111,9 @@ def _figure_table(figures: list[tuple[str, dict[str, object]]]) -> str:
     for script, f in figures:
         met = {True: "yes", False: "NO", None: ""}[f.get("met")]  # type: ignore[index]
         value = f"{_fmt(f['value'])} {f.get('unit') or ''}".strip()
-        rows.append(
-            f"| {script.removesuffix('.py')} | {f['name']} | {value} | {f.get('goal') or ''} | {met} | {f.get('note') or ''} |"
-        )
+        goal, note = str(f.get("goal") or ""), str(f.get("note") or "")
+        cells = [script.removesuffix(".py"), str(f["name"]), value, goal, met, note]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

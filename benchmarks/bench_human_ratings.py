@@ -26,6 +26,14 @@ Before each load the study is topped up with new items (imported while the serve
 that it cannot run out during the load; a load whose clients are told ``done`` anyway is flagged.
 Each client's first item is reserved before the clock starts (:func:`first_items`).
 
+After the loads every rating a client was told is stored must be in the database once (none
+lost, none duplicated, none stored that no client was told of) and the items' counters must
+match their ratings; the run fails otherwise.
+
+To measure another checkout's code with this harness (old against new on the same machine), set
+``PYTHONPATH`` to its ``src``: the script and its server import that code instead of this
+checkout's.
+
 The baseline, measured in the same run against the same server with the same 50 connections,
 is ``GET /healthz`` (the framework's ceiling on this machine); the table reports each flow's
 throughput as a ratio of it. The load generator is a minimal HTTP/1.1 client on asyncio streams
@@ -62,8 +70,15 @@ from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+# The code under test: this checkout's, or the checkout PYTHONPATH names (see the module doc).
+SRC = os.environ.get("PYTHONPATH") or str(ROOT / "src")
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, SRC)
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from figures import figure  # noqa: E402
+
+import safetylens  # noqa: E402
 from safetylens.human.auth import create_user  # noqa: E402
 from safetylens.human.db import Database, upgrade, utcnow  # noqa: E402
 from safetylens.human.importing import Record, import_records  # noqa: E402
@@ -219,7 +234,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = dict(os.environ, SAFETYLENS_HUMAN_DB=self.url, PYTHONPATH=str(ROOT / "src"))
+        env = dict(os.environ, SAFETYLENS_HUMAN_DB=self.url, PYTHONPATH=SRC)
         if self.db_concurrency is not None:
             env["SAFETYLENS_HUMAN_DB_CONCURRENCY"] = str(self.db_concurrency)
         cmd = [
@@ -273,6 +288,7 @@ class Result:
     ops: int = 0
     errors: int = 0
     ran_out: int = 0  # clients told "done" (no item left for them) before the load's end
+    duplicates: int = 0  # ratings the server answered as already recorded (each is sent once)
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     server_cpu_s: float = float("nan")
@@ -397,7 +413,9 @@ async def run_load(
                     res.errors += 1
                     return
                 res.ops += 1
-                body = json.loads(data)["next"]
+                answer = json.loads(data)
+                res.duplicates += bool(answer["duplicate"])
+                body = answer["next"]
             else:
                 status, _, data = await c.request(
                     "POST", f"/api/assignments/{aid}/rating", {"value": value, "time_spent_ms": 900}
@@ -407,6 +425,7 @@ async def run_load(
                     res.errors += 1
                     return
                 res.ops += 1
+                res.duplicates += bool(json.loads(data)["duplicate"])
                 status, _, data = await c.request("POST", f"/api/studies/{study_id}/next")
                 if status != 200:
                     res.errors += 1
@@ -475,7 +494,8 @@ async def bench_server(
     flows: tuple[str, ...] = ("healthz", "submit+next", "next, submit"),
     rates: tuple[float, ...] = (),
     level: int = 0,
-) -> list[Result]:
+) -> tuple[list[Result], Result]:
+    """Run the loads against a started server; returns their results and the warm-up's."""
     conns = [Conn("127.0.0.1", port) for _ in range(n_clients)]
     for i, c in enumerate(conns):
         await c.open()
@@ -484,7 +504,8 @@ async def bench_server(
     top_up(url, study_id, int(3000 * min(3.0, seconds)), level)
     # warm-up: caches, pools, JIT-free paths; its rate sizes the study for the closed-loop loads
     warm = await first_items(conns, study_id)
-    fastest = (await run_load(conns, study_id, min(3.0, seconds), "submit+next", first=warm)).rate
+    warm_up = await run_load(conns, study_id, min(3.0, seconds), "submit+next", first=warm)
+    fastest = warm_up.rate
     # Open loop: healthz at the same offered load first, the tail the harness and framework add alone.
     loads: list[tuple[str, float | None]] = [(f, None) for f in flows]
     loads += [(f, r) for r in rates for f in ("healthz", "submit+next")]
@@ -506,7 +527,7 @@ async def bench_server(
         out.append(res)
     for c in conns:
         c.close()
-    return out
+    return out, warm_up
 
 
 def pg_schema_url(base: str) -> tuple[str, str]:
@@ -574,13 +595,32 @@ def top_up(url: str, study_id: int, ratings_needed: int, level: int = 0) -> int:
         db.dispose()
 
 
-def verify(url: str, study_id: int) -> dict[str, int]:
-    """Count ratings and check the invariants after the load."""
+def verify(url: str, study_id: int, acknowledged: int) -> dict[str, int]:
+    """Count ratings and check the invariants after the load.
+
+    Args:
+        url: The database.
+        study_id: The study rated.
+        acknowledged: Ratings the clients were answered 200 for, each sent once.
+
+    Returns:
+        ``ratings`` (stored by the clients' raters), ``lost`` (acknowledged, not stored),
+        ``unacknowledged`` (stored, never acknowledged), ``duplicates`` (an item rated twice by one
+        rater), ``items_over_n`` and ``count_mismatch`` (an item's counters off its ratings): every
+        count but ``ratings`` must be 0.
+    """
     from sqlalchemy import text
 
     db = Database(url)
     with db.engine.connect() as conn:
-        ratings = conn.execute(text("SELECT COUNT(*) FROM ratings WHERE study_id = :s"), {"s": study_id}).scalar_one()
+        # The other* raters' ratings were written in bulk before the loads (--level).
+        ratings = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM ratings r JOIN users u ON u.id = r.rater_id"
+                " WHERE r.study_id = :s AND u.username LIKE 'bench%'"
+            ),
+            {"s": study_id},
+        ).scalar_one()
         dup = conn.execute(
             text(
                 "SELECT COUNT(*) FROM (SELECT item_id, rater_id FROM ratings"
@@ -597,7 +637,14 @@ def verify(url: str, study_id: int) -> dict[str, int]:
             )
         ).scalar_one()
     db.dispose()
-    return {"ratings": int(ratings), "duplicates": int(dup), "items_over_n": int(over), "count_mismatch": int(mismatch)}
+    return {
+        "ratings": int(ratings),
+        "lost": max(0, acknowledged - int(ratings)),
+        "unacknowledged": max(0, int(ratings) - acknowledged),
+        "duplicates": int(dup),
+        "items_over_n": int(over),
+        "count_mismatch": int(mismatch),
+    }
 
 
 def main() -> None:
@@ -643,13 +690,15 @@ def main() -> None:
         f"{args.clients} concurrent raters, {args.seconds:.0f} s per load, {args.workers} server worker(s), "
         f"items start with {args.level} earlier raters each, "
         f"db concurrency {args.db_concurrency or 'default'}, "
-        f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"
+        f"cpus={os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}, "
+        f"code: {Path(safetylens.__file__).resolve().parent}"
     )
+    failed = []
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
         with fresh_database(kind, args.pg) as url:
             study_id = prepare_db(url, args.clients, args.prompts, args.level)
             with Server(url, args.workers, args.db_concurrency) as server:
-                results = asyncio.run(
+                results, warm_up = asyncio.run(
                     bench_server(
                         url,
                         server.port,
@@ -661,7 +710,9 @@ def main() -> None:
                         level=args.level,
                     )
                 )
-            checks = verify(url, study_id)
+            rated = [warm_up, *(r for r in results if not r.name.startswith("healthz"))]
+            checks = verify(url, study_id, sum(r.ops for r in rated))
+            checks["duplicates"] += sum(r.duplicates for r in rated)
         base = results[0].rate
         print(f"\n[{kind}]  invariants after the run: {checks}")
         print(
@@ -678,8 +729,26 @@ def main() -> None:
                 f"{_per_op_ms(r.db_cpu_s, r.ops):>14}{r.machine_busy:>12.0%}"
             )
         report["runs"][kind] = {"results": [r.as_dict() for r in results], "checks": checks}
+        bad = {k: v for k, v in checks.items() if k != "ratings" and v}
+        if bad:
+            failed.append(f"{kind}: {bad}")
+        closed = next(r for r in results if r.name == "submit+next")
+        note = f"{args.clients} clients, closed loop, submit+next, {args.workers} worker(s), level {args.level}"
+        figure(f"rating submissions/s ({kind})", round(closed.rate, 1), "ratings/s", goal=">= 300", note=note)
+        at_300 = next((r for r in results if r.name == "submit+next @300/s"), None)
+        if at_300 is not None:
+            figure(f"rating p99 at 300/s ({kind})", round(at_300.pct(0.99), 1), "ms", goal="< 100", note=note)
+        figure(
+            f"ratings lost or duplicated ({kind})",
+            checks["lost"] + checks["unacknowledged"] + checks["duplicates"],
+            "ratings",
+            goal="<= 0",
+            note=f"{checks['ratings']} ratings stored",
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if failed:
+        raise SystemExit("invariants violated: " + "; ".join(failed))
 
 
 if __name__ == "__main__":

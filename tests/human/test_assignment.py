@@ -497,15 +497,15 @@ def test_hand_written_sql_raises_sqlalchemy_integrity_error(db: Database) -> Non
     """The hot path's raw statements report constraint violations as SQLAlchemy does (both drivers)."""
     from sqlalchemy.exc import IntegrityError
 
-    from safetylens.human import fastsql
+    from safetylens.human.store import sql
 
     r = create_user(db, "r0", PASSWORD, "rater")
-    dup = fastsql.Sql(
+    dup = sql.Sql(
         "INSERT INTO users (username, password_hash, role, pseudonym, status, created_at) "
         "SELECT username, password_hash, role, 'other', status, created_at FROM users WHERE id = :id"
     )
     with pytest.raises(IntegrityError) as info, db.write_conn() as conn:
-        fastsql.run(conn, dup, {"id": r.id})
+        sql.run(conn, dup, {"id": r.id})
     assert "username" in str(info.value.orig).lower() or "unique" in str(info.value.orig).lower()
     with db.read() as s:  # nothing half-written, the database still usable
         assert s.scalar(select(func.count()).select_from(User)) == 1
@@ -516,9 +516,9 @@ def test_the_item_search_probes_the_rater_s_assignments_item_by_item(db: Databas
 
     On PostgreSQL a plain NOT EXISTS became an anti-join that first read all of the rater's
     assignments in the whole (item_id, rater_id) index, a cost that grew with the database
-    (:func:`safetylens.human.fastsql.rater_has_no`).
+    (:func:`safetylens.human.store.queries.rater_has_no`).
     """
-    from safetylens.human import gold
+    from safetylens.human.store import queries
 
     raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(3)]
     study = make_study(db, raters, n_prompts=300, raters_per_item=3, balance=False)
@@ -526,9 +526,9 @@ def test_the_item_search_probes_the_rater_s_assignments_item_by_item(db: Databas
         _rate_n(db, study.id, r.id, 150)
     params = {"sid": study.id, "rid": raters[0].id, "level": 1, "start": 0, "false": False, "true": True}
     searches = {
-        "context": A._CONTEXT,
-        "candidate": A._CANDIDATES[(db.is_postgres, ">=")],
-        "gold": gold._PICK_GOLD[db.is_postgres],
+        "context": queries.context_query(assignment=False, next_checks=True),
+        "candidate": queries.CANDIDATES[(db.is_postgres, ">=")],
+        "gold": queries.PICK_GOLD[db.is_postgres],
     }
     with db.engine.connect() as conn:
         if db.is_postgres:
@@ -552,27 +552,31 @@ def test_stale_cap_inputs_are_served_while_one_thread_rereads_them(db: Database)
     """The balanced cap's study sizes: read in-line once, then refreshed off the request path."""
     import time as _time
 
+    from safetylens.human.store.caps import CAPS, invalidate_caches
+
     raters = [create_user(db, f"r{i}", PASSWORD, "rater") for i in range(2)]
     study = make_study(db, raters, n_prompts=6, raters_per_item=3)
-    A.invalidate_caches(study.id)
+    invalidate_caches(study.id)
     with db.engine.connect() as conn:
-        assert A._study_sizes(conn, db, study.id) == (6, 18, 2, 3)  # first read: in-line
+        assert CAPS.sizes(conn, db, study.id) == (6, 18, 2, 3)  # first read: in-line
     # Another process grows every item's N (no invalidation reaches this one).
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE items SET target_ratings = 4 WHERE study_id = :s"), {"s": study.id})
-    key = (db.url, study.id)
-    stamp, sizes = A._cap_cache[key]
-    A._cap_cache[key] = (stamp - A.CAP_CACHE_S - 1, sizes)  # gone stale
+    entry = CAPS.entry(db, study.id)
+    assert entry is not None
+    CAPS._entries[(db.url, study.id)] = (entry[0] - CAPS.max_age_s - 1, entry[1])  # gone stale
     with db.engine.connect() as conn:
-        assert A._study_sizes(conn, db, study.id) == (6, 18, 2, 3)  # the stale value, at once
+        assert CAPS.sizes(conn, db, study.id) == (6, 18, 2, 3)  # the stale value, at once
     deadline = _time.monotonic() + 10
-    while A._cap_cache[key][1] != (6, 24, 2, 4):
+    while (e := CAPS.entry(db, study.id)) is None or e[1] != (6, 24, 2, 4):
         assert _time.monotonic() < deadline, "the background refresh never stored the new sizes"
         _time.sleep(0.01)
-    assert key not in A._cap_refreshing
+    while CAPS.refreshing(db, study.id):
+        assert _time.monotonic() < deadline
+        _time.sleep(0.01)
     # A read that began before an invalidation does not overwrite what comes after it.
-    generation = A._cap_generation
-    A.invalidate_caches(study.id)
+    generation = CAPS.generation
+    invalidate_caches(study.id)
     with db.engine.connect() as conn:
-        A._read_sizes(conn, db, study.id, generation)
-    assert key not in A._cap_cache
+        CAPS.read(conn, db, study.id, generation)
+    assert CAPS.entry(db, study.id) is None

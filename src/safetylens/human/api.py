@@ -5,7 +5,7 @@ every POST except login must send the token in ``X-CSRF-Token``. Errors are ``{"
 with 401 (not logged in), 403 (wrong role, not your item, bad CSRF token), 404, 409 or 422.
 
 Rating endpoints authenticate inside the endpoint and talk to the database through hand-written
-SQL (:mod:`safetylens.human.fastsql`); on SQLite they run on the event loop whenever the write
+SQL (:mod:`safetylens.human.store`); on SQLite they run on the event loop whenever the write
 lock is free (see :func:`run_hot`): they are the hot path of a rating session.
 ``POST /api/assignments/{id}/rating?next=true`` records a rating and reserves the next item in
 one round trip.
@@ -30,23 +30,13 @@ from safetylens.human import assignment as asg_mod
 from safetylens.human import auth, results
 from safetylens.human.db import Database, utcnow
 from safetylens.human.deps import IdPath, api_user, authorize, check_origin
-from safetylens.human.fastsql import Sql, as_json, one
 from safetylens.human.models import Study, StudyMember
 from safetylens.human.scales import scale_for
+from safetylens.human.store import caps, queries
+from safetylens.human.store.sql import as_json, one
 from safetylens.human.studies import acknowledge_guidelines, current_guidelines
 
 router = APIRouter(prefix="/api")
-
-_ITEM = Sql(
-    f"""
-    SELECT {asg_mod.ITEM_CONTENT}
-    FROM assignments a
-    JOIN items i ON i.id = a.item_id
-    JOIN studies s ON s.id = a.study_id
-    {asg_mod.ITEM_CONTENT_JOINS}
-    WHERE a.id = :aid
-    """
-)
 
 
 class LoginBody(BaseModel):
@@ -181,7 +171,7 @@ def _item_payload(db: Database, res: asg_mod.Reservation | None) -> dict[str, An
 def _item_payload_in(conn: Connection, res: asg_mod.Reservation | None) -> dict[str, Any]:
     if res is None:
         return {"done": True}
-    row = res.content if res.content is not None else one(conn, _ITEM, {"aid": res.assignment_id})
+    row = res.content if res.content is not None else one(conn, queries.ITEM_OF_ASSIGNMENT, {"aid": res.assignment_id})
     assert row is not None
     scale = scale_for(row["kind"])
     return {
@@ -224,8 +214,12 @@ class HotExecutor:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     def shutdown(self) -> None:
-        """Let the threads exit once their queue is empty."""
+        """Let the threads exit once their queue is empty, and stop the cap cache's refresher.
+
+        The app calls this on shutdown; the refresher serves the same rating transactions.
+        """
         self._pool.shutdown(wait=False)
+        caps.shutdown()
 
 
 async def run_hot(request: Request, fn: Callable[[], Response]) -> Response:

@@ -4,7 +4,8 @@ Every change to ratings, quiz results, assignments and study settings appends a 
 ``audit_log`` in the same transaction as the change itself (so a change and its record commit or
 roll back together): who (``actor_id``; None for the system, e.g. an automatic pause or an
 expired reservation), when (naive UTC), what (``action``, ``entity``, ``entity_id``, ``study_id``)
-and the details (old and new values where something changed).
+and the details (old and new values where something changed). Every such row is written by
+:func:`safetylens.human.store.audit_log.audit`.
 
 Actions written by the platform include ``rating.create``, ``rating.edit``, ``assignment.reserve``,
 ``assignment.expire``, ``assignment.skip``, ``study.create``, ``study.status``,
@@ -35,6 +36,7 @@ from safetylens.errors import ConfigError
 from safetylens.human.db import Database, utcnow
 from safetylens.human.models import AuditLog, Rating, Study, User
 from safetylens.human.scales import scale_for
+from safetylens.human.store.audit_log import audit
 from safetylens.util import csv_cell
 
 AuditFormat = Literal["csv", "jsonl"]
@@ -71,18 +73,16 @@ def edit_rating(
         # The audit entry is written first, with the same timestamp as the rating's edited_at:
         # the database's guard (migration 0002) refuses a rating change without it.
         now = utcnow()
-        s.add(
-            AuditLog(
-                at=now,
-                actor_id=actor_id,
-                action="rating.edit",
-                entity="rating",
-                entity_id=str(rating_id),
-                study_id=rating.study_id,
-                details={**changes, "reason": reason, "item_id": rating.item_id, "rater_id": rating.rater_id},
-            )
+        audit(
+            s,
+            actor_id,
+            "rating.edit",
+            "rating",
+            rating_id,
+            study_id=rating.study_id,
+            details={**changes, "reason": reason, "item_id": rating.item_id, "rater_id": rating.rater_id},
+            at=now,
         )
-        s.flush()
         rating.value = value
         if comment is not None:
             rating.comment = comment

@@ -50,15 +50,18 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from safetylens.errors import ConfigError, SafetylensError
 from safetylens.human.db import Database, utcnow
-from safetylens.human.fastsql import Sql, as_datetime, one
-from safetylens.human.models import ROLES, USER_STATUSES, AuditLog, AuthSession, LoginAttempt, User
+from safetylens.human.models import ROLES, USER_STATUSES, AuthSession, LoginAttempt, User
+from safetylens.human.store import queries
+from safetylens.human.store.audit_log import audit
+from safetylens.human.store.caps import invalidate_caches
+from safetylens.human.store.sql import as_datetime, one, run
 
 SESSION_COOKIE = "sl_session"
 LOGIN_CSRF_COOKIE = "sl_login_csrf"
@@ -288,16 +291,7 @@ def create_user(db: Database, username: str, password: str, role: str, *, actor_
             )
             s.add(user)
             s.flush()
-            s.add(
-                AuditLog(
-                    at=utcnow(),
-                    actor_id=actor_id,
-                    action="user.create",
-                    entity="user",
-                    entity_id=str(user.id),
-                    details={"username": username, "role": role},
-                )
-            )
+            audit(s, actor_id, "user.create", "user", user.id, details={"username": username, "role": role})
     except IntegrityError as exc:
         raise ConfigError(f"user {username!r} already exists") from exc
     return user
@@ -318,7 +312,7 @@ def set_password(db: Database, username: str, password: str, *, actor_id: int | 
             raise ConfigError(f"no user {username!r}")
         user.password_hash = pw_hash
         s.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
-        s.add(AuditLog(at=utcnow(), actor_id=actor_id, action="user.password", entity="user", entity_id=str(user.id)))
+        audit(s, actor_id, "user.password", "user", user.id)
 
 
 def update_user(
@@ -347,18 +341,8 @@ def update_user(
             if status != "active":
                 s.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
         if changes:
-            s.add(
-                AuditLog(
-                    at=utcnow(),
-                    actor_id=actor_id,
-                    action="user.update",
-                    entity="user",
-                    entity_id=str(user.id),
-                    details=changes,
-                )
-            )
-    from safetylens.human.assignment import invalidate_caches
-
+            audit(s, actor_id, "user.update", "user", user.id, details=changes)
+    # A role or status change moves the user in or out of every study's active pool.
     invalidate_caches()
     return user
 
@@ -466,7 +450,7 @@ def admit_attempt(
     now = now or utcnow()
     with db.write() as s:
         if db.is_postgres:
-            s.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
+            run(s.connection(), queries.LOCK_LOGIN_ATTEMPTS).close()
         delay_s = _check_rate_limit(s, username, ip, now, policy)
         attempt = LoginAttempt(username=username, ip=ip, at=now, success=False)
         s.add(attempt)
@@ -637,13 +621,6 @@ MAX_TOKEN_LEN = 200
 # The columns a session lookup reads, under these names wherever it is done (here, and joined to
 # a rating's assignment by :func:`safetylens.human.assignment.load_submission`).
 SESSION_COLUMNS = ("session_expires_at", "csrf_token", "user_id", "username", "role", "pseudonym", "user_status")
-_RESOLVE = Sql(
-    """
-    SELECT s.expires_at AS session_expires_at, s.csrf_token, u.id AS user_id, u.username, u.role, u.pseudonym,
-        u.status AS user_status
-    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = :h
-    """
-)
 
 
 def resolve_session(db: Database, token: str) -> CurrentUser | None:
@@ -659,7 +636,7 @@ def resolve_session_in(conn: Connection, token: str) -> CurrentUser | None:
     if not token or len(token) > MAX_TOKEN_LEN:
         return None
     h = token_hash(token)
-    row = one(conn, _RESOLVE, {"h": h})
+    row = one(conn, queries.RESOLVE_SESSION, {"h": h})
     return None if row is None else user_from_row(row, h)
 
 

@@ -43,7 +43,6 @@ from sqlalchemy.orm import Session
 
 from safetylens.errors import ConfigError
 from safetylens.human.db import Database, utcnow
-from safetylens.human.fastsql import Sql, as_json, one, rater_has_no, rowcount, run, scalar
 from safetylens.human.models import (
     CHECK_KINDS,
     MEMBER_STATUSES,
@@ -56,7 +55,11 @@ from safetylens.human.models import (
     StudyMember,
 )
 from safetylens.human.scales import is_violation, scale_for
-from safetylens.human.studies import audit, get_or_create_batch
+from safetylens.human.store import queries as q
+from safetylens.human.store.audit_log import audit
+from safetylens.human.store.caps import invalidate_caches
+from safetylens.human.store.sql import as_json, one, rowcount, run, scalar
+from safetylens.human.studies import get_or_create_batch
 
 # Gold items are shown to every rater once; their slot count only has to exceed any pool size.
 GOLD_TARGET = 1_000_000
@@ -124,8 +127,6 @@ def update_quality_settings(
             # A new dict: SQLAlchemy does not track in-place changes of JSON columns.
             study.settings = {**(study.settings or {}), "quality": new.model_dump()}
             audit(s, actor_id, "study.settings.update", "study", study_id, study_id=study_id, details=diff)
-    from safetylens.human.assignment import invalidate_caches
-
     invalidate_caches(study_id)
     return new
 
@@ -343,76 +344,10 @@ def check_due(seed: int, rater_id: int, taken_regular: int, taken_checks: int, r
     return taken_checks < due
 
 
-_GOLD_CANDIDATE = f"""
-    SELECT i.id FROM items i
-    WHERE i.study_id = :sid AND i.is_gold = :true AND i.claimed < i.target_ratings
-      AND {rater_has_no("i.id", ":rid", live=False)}
-    ORDER BY i.order_key
-    LIMIT 1
-"""
-_PICK_GOLD = {
-    pg: Sql(
-        "UPDATE items SET claimed = claimed + 1 WHERE id = ("
-        + _GOLD_CANDIDATE
-        + (" FOR UPDATE OF i SKIP LOCKED" if pg else "")
-        + ") AND claimed < target_ratings RETURNING id"
-    )
-    for pg in (False, True)
-}
-
-
 def pick_check(conn: Connection, is_postgres: bool, study_id: int, rater_id: int) -> int | None:
     """Claim a check item this rater has never been given (None when there is none left)."""
-    item_id = scalar(conn, _PICK_GOLD[is_postgres], {"sid": study_id, "rid": rater_id, "true": True})
+    item_id = scalar(conn, q.PICK_GOLD[is_postgres], {"sid": study_id, "rid": rater_id, "true": True})
     return int(item_id) if item_id is not None else None
-
-
-_GOLD_WINDOW = Sql(
-    """
-    SELECT r.value, g.accepted FROM ratings r JOIN gold_items g ON g.item_id = r.item_id
-    WHERE r.study_id = :sid AND r.rater_id = :rid
-      AND r.created_at >= (SELECT COALESCE(m.status_changed_at, m.added_at) FROM study_members m
-                           WHERE m.study_id = :sid AND m.user_id = :rid)
-    """
-)
-_PAUSE = Sql(
-    """
-    UPDATE study_members SET status = 'paused', status_changed_at = :now
-    WHERE study_id = :sid AND user_id = :rid AND status = 'active'
-    """
-)
-_AUDIT = Sql(
-    """
-    INSERT INTO audit_log (at, actor_id, action, entity, entity_id, study_id, details)
-    VALUES (:now, :actor, :action, :entity, :eid, :sid, :details)
-    """
-)
-
-
-def audit_sql(
-    conn: Connection,
-    now: datetime,
-    actor_id: int | None,
-    action: str,
-    entity: str,
-    entity_id: object,
-    study_id: int | None,
-    details: dict[str, Any],
-) -> None:
-    """Append an audit-log entry through the hot-path connection."""
-    run(
-        conn,
-        _AUDIT,
-        {
-            "now": now,
-            "actor": actor_id,
-            "action": action,
-            "entity": entity,
-            "eid": str(entity_id),
-            "sid": study_id,
-            "details": json.dumps(details),
-        },
-    ).close()
 
 
 def after_check_rating(
@@ -423,38 +358,31 @@ def after_check_rating(
     Returns:
         True when the rater was paused now.
     """
-    cur = run(conn, _GOLD_WINDOW, {"sid": study_id, "rid": rater_id})
+    cur = run(conn, q.GOLD_WINDOW, {"sid": study_id, "rid": rater_id})
     rows = cur.fetchall()
     cur.close()
     n = len(rows)
     correct = sum(1 for value, accepted in rows if value in (as_json(accepted) or []))
     if n < settings.gold_min_checks or correct / n >= settings.gold_min_accuracy:
         return False
-    if rowcount(conn, _PAUSE, {"now": now, "sid": study_id, "rid": rater_id}) != 1:
+    if rowcount(conn, q.PAUSE, {"now": now, "sid": study_id, "rid": rater_id}) != 1:
         return False
-    audit_sql(
+    audit(
         conn,
-        now,
         None,
         "member.pause",
         "user",
         rater_id,
-        study_id,
-        {
+        study_id=study_id,
+        details={
             "reason": "gold accuracy below threshold",
             "checks": n,
             "correct": correct,
             "min_accuracy": settings.gold_min_accuracy,
         },
+        at=now,
     )
     return True
-
-
-_OVERLAP_STATE = Sql("SELECT completed, target_ratings FROM items WHERE id = :iid")
-_ITEM_VALUES = Sql("SELECT value FROM ratings WHERE item_id = :iid")
-_GROW = Sql(
-    "UPDATE items SET target_ratings = target_ratings + 1 WHERE id = :iid AND target_ratings = :t AND completed = :t"
-)
 
 
 def raters_disagree(kind: str, values: Sequence[int]) -> bool:
@@ -481,28 +409,28 @@ def after_regular_rating(
     if not settings.adaptive_overlap:
         return False
     limit = settings.adaptive_max_raters or raters_per_item + 1
-    state = one(conn, _OVERLAP_STATE, {"iid": item_id})
+    state = one(conn, q.OVERLAP_STATE, {"iid": item_id})
     if state is None:
         return False
     completed, target = int(state["completed"]), int(state["target_ratings"])
     if completed < target or target >= limit:
         return False
-    cur = run(conn, _ITEM_VALUES, {"iid": item_id})
+    cur = run(conn, q.ITEM_VALUES, {"iid": item_id})
     values = [int(r[0]) for r in cur.fetchall()]
     cur.close()
     if not raters_disagree(kind, values):
         return False
-    if rowcount(conn, _GROW, {"iid": item_id, "t": target}) != 1:
+    if rowcount(conn, q.GROW, {"iid": item_id, "t": target}) != 1:
         return False
-    audit_sql(
+    audit(
         conn,
-        now,
         None,
         "item.overlap.add",
         "item",
         item_id,
-        study_id,
-        {"target_ratings": {"from": target, "to": target + 1}, "ratings": values},
+        study_id=study_id,
+        details={"target_ratings": {"from": target, "to": target + 1}, "ratings": values},
+        at=now,
     )
     return True
 
@@ -569,6 +497,4 @@ def set_member_status(db: Database, study_id: int, user_id: int, status: str, *,
                 study_id=study_id,
                 details={"from": old, "to": status},
             )
-    from safetylens.human.assignment import invalidate_caches
-
     invalidate_caches(study_id)

@@ -7,10 +7,10 @@ rating, and every rating records the version its rater had confirmed.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,6 @@ from safetylens.human.db import Database, find_by_ref, utcnow
 from safetylens.human.models import (
     STUDY_STATUSES,
     Assignment,
-    AuditLog,
     Batch,
     Guidelines,
     GuidelinesAck,
@@ -32,14 +31,10 @@ from safetylens.human.models import (
     User,
 )
 from safetylens.human.scales import STUDY_KINDS, scale_for
+from safetylens.human.store.audit_log import audit as audit
+from safetylens.human.store.caps import invalidate_caches
 
 DEFAULT_BATCH = "default"
-
-
-def _invalidate(study_id: int | None) -> None:
-    from safetylens.human.assignment import invalidate_caches
-
-    invalidate_caches(study_id)
 
 
 def default_guidelines(kind: str) -> str:
@@ -70,30 +65,6 @@ def default_guidelines(kind: str) -> str:
         ]
     lines += ["", "Keyboard: press the number of your rating, then Enter to submit."]
     return "\n".join(lines) + "\n"
-
-
-def audit(
-    s: Session,
-    actor_id: int | None,
-    action: str,
-    entity: str,
-    entity_id: object = "",
-    *,
-    study_id: int | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append an audit-log entry in the current transaction."""
-    s.add(
-        AuditLog(
-            at=utcnow(),
-            actor_id=actor_id,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            study_id=study_id,
-            details=details or {},
-        )
-    )
 
 
 def create_study(
@@ -276,7 +247,7 @@ def add_members(db: Database, study_id: int, usernames: Sequence[str], *, actor_
                     s, actor_id, "study.member.add", "study", study_id, study_id=study_id, details={"user_id": user.id}
                 )
                 added += 1
-    _invalidate(study_id)
+    invalidate_caches(study_id)
     return added
 
 
@@ -289,6 +260,7 @@ def remove_member(db: Database, study_id: int, user_id: int, *, actor_id: int | 
             audit(
                 s, actor_id, "study.member.remove", "study", study_id, study_id=study_id, details={"user_id": user_id}
             )
+    invalidate_caches(study_id)
 
 
 def set_status(db: Database, study_id: int, status: str, *, actor_id: int | None = None) -> None:
@@ -308,15 +280,23 @@ def set_status(db: Database, study_id: int, status: str, *, actor_id: int | None
         audit(s, actor_id, "study.status", "study", study_id, study_id=study_id, details={"from": old, "to": status})
 
 
+def cap_from(n_items: int, slots: int, n_raters: int, balance: bool, max_items: int | None) -> int:
+    """A rater's cap: all items, or an equal share ``ceil(slots / raters)``, or an explicit maximum."""
+    cap = n_items
+    if balance and n_raters:
+        cap = min(cap, math.ceil(slots / n_raters))
+    if max_items is not None:
+        cap = min(cap, max_items)
+    return cap
+
+
 def rater_cap(s: Session, study: Study) -> int:
-    """How many items one rater may take in a study (see :func:`safetylens.human.assignment.cap_from`).
+    """How many items one rater may take in a study (see :func:`cap_from`).
 
     With ``balance`` the cap is ``ceil(sum of N over items / active raters in the pool)``, so the
     work spreads evenly and each rater's share shrinks as raters join; ``max_items_per_rater``
     caps it further. Nobody can take more items than the study has.
     """
-    from safetylens.human.assignment import cap_from
-
     n_items, slots = s.execute(
         select(func.count(Item.id), func.coalesce(func.sum(Item.target_ratings), 0)).where(
             Item.study_id == study.id, Item.is_gold.is_(False)

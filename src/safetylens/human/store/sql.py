@@ -1,11 +1,11 @@
 """Hand-written SQL run straight on the DBAPI cursor, for the rating hot path.
 
 Profiling the rating endpoints showed most of their CPU time in SQLAlchemy's per-statement
-machinery (compiled-cache lookup, result metadata, events), not in the databases. The dozen
-statements of a rating round trip therefore go through this thin layer instead: one SQL text
-with ``:name`` parameters, rewritten once to psycopg's ``%(name)s`` style, executed on the
-connection SQLAlchemy already holds inside its transaction (so BEGIN/COMMIT, pooling and the
-SQLite write lock stay SQLAlchemy's business).
+machinery (compiled-cache lookup, result metadata, events), not in the databases. The statements
+of a rating round trip therefore go through this thin layer instead: one SQL text with ``:name``
+parameters, rewritten once to psycopg's ``%(name)s`` style, executed on the connection SQLAlchemy
+already holds inside its transaction (so BEGIN/COMMIT, pooling and the SQLite write lock stay
+SQLAlchemy's business).
 
 Values crossing the boundary are normalised here: datetimes are stored on SQLite in the same
 text format as SQLAlchemy's ``DateTime`` type (so ORM and raw reads agree), and read back as
@@ -44,23 +44,6 @@ class Sql:
     def __init__(self, sql: str) -> None:
         self.sqlite = sql
         self.pg = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
-
-
-def rater_has_no(item: str, rater: str, *, live: bool) -> str:
-    """SQL condition: the rater holds no assignment for the item (``live``: ignore expired ones).
-
-    ``item`` and ``rater`` are SQL expressions (a column, a ``:param``). The subquery ends in
-    ``LIMIT 1 OFFSET 0`` on purpose: without the OFFSET, PostgreSQL turns the NOT EXISTS of an
-    item search into an anti-join that first reads every assignment of the rater in the whole
-    ``(item_id, rater_id)`` index (0.5 ms for 44,000 assignments, growing with the database); with
-    it, each item looked at costs one index probe, and a search that stops at its first item costs
-    one. SQLite plans the probe either way and accepts the clause.
-    """
-    status = " AND y.status <> 'expired'" if live else ""
-    return (
-        f"NOT EXISTS (SELECT 1 FROM assignments y WHERE y.item_id = {item} AND y.rater_id = {rater}{status}"
-        " LIMIT 1 OFFSET 0)"
-    )
 
 
 def _params(params: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:

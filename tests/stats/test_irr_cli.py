@@ -166,3 +166,25 @@ def test_weights_file(tmp_path: Path, dataset_a: Path) -> None:
     # afergadis/irrCAC tests, custom matrix: AC2 .783, se .138, CI (.479, 1).
     assert gwet["weights"] == "custom"
     assert (round(gwet["coefficient"], 3), round(gwet["se"], 3), round(gwet["ci_low"], 3)) == (0.783, 0.138, 0.479)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "choices"),
+    [("--convention", "spss", "'r', 'python'"), ("--krippendorff-level", "cubic", "'interval', 'ratio', 'none'")],
+)
+def test_unknown_choices_are_usage_errors_that_list_the_choices(
+    dataset_a: Path, option: str, value: str, choices: str
+) -> None:
+    result = runner.invoke(app, ["irr", str(dataset_a), option, value])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.replace("│", " ").split())  # the error box may wrap the message
+    assert f"'{value}' is not one of" in flat and choices in flat
+
+
+def test_choices_ignore_case(dataset_a: Path) -> None:
+    args = ["irr", str(dataset_a), "--json", "-c", "1,2,3,4,5"]
+    upper = runner.invoke(app, [*args, "--convention", "PYTHON", "--krippendorff-level", "Interval"])
+    lower = runner.invoke(app, [*args, "--convention", "python", "--krippendorff-level", "interval"])
+    assert upper.exit_code == 0, upper.output
+    assert json.loads(upper.output) == json.loads(lower.output)
+    assert "krippendorff_interval" in json.loads(upper.output)["coefficients"]

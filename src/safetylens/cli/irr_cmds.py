@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -14,9 +15,30 @@ from rich.table import Table
 from safetylens.cli import app, console
 from safetylens.errors import ConfigError, DataError
 
-_CONVENTIONS = ("r", "python")
-_CONV_NAMES = {"r": "R irrCAC", "python": "Python irrCAC port"}
-_LEVELS = ("nominal", "ordinal", "interval", "ratio", "none")
+if TYPE_CHECKING:
+    from safetylens.stats.irr import KrippendorffLevel as AlphaMetric
+
+
+class Convention(StrEnum):
+    """Whose irrCAC conventions the p-values and Krippendorff's degrees of freedom follow."""
+
+    r = "r"
+    python = "python"
+
+
+_CONV_NAMES = {Convention.r: "R irrCAC", Convention.python: "Python irrCAC port"}
+
+
+class KrippendorffLevel(StrEnum):
+    """Metric of the extra Krippendorff's alpha row (``none``: no extra row)."""
+
+    nominal = "nominal"
+    ordinal = "ordinal"
+    interval = "interval"
+    ratio = "ratio"
+    none = "none"
+
+
 _SHORT = {
     "percent_agreement": "Percent agreement",
     "fleiss": "Fleiss κ",
@@ -43,6 +65,11 @@ def _json_num(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None  # JSON has no NaN/Infinity
     return x
+
+
+def _metric(level: KrippendorffLevel) -> AlphaMetric:
+    """The stats layer's name of a Krippendorff metric (every member but ``none`` is one)."""
+    return cast("AlphaMetric", level.value)
 
 
 def _read_weights_file(path: Path) -> list[list[float]]:
@@ -93,25 +120,27 @@ def irr(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     conf_level: Annotated[float, typer.Option("--conf-level", help="confidence level of the intervals")] = 0.95,
     convention: Annotated[
-        str,
+        Convention,
         typer.Option(
             "--convention",
+            case_sensitive=False,
             help="r: one-sided p, alpha df = subjects-1 (R irrCAC); python: two-sided p, alpha df = paired "
             "subjects-1 (Python irrCAC port)",
         ),
-    ] = "r",
+    ] = Convention.r,
     population_size: Annotated[
         float | None,
         typer.Option("--population-size", help="subjects in the population, for the finite-population correction"),
     ] = None,
     krippendorff_level: Annotated[
-        str,
+        KrippendorffLevel,
         typer.Option(
             "--krippendorff-level",
+            case_sensitive=False,
             help="metric of the extra row 'Krippendorff's alpha (LEVEL)' computed with his coincidence "
-            "matrix: nominal, ordinal, interval, ratio or none",
+            "matrix (none: no extra row)",
         ),
-    ] = "ordinal",
+    ] = KrippendorffLevel.ordinal,
     violating: Annotated[
         str | None,
         typer.Option(
@@ -139,17 +168,11 @@ def irr(
     weights_arg: Any = weights.strip().lower()
     if weights_file is not None:
         weights_arg = _read_weights_file(weights_file)
-    conv = convention.strip().lower()
-    if conv not in _CONVENTIONS:
-        raise ConfigError(f"unknown convention {convention!r}", hint="use r or python")
-    level = krippendorff_level.strip().lower()
-    if level not in _LEVELS:
-        raise ConfigError(f"unknown Krippendorff level {krippendorff_level!r}", hint=f"use {', '.join(_LEVELS)}")
     if not 0 < conf_level < 1:
         raise ConfigError(f"--conf-level must be between 0 and 1, got {conf_level}")
     if population_size is not None and population_size <= 0:
         raise ConfigError(f"--population-size must be positive, got {population_size}")
-    options = (IrrOptions.irrcac_r if conv == "r" else IrrOptions.irrcac_python)(
+    options = (IrrOptions.irrcac_r if convention is Convention.r else IrrOptions.irrcac_python)(
         conf_level=conf_level, population_size=population_size
     )
     cats = parse_categories(categories) if categories is not None else None
@@ -163,7 +186,7 @@ def irr(
         data,
         weights_arg,
         options=options,
-        krippendorff_level=None if level == "none" else level,  # type: ignore[arg-type]
+        krippendorff_level=None if krippendorff_level is KrippendorffLevel.none else _metric(krippendorff_level),
     )
     if violating is not None:
         vset = parse_categories(violating)
@@ -235,6 +258,6 @@ def irr(
         console.print(f"{data.n_dropped_subjects} subject(s) without any rating were left out.")
     console.print(
         f"p: {options.p_value} test of coefficient = 0. SE: Gwet (2008) linearisation, raters fixed. "
-        f"CI: t with n-1 df, upper bound capped at 1. Conventions: {_CONV_NAMES[conv]}.",
+        f"CI: t with n-1 df, upper bound capped at 1. Conventions: {_CONV_NAMES[convention]}.",
         highlight=False,
     )

@@ -10,7 +10,7 @@ import pytest
 from safetylens.datasets.registry import DataStore, get_dataset
 from safetylens.scorers import registry
 from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
-from safetylens.scorers.linear_probe import LinearProbe
+from safetylens.scorers.probe import LinearProbe
 from safetylens.scorers.refusal_probe import (
     ARTIFACT,
     ExtraSource,

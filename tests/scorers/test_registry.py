@@ -16,7 +16,7 @@ from safetylens.cli import app
 from safetylens.errors import ConfigError
 from safetylens.scorers import registry
 from safetylens.scorers.judges import ASPECTS, AnswerJudge
-from safetylens.scorers.linear_probe import LinearProbe
+from safetylens.scorers.probe import LinearProbe
 from safetylens.scorers.toxicity import CLASSIFIERS, load_classifier
 from safetylens.scorers.truthfulqa_judges import JUDGES, LogReg, OfflineJudgeModel, load_judge
 from safetylens.scorers.vader import load_vader

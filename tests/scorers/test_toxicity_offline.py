@@ -20,7 +20,7 @@ from safetylens.errors import DataError, ModelError
 from safetylens.models.base import Decoding
 from safetylens.reference.toxigen import GROUPS
 from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
-from safetylens.scorers.linear_probe import LinearProbe
+from safetylens.scorers.probe import LinearProbe
 from safetylens.scorers.toxicity import (
     OFFLINE_ID,
     NearDuplicateIndex,
@@ -237,20 +237,6 @@ def test_cli_list_check_and_train_errors(trained: dict[str, Any]) -> None:
     assert res.exit_code != 0 and "published checkpoint" in str(res.exception)
     res = runner.invoke(app, ["classifiers", "train", "offline", "--if-missing"], env=env)
     assert res.exit_code == 0 and "not retraining" in res.output, res.output
-
-
-def test_bootstrap_auc_equals_sklearn_per_resample() -> None:
-    """The validation's AUC intervals use a vectorised rank AUC; it must equal roc_auc_score, ties included."""
-    from sklearn.metrics import roc_auc_score
-
-    from safetylens.scorers.linear_probe import _bootstrap_auc
-
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 300)
-    p = np.round(rng.random(300) * 0.5 + 0.5 * y * rng.random(300), 2)  # many ties
-    got = _bootstrap_auc(y, p, 40, seed=3)
-    idx = np.random.default_rng(3).integers(0, 300, size=(40, 300))
-    np.testing.assert_allclose(got, [roc_auc_score(y[i], p[i]) for i in idx], atol=1e-12)
 
 
 def test_a_fresh_machine_loads_the_shipped_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,6 @@ is shown with these figures.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +33,26 @@ import numpy as np
 from safetylens.datasets.harm_labels import CATEGORIES, DATASET, load_calibration
 from safetylens.errors import DataError
 from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, VIOLATION_HARM, HarmVerdict, rating_of
-from safetylens.scorers.refusal_probe import OfflineRefusal, grouped_folds
+from safetylens.scorers.probe import (
+    check_weights_hash,
+    fit_logistic,
+    grouped_folds,
+    read_artifact,
+    select_best,
+    weights_hash,
+    write_artifact,
+)
+from safetylens.scorers.refusal_probe import OfflineRefusal
 from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord, utc_now
-from safetylens.util import atomic_write_text, canonical_json, sha256_text
 
 PROBE_ID = "harm/offline"
 VERSION = "1"
 ARTIFACT = Path(__file__).parent / "artifacts" / "harm-offline.json"
 C_GRID: tuple[float, ...] = (0.3, 1.0, 3.0)
+"""Candidate C, weakest regularisation last: a tie in MAE goes to the stronger one."""
+MAX_ITER = 3000
+"""Solver iterations (part of the recipe)."""
 FORMAT = 1
 
 
@@ -69,7 +79,7 @@ class LevelModel:
     def weights_sha256(self) -> str:
         """Hash of what determines its predictions."""
         payload = {"levels": list(self.levels), "coef": [list(r) for r in self.coef], "intercept": list(self.intercept)}
-        return sha256_text(canonical_json(payload))
+        return weights_hash(payload)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Level probabilities, shape ``(n, len(levels))``."""
@@ -80,19 +90,21 @@ class LevelModel:
 
     def save(self, path: Path) -> None:
         """Write as JSON (atomic), with the weights hash."""
-        payload = {
-            "format": FORMAT,
-            "id": PROBE_ID,
-            "version": VERSION,
-            "levels": list(self.levels),
-            "coef": [list(r) for r in self.coef],
-            "intercept": list(self.intercept),
-            "training": self.training,
-            "validation": self.validation,
-            "created": self.created,
-            "weights_sha256": self.weights_sha256,
-        }
-        atomic_write_text(path, json.dumps(payload, indent=1, allow_nan=True) + "\n")
+        write_artifact(
+            path,
+            {
+                "format": FORMAT,
+                "id": PROBE_ID,
+                "version": VERSION,
+                "levels": list(self.levels),
+                "coef": [list(r) for r in self.coef],
+                "intercept": list(self.intercept),
+                "training": self.training,
+                "validation": self.validation,
+                "created": self.created,
+                "weights_sha256": self.weights_sha256,
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> LevelModel:
@@ -101,10 +113,8 @@ class LevelModel:
         Raises:
             DataError: Missing, malformed or tampered file.
         """
-        if not path.is_file():
-            raise DataError(f"harm judge file not found: {path}")
+        data = read_artifact(path, "harm judge")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             model = cls(
                 levels=tuple(float(v) for v in data["levels"]),
                 coef=tuple(tuple(float(v) for v in row) for row in data["coef"]),
@@ -115,8 +125,7 @@ class LevelModel:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path}: not a valid harm judge file ({exc})") from exc
-        if data.get("weights_sha256") != model.weights_sha256:
-            raise DataError(f"{path}: weights hash mismatch (file edited or corrupt)", hint="retrain it")
+        check_weights_hash(path, data.get("weights_sha256"), model.weights_sha256, required=True, hint="retrain it")
         return model
 
 
@@ -127,11 +136,8 @@ def median_level(p: np.ndarray, levels: Sequence[float]) -> np.ndarray:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int = 0) -> LevelModel:
-    from sklearn.linear_model import LogisticRegression
-
     lab = np.rint(y * 4).astype(int)
-    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-    clf.fit(x, lab)
+    clf = fit_logistic(x, lab, c, seed=seed, max_iter=MAX_ITER)
     levels = tuple(float(k) / 4 for k in clf.classes_)
     if len(levels) == 2:  # sklearn stores one row for two classes
         row = tuple(float(v) for v in clf.coef_[0])
@@ -155,8 +161,8 @@ def _mae_by_groups(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float) -
 
 
 def _select_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    scores = [(_mae_by_groups(x, y, groups, c)[0], c) for c in C_GRID]
-    return min(scores)[1]
+    best, _ = select_best(C_GRID, lambda c: _mae_by_groups(x, y, groups, c)[0], higher_is_better=False)
+    return best
 
 
 def _mae_summary(pred: np.ndarray, y: np.ndarray, cats: np.ndarray) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import numpy as np
 from safetylens.datasets.refusal_labels import read_refusal_file
 from safetylens.datasets.xstest import FULL_COMPLIANCE, FULL_REFUSAL, MODELS, LabelledCompletion, load_completions
 from safetylens.errors import DataError
-from safetylens.scorers.linear_probe import LinearProbe, train_probe
+from safetylens.scorers.probe import LinearProbe, check_encoder, fit_logistic, grouped_folds, select_best, train_probe
 from safetylens.scorers.refusal import KIND, RefusalPrediction, strmatch_label
 from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord
@@ -49,6 +49,8 @@ PROBE_ID = "refusal/offline"
 VERSION = "2"
 ARTIFACT = Path(__file__).parent / "artifacts" / "refusal-offline.json"
 C_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
+MAX_ITER = 3000
+"""Solver iterations (part of the recipe)."""
 BINARY_LABELS = ("compliance", "refusal")
 EXTERNAL_DATASET = "refusal-calibration"
 EXTERNAL_FILE = "judge_calibration/refusal/refusal.csv"
@@ -113,10 +115,7 @@ def fill_missing(x: np.ndarray, medians: Sequence[float]) -> np.ndarray:
 def _fit_predict(
     x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, c: float, seed: int, weight: np.ndarray | None = None
 ) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
-    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-    clf.fit(x_tr, y_tr, sample_weight=weight)
+    clf = fit_logistic(x_tr, y_tr, c, seed=seed, sample_weight=weight, max_iter=MAX_ITER)
     return np.asarray(clf.predict_proba(x_te)[:, 1])
 
 
@@ -160,8 +159,8 @@ def select_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid: Sequence[fl
     uniq = sorted(set(groups.tolist()))
     if len(uniq) < 2:
         raise DataError("choosing C by leave-one-group-out needs at least two groups")
-    best_c, best_acc = grid[0], -1.0
-    for c in grid:
+
+    def accuracy(c: float) -> float:
         correct = 0
         for g in uniq:
             test = groups == g
@@ -169,10 +168,11 @@ def select_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid: Sequence[fl
                 raise DataError(f"training data without group {g!r} has a single class")
             p = _fit_predict(x[~test], y[~test], x[test], c, seed)
             correct += int(((p >= 0.5).astype(int) == y[test]).sum())
-        acc = correct / len(y)
-        if acc > best_acc + 1e-12:
-            best_c, best_acc = c, acc
-    return best_c
+        return correct / len(y)
+
+    # The margin keeps a float-noise difference in accuracy from overturning the tie rule.
+    best, _ = select_best(grid, accuracy, higher_is_better=True, margin=1e-12)
+    return best
 
 
 def leave_one_model_out(
@@ -248,14 +248,6 @@ def pyrit_rows(store: Any, encoder: Any, medians: Sequence[float]) -> tuple[Extr
     y = np.array([r.refusal for r in data.rows])
     sha = store.verify(EXTERNAL_DATASET).files[EXTERNAL_FILE]
     return ExtraSource(x, y), np.array([r.prompt for r in data.rows]), sha
-
-
-def grouped_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Fold number of each row, with every group (e.g. one objective's responses) in a single fold."""
-    uniq = sorted(set(groups.tolist()))
-    order = np.random.default_rng(seed).permutation(len(uniq))
-    fold_of = {uniq[j]: i % k for i, j in enumerate(order)}
-    return np.array([fold_of[g] for g in groups])
 
 
 def pyrit_cross_validation(
@@ -361,7 +353,7 @@ def train_offline(
     )
     if not with_pyrit:
         validation["external"] = external_validation(pyrit, probe.decision, pyrit_sha)
-    return LinearProbe(**{**probe.__dict__, "validation": validation})
+    return probe.with_validation(validation)
 
 
 @register(
@@ -393,13 +385,12 @@ class OfflineRefusal:
             from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
 
             self._encoder = EmbeddingCache(SentenceEncoder())
-        have = self._encoder.identity.get("weights_sha256")
-        if have != self.probe.encoder.get("weights_sha256"):
-            raise DataError(
-                f"the refusal probe was trained on encoder {self.probe.encoder.get('weights_sha256')}, "
-                f"but the installed encoder is {have}",
-                hint="retrain it: safetylens scorers train refusal offline",
-            )
+        check_encoder(
+            self.probe.encoder,
+            self._encoder,
+            "the refusal probe",
+            "retrain it: safetylens scorers train refusal offline",
+        )
         return self._encoder
 
     @property

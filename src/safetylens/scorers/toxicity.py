@@ -43,7 +43,7 @@ from safetylens.util import sha256_file
 if TYPE_CHECKING:
     from safetylens.datasets.registry import DataStore
     from safetylens.datasets.toxigen import ToxigenItem
-    from safetylens.scorers.linear_probe import LinearProbe
+    from safetylens.scorers.probe import LinearProbe
 
 KIND = "toxicity"
 """The scorer registry's kind of these classifiers."""
@@ -363,7 +363,7 @@ class OfflineToxicityClassifier:
     """
 
     def __init__(self, probe: LinearProbe, encoder: Any, threshold: float | None = None) -> None:
-        from safetylens.scorers.linear_probe import ProbeClassifier
+        from safetylens.scorers.probe import ProbeClassifier
 
         self._inner = ProbeClassifier(probe, encoder, threshold)
         self.probe = probe
@@ -459,7 +459,7 @@ def load_classifier(
         )
     if tokenizer is not None:
         raise ConfigError(f"classifier {name!r} takes no tokenizer")
-    from safetylens.scorers.linear_probe import LinearProbe
+    from safetylens.scorers.probe import LinearProbe
 
     path = probe_path or (
         Path(model).expanduser() if model is not None else offline_probe_file() or offline_probe_path()
@@ -709,13 +709,13 @@ def human_label_agreement(
 
     Returns:
         ``{"overall": metrics, "groups": {group: metrics}}``; metrics are those of
-        :func:`~safetylens.scorers.linear_probe.binary_metrics` plus Cohen's kappa, the human % hate
+        :func:`~safetylens.scorers.probe.binary_metrics` plus Cohen's kappa, the human % hate
         and the classifier's % toxic.
     """
     from sklearn.metrics import cohen_kappa_score
 
     from safetylens.reference.toxigen import GROUPS
-    from safetylens.scorers.linear_probe import binary_metrics
+    from safetylens.scorers.probe import binary_metrics
     from safetylens.stats.ci import wilson_interval
 
     y = np.array([int(it.label == "hate") for it in items])
@@ -808,7 +808,7 @@ def held_out_split(sources: Sequence[str], seed: int) -> np.ndarray:
     Holding out whole groups measures how the probe carries over to groups it has not seen, which
     is the situation of an unseen data set; no SafeNLP sentence is involved.
     """
-    from safetylens.scorers.linear_probe import group_split
+    from safetylens.scorers.probe import group_split
 
     groups = [_prompt_group(s) for s in sources]
     prompt_groups = [g for g in groups if g is not None]
@@ -870,11 +870,9 @@ def train_offline(
     Raises:
         DataError: The held-out split lacks one of the classes (too few training sentences).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
     from safetylens.datasets.toxigen import stratified_by_group
-    from safetylens.scorers.linear_probe import LinearProbe, binary_metrics, train_probe
+    from safetylens.scorers.probe import binary_metrics, fit_logistic, select_best, train_probe
+    from safetylens.stats.classification import roc_auc
 
     say = log or (lambda _m: None)
     enc = encoder if encoder is not None else _default_encoder()
@@ -905,22 +903,31 @@ def train_offline(
     if len(set(y[held_prompt].tolist())) < 2 or len(set(y[~held].tolist())) < 2:
         raise DataError("too few training sentences to hold out both classes", hint="raise --max-per-file")
 
-    selection: list[dict[str, float]] = []
-    best: tuple[float, float, float, np.ndarray] | None = None
-    for w in PROMPT_WEIGHTS if prompt_weight is None else (prompt_weight,):
-        weights = np.where(is_prompt, w, 1.0)
-        for cand in C_GRID if c is None else (c,):
-            clf = LogisticRegression(C=cand, class_weight="balanced", max_iter=2000, random_state=seed)
-            clf.fit(x[~held], y[~held], sample_weight=weights[~held])
-            p_held = clf.predict_proba(x[held])[:, 1]
-            auc = float(roc_auc_score(y[held_prompt], clf.predict_proba(x[held_prompt])[:, 1]))
-            selection.append({"prompt_weight": w, "C": cand, "held_out_prompt_auc": auc})
-            if best is None or auc > best[0]:
-                best = (auc, w, cand, p_held)
-    assert best is not None
-    _, w_best, c_best, p_held = best
+    p_held_of: dict[tuple[float, float], np.ndarray] = {}
+
+    def held_out_auc(setting: tuple[float, float]) -> float:
+        w, cand = setting
+        clf = fit_logistic(
+            x[~held],
+            y[~held],
+            cand,
+            seed=seed,
+            class_weight="balanced",
+            sample_weight=np.where(is_prompt, w, 1.0)[~held],
+        )
+        p_held_of[setting] = clf.predict_proba(x[held])[:, 1]
+        return float(roc_auc(y[held_prompt], clf.predict_proba(x[held_prompt])[:, 1]))
+
+    settings = [
+        (w, cand)
+        for w in (PROMPT_WEIGHTS if prompt_weight is None else (prompt_weight,))
+        for cand in (C_GRID if c is None else (c,))
+    ]
+    (w_best, c_best), tried = select_best(settings, held_out_auc, higher_is_better=True)
+    selection = [{"prompt_weight": w, "C": cand, "held_out_prompt_auc": auc} for (w, cand), auc in tried]
+    best_auc = dict(tried)[(w_best, c_best)]
     p_by_row = np.full(len(ex), np.nan)
-    p_by_row[held] = p_held
+    p_by_row[held] = p_held_of[(w_best, c_best)]
     thr = threshold if threshold is not None else _youden_threshold(y[held_prompt], p_by_row[held_prompt])
     held_rest = held & ~is_prompt
     held_scores: dict[str, Any] = {
@@ -929,7 +936,7 @@ def train_offline(
     }
     if held_rest.any():
         held_scores["implicit_hate"] = binary_metrics(y[held_rest], p_by_row[held_rest], thr, seed=seed)
-    say(f"selected prompt weight {w_best:g}, C={c_best:g}, threshold {thr:.3f} (held-out prompt AUC {best[0]:.3f})")
+    say(f"selected prompt weight {w_best:g}, C={c_best:g}, threshold {thr:.3f} (held-out prompt AUC {best_auc:.3f})")
     training = {
         "sources": corpus.sources,
         "removed": corpus.removed,
@@ -976,7 +983,7 @@ def train_offline(
             **agreement,
         },
     }
-    final = LinearProbe(**{**probe.__dict__, "validation": validation})
+    final = probe.with_validation(validation)
     target = out_path or offline_probe_path()
     final.save(target)
     say(f"saved {target}")

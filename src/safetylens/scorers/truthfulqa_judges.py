@@ -37,7 +37,6 @@ import json
 import math
 import re
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -51,7 +50,19 @@ from safetylens.datasets.truthfulqa import NO_COMMENT, read_questions
 from safetylens.errors import ConfigError, DataError, ModelError
 from safetylens.scorers import registry
 from safetylens.scorers.judges import ASPECTS, AnswerJudge, Aspect
+from safetylens.scorers.probe import (
+    check_encoder,
+    check_weights_hash,
+    fit_logistic,
+    group_split,
+    read_artifact,
+    select_best,
+    weights_hash,
+    write_artifact,
+)
 from safetylens.spec import ScorerRecord, utc_now
+from safetylens.stats.bootstrap import bootstrap_distribution
+from safetylens.stats.classification import roc_auc
 from safetylens.util import atomic_write_text, canonical_json, sha256_file, sha256_text
 
 if TYPE_CHECKING:
@@ -78,6 +89,8 @@ OFFLINE_VERSION = "1"
 FEATURES_VERSION = "2"
 JUDGE_FORMAT = 1
 EMBED_CHUNK = 1024
+MAX_ITER = 3000
+"""Solver iterations of the offline judge's regressions (part of the recipe)."""
 C_GRID = (0.1, 0.3, 1.0, 3.0)
 """Candidate inverse regularisation strengths of the offline judge's logistic regressions."""
 
@@ -237,17 +250,6 @@ def question_key(question: str) -> str:
 # Validation metrics (CIs by a bootstrap over questions: answers to one question are correlated)
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    n1 = int(y.sum())
-    n0 = int(y.size - n1)
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
 def _bal_acc(y: np.ndarray, pred: np.ndarray) -> float:
     pos = y == 1
     neg = ~pos
@@ -285,21 +287,27 @@ def judge_metrics(
     point = {
         "accuracy": float((pred == y).mean()) if n else math.nan,
         "balanced_accuracy": _bal_acc(y, pred) if n else math.nan,
-        "auc": _auc(y, p) if n else math.nan,
+        "auc": roc_auc(y, p) if n else math.nan,
     }
-    samples: dict[str, list[float]] = {k: [] for k in point}
-    if members:
-        rng = np.random.default_rng(seed)
-        for _ in range(n_resamples):
-            pick = rng.integers(0, len(members), size=len(members))
+
+    def resampled(picks: np.ndarray) -> np.ndarray:
+        # Each row picks questions; a resample is every answer of the picked questions, so the
+        # resamples differ in size and are scored one by one.
+        rows = []
+        for pick in picks:
             idx = np.concatenate([members[j] for j in pick])
             yy, pp, dd = y[idx], p[idx], pred[idx]
-            samples["accuracy"].append(float((dd == yy).mean()))
-            samples["balanced_accuracy"].append(_bal_acc(yy, dd))
-            samples["auc"].append(_auc(yy, pp))
+            rows.append([float((dd == yy).mean()), _bal_acc(yy, dd), roc_auc(yy, pp)])
+        return np.asarray(rows, dtype=np.float64).reshape(len(picks), len(point))
+
+    dist = (
+        bootstrap_distribution(len(members), resampled, n_resamples=n_resamples, seed=seed)
+        if members
+        else np.zeros((0, len(point)))
+    )
     out: dict[str, Any] = {}
-    for key, value in point.items():
-        arr = np.asarray([s for s in samples[key] if not math.isnan(s)])
+    for j, (key, value) in enumerate(point.items()):
+        arr = dist[~np.isnan(dist[:, j]), j]
         lo, hi = (float(np.quantile(arr, 0.025)), float(np.quantile(arr, 0.975))) if arr.size else (math.nan, math.nan)
         out[key] = {"value": value, "low": lo, "high": hi, "n": n}
     out.update(
@@ -820,21 +828,23 @@ class OfflineJudgeModel:
     @property
     def weights_sha256(self) -> str:
         """sha256 of the weights, encoder identity and feature version."""
-        return sha256_text(canonical_json(self.weights_payload()))
+        return weights_hash(self.weights_payload())
 
     def save(self, path: Path) -> None:
         """Write the judge as JSON (atomic)."""
-        payload = {
-            "format": JUDGE_FORMAT,
-            "id": self.id,
-            "version": OFFLINE_VERSION,
-            **self.weights_payload(),
-            "training": self.training,
-            "validation": self.validation,
-            "created": self.created,
-            "weights_sha256": self.weights_sha256,
-        }
-        atomic_write_text(path, json.dumps(payload, indent=1, allow_nan=True) + "\n")
+        write_artifact(
+            path,
+            {
+                "format": JUDGE_FORMAT,
+                "id": self.id,
+                "version": OFFLINE_VERSION,
+                **self.weights_payload(),
+                "training": self.training,
+                "validation": self.validation,
+                "created": self.created,
+                "weights_sha256": self.weights_sha256,
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> OfflineJudgeModel:
@@ -846,8 +856,8 @@ class OfflineJudgeModel:
         """
         if not path.is_file():
             raise ModelError(f"offline judge file not found: {path}", hint="train it: safetylens judges train")
+        data = read_artifact(path, "offline judge", hint="retrain: safetylens judges train")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != JUDGE_FORMAT:
                 raise ValueError(f"unsupported format {data.get('format')!r}")
             judge = cls(
@@ -867,10 +877,13 @@ class OfflineJudgeModel:
             raise DataError(
                 f"{path}: not a valid offline judge file ({exc})", hint="retrain: safetylens judges train"
             ) from exc
-        if data.get("weights_sha256") != judge.weights_sha256:
-            raise DataError(
-                f"{path}: weights hash mismatch (file edited or corrupt)", hint="retrain it: safetylens judges train"
-            )
+        check_weights_hash(
+            path,
+            data.get("weights_sha256"),
+            judge.weights_sha256,
+            required=True,
+            hint="retrain it: safetylens judges train",
+        )
         return judge
 
 
@@ -918,12 +931,12 @@ class OfflineJudge:
     def __init__(
         self, model: OfflineJudgeModel, encoder: Any, *, threshold: float = 0.5, path: Path | None = None
     ) -> None:
-        if encoder.identity.get("weights_sha256") != model.encoder.get("weights_sha256"):
-            raise DataError(
-                f"judge {model.id} was trained on encoder {model.encoder.get('weights_sha256')}, but the installed "
-                f"encoder is {encoder.identity.get('weights_sha256')}",
-                hint="retrain it with the installed encoder: safetylens judges train",
-            )
+        check_encoder(
+            model.encoder,
+            encoder,
+            f"judge {model.id}",
+            "retrain it with the installed encoder: safetylens judges train",
+        )
         self.model = model
         self.encoder = encoder
         self.path = path
@@ -1039,8 +1052,6 @@ def question_split(
         seed: Seed of the draws.
         max_questions: Use only this many questions (drawn first; for quick runs and tests).
     """
-    from safetylens.scorers.linear_probe import group_split
-
     uniq = sorted(set(questions))
     if max_questions is not None and max_questions < len(uniq):
         rng = np.random.default_rng(seed + 7919)
@@ -1054,14 +1065,10 @@ def question_split(
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LogReg:
-    from sklearn.linear_model import LogisticRegression
-
     if len(set(y.tolist())) < 2:
         raise DataError("training labels have a single class; cannot train a judge", hint="raise --max-questions")
-    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence warnings on tiny test subsets
-        clf.fit(x, y)
+    # Quiet: tiny test subsets do not converge, and the recipe is judged by its validation anyway.
+    clf = fit_logistic(x, y, c, seed=seed, max_iter=MAX_ITER, quiet=True)
     return LogReg(tuple(float(v) for v in clf.coef_[0]), float(clf.intercept_[0]), c)
 
 
@@ -1071,21 +1078,20 @@ def _select_c(
     """Choose C by log loss on an inner question-disjoint split of the training questions."""
     from sklearn.metrics import log_loss
 
-    from safetylens.scorers.linear_probe import group_split
-
     inner_train, inner_val = group_split(list(questions), 0.2, seed + 1)
     if len(grid) == 1 or len(set(y[inner_val].tolist())) < 2 or len(set(y[inner_train].tolist())) < 2:
         return float(grid[0]), []
     scores: list[dict[str, float]] = []
-    best = (math.inf, float(grid[0]))
-    for c in grid:
+
+    def inner_log_loss(c: float) -> float:
         m = _fit(x[inner_train], y[inner_train], c, seed)
         p = np.clip(m.proba(x[inner_val]), 1e-12, 1 - 1e-12)
         loss = float(log_loss(y[inner_val], p, labels=[0, 1]))
-        scores.append({"C": float(c), "inner_log_loss": loss, "inner_auc": _auc(y[inner_val], p)})
-        if loss < best[0]:
-            best = (loss, float(c))
-    return best[1], scores
+        scores.append({"C": float(c), "inner_log_loss": loss, "inner_auc": roc_auc(y[inner_val], p)})
+        return loss
+
+    best, _ = select_best([float(c) for c in grid], inner_log_loss, higher_is_better=False)
+    return best, scores
 
 
 def train_offline_judge(
@@ -1185,7 +1191,7 @@ def train_offline_judge(
         "n_validation_questions": len(val_q),
         "validation_fraction": val_fraction,
         "seed": seed,
-        "split_rule": "linear_probe.group_split over sorted distinct questions (seeded)",
+        "split_rule": "probe.group_split over sorted distinct questions (seeded)",
         "validation_question_keys": sorted(question_key(q) for q in val_q),
         "train_question_keys_sha256": sha256_text(canonical_json(sorted(question_key(q) for q in train_q))),
         "C_with_refs": c_refs,

@@ -7,6 +7,9 @@
   that computes rater agreement in studies, :mod:`safetylens.stats.irr`), because accuracy alone
   flatters a classifier on a skewed set (a constant guess is right on the majority class);
 - precision, recall and F1 per class with percentile-bootstrap intervals over items, and macro F1.
+
+:func:`roc_auc` is the one area under the ROC curve of safetylens (probe validation, judge metrics,
+model selection), for one set of scores or for every row of a block of bootstrap resamples.
 """
 
 from __future__ import annotations
@@ -89,6 +92,42 @@ class Agreement(BaseModel):
             },
             "confusion": [list(r) for r in self.confusion],
         }
+
+
+def roc_auc(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> Any:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative.
+
+    Computed in the Mann-Whitney form, ``(sum of the positives' ranks - n1 (n1 + 1) / 2) / (n1 n0)``,
+    with average ranks for ties (a tie counts one half), which equals scikit-learn's
+    ``roc_auc_score``. The rank sums are sums of half-integers and so exact in floating point: the
+    value does not depend on the order of the items. Rows of 2-D inputs are scored independently,
+    which is how a block of bootstrap resamples is scored in one call.
+
+    Args:
+        y_true: 0/1 labels, shape ``(n,)`` or ``(b, n)``.
+        scores: Scores (higher = more likely positive), the same shape.
+
+    Returns:
+        A float for 1-D inputs, else an array of shape ``(b,)``; NaN where a row has a single class
+        (no AUC is defined).
+
+    Raises:
+        ValueError: The shapes differ.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(y_true, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape:
+        raise ValueError(f"labels have shape {y.shape} but scores {s.shape}")
+    if y.shape[-1] == 0:
+        return float("nan") if y.ndim == 1 else np.full(y.shape[0], np.nan)
+    ranks = rankdata(s, axis=-1)
+    n1 = y.sum(axis=-1)
+    n0 = y.shape[-1] - n1
+    auc = ((ranks * y).sum(axis=-1) - n1 * (n1 + 1) / 2) / np.maximum(n1 * n0, 1)
+    auc = np.where((n1 > 0) & (n0 > 0), auc, np.nan)
+    return float(auc) if y.ndim == 1 else np.asarray(auc, dtype=np.float64)
 
 
 def _f1_stat(human: np.ndarray, pred: np.ndarray, k: int) -> Any:

@@ -1,3 +1,5 @@
+"""The probe trainer every offline scorer uses: splits, selection, validation, the artefact, and the one AUC."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +10,17 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from safetylens.errors import DataError
-from safetylens.scorers.linear_probe import LinearProbe, ProbeClassifier, binary_metrics, group_split, train_probe
+from safetylens.scorers.probe import (
+    LinearProbe,
+    ProbeClassifier,
+    binary_metrics,
+    fit_logistic,
+    group_split,
+    grouped_folds,
+    select_best,
+    train_probe,
+)
+from safetylens.stats.classification import roc_auc
 
 
 def _toy(n: int = 400, dim: int = 8, seed: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -117,3 +129,51 @@ def test_probe_classifier_checks_encoder_identity() -> None:
     assert clf.record.weights_sha256 == probe.weights_sha256
     with pytest.raises(DataError, match="encoder"):
         ProbeClassifier(probe, _Enc("bbb"))
+
+
+def test_roc_auc_equals_sklearn_with_ties_and_per_row() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300) * 0.5 + 0.5 * y * rng.random(300), 2)  # many ties
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    idx = np.random.default_rng(3).integers(0, 300, size=(40, 300))
+    np.testing.assert_allclose(roc_auc(y[idx], p[idx]), [roc_auc_score(y[i], p[i]) for i in idx], atol=1e-12)
+    # Hand-computed: 8 positive-negative pairs, 6 ordered right.
+    assert roc_auc([1, 0, 1, 0, 1, 1], [0.9, 0.2, 0.4, 0.6, 0.7, 0.5]) == 6 / 8
+    assert roc_auc([1, 0], [0.5, 0.5]) == 0.5
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
+    assert np.isnan(roc_auc(np.array([[1, 1], [0, 1]]), np.array([[0.1, 0.2], [0.1, 0.2]]))[0])
+    with pytest.raises(ValueError, match="shape"):
+        roc_auc([0, 1], [0.5])
+
+
+def test_select_best_keeps_the_first_of_equals_and_the_margin() -> None:
+    scores = {0.1: 0.5, 0.3: 0.7, 1.0: 0.7, 3.0: 0.6}
+    best, tried = select_best(scores, scores.__getitem__, higher_is_better=True)
+    assert best == 0.3 and tried == list(scores.items())
+    assert select_best(scores, lambda c: -scores[c], higher_is_better=False)[0] == 0.3
+    # A later candidate must beat the best by more than the margin.
+    near = {0.1: 0.5, 0.3: 0.5 + 1e-13}
+    assert select_best(near, near.__getitem__, higher_is_better=True, margin=1e-12)[0] == 0.1
+    assert select_best(near, near.__getitem__, higher_is_better=True)[0] == 0.3
+    with pytest.raises(ValueError):
+        select_best([], float, higher_is_better=True)
+
+
+def test_grouped_folds_keep_groups_together() -> None:
+    groups = np.array([f"g{i % 7}" for i in range(50)])
+    folds = grouped_folds(groups, 3, seed=1)
+    assert set(folds.tolist()) == {0, 1, 2}
+    for g in set(groups.tolist()):
+        assert len(set(folds[groups == g].tolist())) == 1
+
+
+def test_fit_logistic_is_sklearn_with_the_recipe_settings() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, _ = _toy()
+    w = np.linspace(0.5, 2.0, len(y))
+    got = fit_logistic(x, y, 0.3, seed=4, class_weight="balanced", sample_weight=w, max_iter=3000)
+    ref = LogisticRegression(C=0.3, class_weight="balanced", max_iter=3000, random_state=4).fit(x, y, sample_weight=w)
+    np.testing.assert_array_equal(got.coef_, ref.coef_)
+    np.testing.assert_array_equal(got.intercept_, ref.intercept_)

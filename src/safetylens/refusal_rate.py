@@ -12,23 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from safetylens.errors import ConfigError
+from safetylens.records import GenerationRecord
 from safetylens.runs import RunDir
 from safetylens.scorers import registry
 from safetylens.stats.ci import Estimate, proportion
 from safetylens.util import atomic_write_json
 
 REFUSAL_FILE = "refusal.json"
-
-
-def _request_text(record: dict[str, Any]) -> str:
-    """What the model was asked: the last user turn of a chat, or the raw prompt of a base model."""
-    prompt = record.get("prompt")
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, list):
-        users = [str(m.get("content", "")) for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-        return users[-1] if users else ""
-    return ""
 
 
 def run_refusal_rates(
@@ -48,24 +38,23 @@ def run_refusal_rates(
     Raises:
         ConfigError: The run has no generated answers (a log-likelihood-only run).
     """
-    records = [r for r in run.records(repair=True) if isinstance(r.get("output"), str)]
+    records = [r for r in run.records(repair=True) if r.is_generation]
     if not records:
         raise ConfigError(
             f"{run.path} has no generated answers to classify",
             hint="refusal rates apply to generation benchmarks (not to truthfulqa-mc)",
         )
     model = clf if clf is not None else registry.create("refusal", classifier, **(options or {}))
-    by_bench: dict[str, list[dict[str, Any]]] = {}
+    by_bench: dict[str, list[GenerationRecord]] = {}
     for r in records:
-        by_bench.setdefault(str(r.get("benchmark", "?")), []).append(r)
+        by_bench.setdefault(r.benchmark, []).append(r)
     out: dict[str, Any] = {}
     for bench, rows in sorted(by_bench.items()):
-        prompts = [_request_text(r) for r in rows]
-        preds = model.classify([str(r["output"]) for r in rows], prompts)
+        preds = model.classify([r.completion for r in rows], [r.request_text for r in rows])
         est: Estimate = proportion(sum(p.refusal for p in preds), len(preds))
         out[bench] = {
             "refusal_pct": est.model_dump(mode="json"),
-            "empty": sum(1 for r in rows if not str(r["output"]).strip()),
+            "empty": sum(1 for r in rows if not r.completion.strip()),
         }
     report = {"classifier": model.record.model_dump(mode="json"), "benchmarks": out}
     path = run.path / REFUSAL_FILE

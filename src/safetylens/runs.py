@@ -3,9 +3,12 @@
 A run lives in ``<output>/<UTC timestamp>-<spec hash[:8]>/``:
 
 - ``manifest.json``: written before the first model call (:class:`~safetylens.spec.Manifest`);
-- ``generations.jsonl``: one line per finished sample, appended and fsynced as samples finish;
-- ``scores.jsonl``: the scoring pass over saved generations (re-runnable without regenerating);
-- ``results.json``: the manifest followed by every benchmark's metrics with confidence intervals.
+- ``generations.jsonl``: one :class:`~safetylens.records.GenerationRecord` per finished sample,
+  appended and fsynced as samples finish;
+- ``scores.jsonl``: one :class:`~safetylens.records.SampleScore` per sample, the scoring pass over
+  saved generations (re-runnable without regenerating);
+- ``results.json``: :class:`~safetylens.records.RunResults`, the manifest followed by every
+  benchmark's metrics with confidence intervals.
 
 Killing a run at any moment and resuming it (``safetylens resume RUN_DIR``) gives the same
 results as an uninterrupted run: samples already in ``generations.jsonl`` are kept, answers
@@ -24,12 +27,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from safetylens import paths
-from safetylens.benchmarks.base import Benchmark, BenchmarkContext, BenchmarkResult, Sample, get
+from safetylens.benchmarks.base import Benchmark, BenchmarkContext, Sample, get
 from safetylens.cache import CachedModel, RequestCache
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import ConfigError, SafetylensError
 from safetylens.models.base import Decoding, ModelBackend, Prompt, prompt_to_json
 from safetylens.progress import progress_bar
+from safetylens.records import (
+    BenchmarkResult,
+    ContinuationLoglikelihood,
+    GenerationRecord,
+    RunResults,
+    SampleScore,
+    as_scores,
+)
 from safetylens.spec import (
     DatasetRecord,
     Manifest,
@@ -132,22 +143,36 @@ class RunDir:
         except (ValueError, ValidationError) as exc:
             raise ConfigError(f"{self.manifest_path}: invalid manifest: {exc}") from exc
 
-    def records(self, repair: bool = False) -> list[dict[str, Any]]:
-        """The saved generation records (``repair`` drops a line cut short by a crash)."""
-        return list(read_jsonl(self.generations_path, repair=repair))
+    def records(self, repair: bool = False) -> list[GenerationRecord]:
+        """The saved generation records (``repair`` drops a line cut short by a crash).
 
-    def scores(self) -> list[dict[str, Any]]:
-        """The saved score records."""
-        return list(read_jsonl(self.scores_path))
+        Raises:
+            DataError: A line is not a valid record (or was written by a newer safetylens).
+        """
+        return [GenerationRecord.from_json(obj) for obj in read_jsonl(self.generations_path, repair=repair)]
 
-    def results(self) -> dict[str, Any] | None:
-        """``results.json`` if present."""
+    def scores(self) -> list[SampleScore]:
+        """The saved score records.
+
+        Raises:
+            DataError: A line is not a valid score (or was written by a newer safetylens).
+        """
+        return [SampleScore.from_json(obj) for obj in read_jsonl(self.scores_path)]
+
+    def results(self) -> RunResults | None:
+        """``results.json`` if present.
+
+        Raises:
+            ConfigError: The file is not valid results (or was written by a newer safetylens).
+        """
         import json
 
         if not self.results_path.exists():
             return None
-        data: dict[str, Any] = json.loads(self.results_path.read_text(encoding="utf-8"))
-        return data
+        try:
+            return RunResults.from_json(json.loads(self.results_path.read_text(encoding="utf-8")))
+        except (ValueError, SafetylensError) as exc:
+            raise ConfigError(f"{self.results_path}: invalid results file: {exc}") from exc
 
 
 @dataclass
@@ -270,18 +295,18 @@ def build_manifest(
     )
 
 
-def _sample_record(bench: str, sample: Sample) -> dict[str, Any]:
-    rec: dict[str, Any] = {"benchmark": bench, "id": sample.id, "meta": sample.meta}
+def _sample_fields(bench: str, sample: Sample) -> dict[str, Any]:
+    fields: dict[str, Any] = {"benchmark": bench, "id": sample.id, "meta": sample.meta}
     if sample.generation is not None:
-        rec["prompt"] = prompt_to_json(sample.generation.prompt)
-        rec["decoding"] = sample.generation.decoding.model_dump(mode="json")
-    return rec
+        fields["prompt"] = prompt_to_json(sample.generation.prompt)
+        fields["decoding"] = sample.generation.decoding.model_dump(mode="json")
+    return fields
 
 
 def generate(prepared: Sequence[Prepared], model: CachedModel, run: RunDir, log: Log | None = None) -> None:
     """Run every sample through the model, appending finished samples to ``generations.jsonl``."""
     existing = run.records(repair=True)
-    done = {(r["benchmark"], r["id"]) for r in existing}
+    done = {(r.benchmark, r.id) for r in existing}
     with JsonlWriter(run.generations_path) as writer:
         for p in prepared:
             name = p.bench.name
@@ -295,15 +320,15 @@ def generate(prepared: Sequence[Prepared], model: CachedModel, run: RunDir, log:
                 reqs = [s.generation for s in gen if s.generation is not None]
                 with progress_bar(f"{name} generate", len(reqs)) as advance:
                     for idx, res in model.generate(reqs, progress=advance):
-                        rec = _sample_record(name, gen[idx])
-                        rec.update(
+                        rec = GenerationRecord(
+                            **_sample_fields(name, gen[idx]),
                             output=res.text,
                             finish_reason=res.finish_reason,
                             rendered_prompt=res.rendered_prompt,
                             prompt_tokens=res.prompt_tokens,
                             completion_tokens=res.completion_tokens,
                         )
-                        writer.write(rec)
+                        writer.write(rec.to_json())
             ll = [s for s in todo if s.loglikelihood]
             if ll:
                 flat = [(si, j) for si, s in enumerate(ll) for j in range(len(s.loglikelihood))]
@@ -315,18 +340,20 @@ def generate(prepared: Sequence[Prepared], model: CachedModel, run: RunDir, log:
                         partial.setdefault(si, {})[j] = lres.to_json()
                         sample = ll[si]
                         if len(partial[si]) == len(sample.loglikelihood):
-                            rec = _sample_record(name, sample)
                             contexts = list(dict.fromkeys(r.context for r in sample.loglikelihood))
-                            rec["contexts"] = contexts
-                            rec["loglikelihood"] = [
-                                {
-                                    "context_index": contexts.index(r.context),
-                                    "continuation": r.continuation,
-                                    **partial[si][k],
-                                }
-                                for k, r in enumerate(sample.loglikelihood)
-                            ]
-                            writer.write(rec)
+                            rec = GenerationRecord(
+                                **_sample_fields(name, sample),
+                                contexts=contexts,
+                                loglikelihood=[
+                                    ContinuationLoglikelihood(
+                                        context_index=contexts.index(r.context),
+                                        continuation=r.continuation,
+                                        **partial[si][k],
+                                    )
+                                    for k, r in enumerate(sample.loglikelihood)
+                                ],
+                            )
+                            writer.write(rec.to_json())
                             del partial[si]
 
 
@@ -335,38 +362,30 @@ def score_and_aggregate(
 ) -> dict[str, BenchmarkResult]:
     """Score saved generations, aggregate, and write ``scores.jsonl`` and ``results.json``."""
     records = run.records()
-    by_bench: dict[str, list[dict[str, Any]]] = {}
+    by_bench: dict[str, list[GenerationRecord]] = {}
     for r in records:
-        by_bench.setdefault(r["benchmark"], []).append(r)
-    all_scores: list[dict[str, Any]] = []
+        by_bench.setdefault(r.benchmark, []).append(r)
+    all_scores: list[SampleScore] = []
     results: dict[str, BenchmarkResult] = {}
     for p in prepared:
         name = p.bench.name
         order = {s.id: i for i, s in enumerate(p.samples)}
-        recs = sorted((r for r in by_bench.get(name, []) if r["id"] in order), key=lambda r: order[r["id"]])
+        recs = sorted((r for r in by_bench.get(name, []) if r.id in order), key=lambda r: order[r.id])
         if len(recs) != len(p.samples):
             raise SafetylensError(
                 f"{name}: {len(p.samples) - len(recs)} samples have no generation yet",
                 hint=f"finish the run first: safetylens resume {run.path}",
             )
-        scores = p.bench.score(p.ctx, recs)
-        for s in scores:
-            s.setdefault("benchmark", name)
+        # A score the benchmark did not attribute is its own (third-party benchmarks may return dicts).
+        scores = as_scores(p.bench.score(p.ctx, recs), name)
         all_scores.extend(scores)
         results[name] = p.bench.aggregate(p.ctx, recs, scores)
     import json
 
     from safetylens.util import atomic_write_text
 
-    atomic_write_text(run.scores_path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in all_scores))
-    atomic_write_json(
-        run.results_path,
-        {
-            "manifest": manifest.model_dump(mode="json"),
-            "results": {k: v.model_dump(mode="json") for k, v in results.items()},
-            "timing": timing or {},
-        },
-    )
+    atomic_write_text(run.scores_path, "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in all_scores))
+    atomic_write_json(run.results_path, RunResults(manifest=manifest, results=results, timing=timing or {}).to_json())
     return results
 
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from safetylens.errors import DataError
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest, Prompt
+from safetylens.records import BenchmarkResult as BenchmarkResult
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike
+from safetylens.records import scores_by_id as scores_by_id
 from safetylens.spec import OpenChoice, ScorerRecord
-from safetylens.stats.ci import Estimate
 from safetylens.tables import PaperTable as PaperTable
 from safetylens.tables import TableRow as TableRow
 
@@ -136,24 +137,6 @@ class Sample:
     loglikelihood: tuple[LoglikelihoodRequest, ...] = ()
 
 
-class BenchmarkResult(BaseModel):
-    """Aggregated results of one benchmark in one run."""
-
-    model_config = ConfigDict(frozen=True)
-
-    benchmark: str
-    n_samples: int
-    headline: dict[str, Estimate] = Field(default_factory=dict, description="the metrics the paper headlines")
-    metrics: dict[str, Estimate] = Field(default_factory=dict)
-    breakdowns: dict[str, dict[str, dict[str, Estimate]]] = Field(
-        default_factory=dict, description="breakdown name -> group -> metric -> estimate"
-    )
-    tables: list[PaperTable] = Field(default_factory=list)
-    scorers: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class SampleOutcome:
     """Per-sample values of a benchmark's metrics, for paired comparisons between runs.
@@ -167,21 +150,6 @@ class SampleOutcome:
     id: str
     values: dict[str, float | bool]
     groups: tuple[str, ...] = ()
-
-
-def scores_by_id(
-    benchmark: str, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]], unit: str = "generations"
-) -> dict[str, dict[str, Any]]:
-    """Index scores by sample id, checking that every record has one.
-
-    Raises:
-        DataError: A record has no score (a scoring pass was interrupted or a file was edited).
-    """
-    by_id = {s["id"]: s for s in scores}
-    missing = [r["id"] for r in records if r["id"] not in by_id]
-    if missing:
-        raise DataError(f"{benchmark}: {len(missing)} {unit} have no score (first: {missing[0]})")
-    return by_id
 
 
 ProgressFactory = Callable[[str, int], Any]
@@ -257,19 +225,23 @@ class Benchmark(ABC):
         """Resolve and describe the scorers this run will use. Must fail (raise) if one is unavailable."""
         return []
 
-    def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Score saved records; return one or more score dicts per record (each with ``id``)."""
+    def score(self, ctx: BenchmarkContext, records: Sequence[RecordLike]) -> Sequence[ScoreLike]:
+        """Score saved records; return one score per record (a :class:`SampleScore`, or its flat JSON form).
+
+        Records arrive as :class:`GenerationRecord`; their JSON form (a dict) is also accepted, so
+        benchmarks read them through :func:`safetylens.records.as_records`.
+        """
         return []
 
     def sample_outcomes(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> list[SampleOutcome] | None:
         """Per-sample metric values for paired comparisons (``safetylens compare``); None if unsupported."""
         return None
 
     @abstractmethod
     def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> BenchmarkResult:
         """Aggregate records and scores into metrics with confidence intervals."""
 
@@ -291,9 +263,7 @@ def context_scorer(ctx: BenchmarkContext, slot: str, kind: str, name: str, optio
     return scorer
 
 
-def context_scorer_record(
-    ctx: BenchmarkContext, slot: str, scores: Sequence[dict[str, Any]], field: str
-) -> ScorerRecord:
+def context_scorer_record(ctx: BenchmarkContext, slot: str, scores: Sequence[SampleScore], field: str) -> ScorerRecord:
     """The record of the scorer in ``ctx.extra[slot]``, else one naming the ids saved with the scores.
 
     Aggregating saved scores again (``safetylens show``, replays) need not load the scorer; the record
@@ -303,8 +273,43 @@ def context_scorer_record(
     if cached is not None:
         rec: ScorerRecord = cached[1].record
         return rec
-    ids = sorted({str(s.get(field, "unknown")) for s in scores}) or ["unknown"]
+    ids = sorted({str(s.values.get(field, "unknown")) for s in scores}) or ["unknown"]
     return ScorerRecord(id=",".join(ids), version="unknown", description="read from scores.jsonl")
+
+
+def score_answers(
+    ctx: BenchmarkContext,
+    benchmark: str,
+    records: Sequence[GenerationRecord],
+    what: str,
+    run: Callable[[list[str], list[str], Callable[[int], None] | None], Sequence[Any]],
+    values: Callable[[Any], dict[str, JsonValue]],
+    scorer: tuple[str, str],
+) -> list[SampleScore]:
+    """Score each answer with a scorer that reads the answer and the prompt it answers.
+
+    Benchmarks that classify or judge answers (refusal, harm) share this: every answer is passed with
+    its ``meta["prompt"]`` in one call (with a progress bar), and each score holds the scorer's values,
+    the scorer's id and whether the answer was empty.
+
+    Args:
+        ctx: The benchmark context (for progress).
+        benchmark: The benchmark's name.
+        records: The records to score.
+        what: The progress bar's label after the benchmark name (e.g. ``"classify"``).
+        run: ``run(answers, prompts, advance)`` returns one prediction per answer.
+        values: A prediction's score values.
+        scorer: The score field naming the scorer, and the scorer's id.
+    """
+    outputs = [r.completion for r in records]
+    prompts = [str(r.meta.get("prompt", "")) for r in records]
+    with ctx.progress_for(f"{benchmark} {what}", len(outputs)) as advance:
+        preds = run(outputs, prompts, advance)
+    field, scorer_id = scorer
+    return [
+        SampleScore(id=r.id, benchmark=benchmark, values={**values(p), field: scorer_id, "empty": not out.strip()})
+        for r, p, out in zip(records, preds, outputs, strict=True)
+    ]
 
 
 def subset_note(sample: int | None, per: str, limit: int | None, seed: int, n: int) -> str | None:

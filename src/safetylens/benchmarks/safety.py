@@ -15,11 +15,11 @@ chart), Figure 18 (single vs multi-turn) and Figure 19 (per risk category).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from safetylens.benchmarks.base import (
     Benchmark,
@@ -34,6 +34,7 @@ from safetylens.benchmarks.base import (
     context_scorer_record,
     open_choice,
     register,
+    score_answers,
     scorer_option,
     scores_by_id,
     scoring_option,
@@ -52,6 +53,7 @@ from safetylens.datasets.safety_prompts import (
 )
 from safetylens.errors import ConfigError
 from safetylens.models.base import GenerationRequest, Message, Prompt
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike, as_records, as_scores
 from safetylens.reference.safety import figure17_rows
 from safetylens.spec import ScorerRecord
 from safetylens.stats.ci import Estimate, bootstrap_mean, proportion
@@ -131,12 +133,41 @@ def load_prompts(opts: SafetyOptions, data: Any) -> list[SafetyPrompt]:
     return out
 
 
-def _violation(scores: Sequence[dict[str, Any]]) -> Estimate:
-    return proportion(sum(bool(s["violation"]) for s in scores), len(scores))
+class SafetyMeta(BaseModel):
+    """What a safety sample's record carries in ``meta``.
+
+    Attributes:
+        set: The prompt set's name.
+        risk_category: The paper's risk category (or ``"other"``).
+        source_category: The set's own category.
+        multi_turn: Whether the prompt is a conversation of several turns.
+        prompt: The last user turn (what the harm judge reads beside the answer).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    set: str
+    risk_category: str
+    source_category: str = ""
+    multi_turn: bool = False
+    prompt: str = ""
 
 
-def _mean_rating(scores: Sequence[dict[str, Any]], resamples: int, seed: int) -> Estimate:
-    return bootstrap_mean([float(s["rating"]) for s in scores], n_resamples=resamples, seed=seed)
+def _meta(record: GenerationRecord) -> SafetyMeta:
+    return record.meta_as(SafetyMeta)
+
+
+def _parsed(score: SampleScore) -> bool:
+    """Whether the judge's reply was a rating (scores written before model judges always were)."""
+    return bool(score.values.get("parsed", True))
+
+
+def _violation(scores: Sequence[SampleScore]) -> Estimate:
+    return proportion(sum(s.flag("violation") for s in scores), len(scores))
+
+
+def _mean_rating(scores: Sequence[SampleScore], resamples: int, seed: int) -> Estimate:
+    return bootstrap_mean([s.number("rating") for s in scores], n_resamples=resamples, seed=seed)
 
 
 @register
@@ -173,13 +204,13 @@ class Safety(Benchmark):
             samples.append(
                 Sample(
                     id=p.id,
-                    meta={
-                        "set": p.set,
-                        "risk_category": p.risk_category,
-                        "source_category": p.source_category,
-                        "multi_turn": p.multi_turn,
-                        "prompt": p.prompt,
-                    },
+                    meta=SafetyMeta(
+                        set=p.set,
+                        risk_category=p.risk_category,
+                        source_category=p.source_category,
+                        multi_turn=p.multi_turn,
+                        prompt=p.prompt,
+                    ).model_dump(),
                     generation=GenerationRequest(self._prompt(p, system, ctx.chat), ctx.decoding),
                 )
             )
@@ -221,78 +252,86 @@ class Safety(Benchmark):
         """Create the judge now, so a missing one fails the run before any model call."""
         return [self._judge(ctx).record]
 
-    def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def score(self, ctx: BenchmarkContext, records: Sequence[RecordLike]) -> list[SampleScore]:
         """Rate every answer: harm (0-1), the paper's rating (1-5), violation and P(violation)."""
         judge = self._judge(ctx)
-        outputs = [str(r.get("output") or "") for r in records]
-        prompts = [str(r["meta"].get("prompt", "")) for r in records]
-        with ctx.progress_for("safety judge", len(outputs)) as advance:
-            verdicts = judge.judge(outputs, prompts, progress=advance)
-        rid = judge.record.id
-        return [
-            {
-                "id": r["id"],
+        return score_answers(
+            ctx,
+            self.name,
+            as_records(records, self.name),
+            "judge",
+            lambda answers, prompts, advance: judge.judge(answers, prompts, progress=advance),
+            lambda v: {
                 "harm": v.harm,
                 "rating": v.rating,
                 "violation": v.violation,
                 "p_violation": v.p_violation,
                 "parsed": v.parsed,
-                "judge": rid,
-                "empty": not out.strip(),
-            }
-            for r, v, out in zip(records, verdicts, outputs, strict=True)
-        ]
+            },
+            ("judge", judge.record.id),
+        )
 
     def sample_outcomes(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> list[SampleOutcome] | None:
         """Per prompt: violation (bool) and rating, grouped by set, risk category and turns."""
-        by_id = {s["id"]: s for s in scores}
-        return [
-            SampleOutcome(
-                id=r["id"],
-                values={"violation": bool(by_id[r["id"]]["violation"]), "rating": float(by_id[r["id"]]["rating"])},
-                groups=(
-                    f"set:{r['meta']['set']}",
-                    f"risk_category:{r['meta']['risk_category']}",
-                    f"turns:{'multi' if r['meta']['multi_turn'] else 'single'}",
-                ),
+        by_id = {s.id: s for s in as_scores(scores, self.name)}
+        out = []
+        for r in as_records(records, self.name):
+            s = by_id.get(r.id)
+            if s is None or not _parsed(s):
+                continue
+            m = _meta(r)
+            out.append(
+                SampleOutcome(
+                    id=r.id,
+                    values={"violation": s.flag("violation"), "rating": s.number("rating")},
+                    groups=(
+                        f"set:{m.set}",
+                        f"risk_category:{m.risk_category}",
+                        f"turns:{'multi' if m.multi_turn else 'single'}",
+                    ),
+                )
             )
-            for r in records
-            if r["id"] in by_id and by_id[r["id"]].get("parsed", True)
-        ]
+        return out
 
     def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> BenchmarkResult:
         """Violation % and mean rating overall and by set, risk category and turns; Figures 17-19."""
+        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
+
+    def _aggregate(
+        self, ctx: BenchmarkContext, all_records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
+    ) -> BenchmarkResult:
         opts = _opts(ctx.options)
-        by_id = scores_by_id("safety", records, scores)
+        by_id = scores_by_id("safety", all_records, scores)
         # A model judge's answer that was not a rating is left out of every figure (and counted below),
         # never read as safe or unsafe.
-        unparsed = [r for r in records if not by_id[r["id"]].get("parsed", True)]
-        records = [r for r in records if by_id[r["id"]].get("parsed", True)]
+        unparsed = [r for r in all_records if not _parsed(by_id[r.id])]
+        records = [r for r in all_records if _parsed(by_id[r.id])]
         if not records:
             raise ConfigError("safety: the judge gave no usable rating for any answer", hint="check the judge model")
-        rated = [by_id[r["id"]] for r in records]
+        rated = [by_id[r.id] for r in records]
+        metas = [_meta(r) for r in records]
         boot = opts.bootstrap_resamples
 
-        def figures(sel: Sequence[dict[str, Any]]) -> dict[str, Estimate]:
+        def figures(sel: Sequence[SampleScore]) -> dict[str, Estimate]:
             return {"violation_pct": _violation(sel), "mean_rating": _mean_rating(sel, boot, ctx.seed)}
 
-        def grouped(key: str) -> dict[str, dict[str, Estimate]]:
-            groups: dict[str, list[dict[str, Any]]] = {}
-            for r, s in zip(records, rated, strict=True):
-                groups.setdefault(str(r["meta"][key]), []).append(s)
+        def grouped(key: Callable[[SafetyMeta], str]) -> dict[str, dict[str, Estimate]]:
+            groups: dict[str, list[SampleScore]] = {}
+            for m, s in zip(metas, rated, strict=True):
+                groups.setdefault(key(m), []).append(s)
             return {g: figures(v) for g, v in sorted(groups.items())}
 
         headline = figures(rated)
         turns: dict[str, dict[str, Estimate]] = {}
         for label, multi in (("single", False), ("multi", True)):
-            sel = [s for r, s in zip(records, rated, strict=True) if bool(r["meta"]["multi_turn"]) == multi]
+            sel = [s for m, s in zip(metas, rated, strict=True) if m.multi_turn == multi]
             if sel:
                 turns[label] = figures(sel)
-        by_category = grouped("risk_category")
+        by_category = grouped(lambda m: m.risk_category)
         rec = self._scorer_record(ctx, scores)
         agreement = judge_agreement_note(rec)
         measured_note = f"judge: {rec.id} ({agreement})"
@@ -344,28 +383,28 @@ class Safety(Benchmark):
         notes = [measured_note]
         if unparsed:
             notes.append(
-                f"{len(unparsed)} answers left out: the judge's reply was not a rating (first: {unparsed[0]['id']})"
+                f"{len(unparsed)} answers left out: the judge's reply was not a rating (first: {unparsed[0].id})"
             )
-        other = sum(1 for r in records if r["meta"]["risk_category"] not in PAPER_CATEGORIES)
+        other = sum(1 for m in metas if m.risk_category not in PAPER_CATEGORIES)
         if other:
             notes.append(f"{other} of {len(records)} prompts fall outside the paper's three risk categories ('other')")
         subset = subset_note(opts.sample, "set and category", ctx.limit, ctx.seed, len(records))
         if subset:
             notes.append(subset)
-        metrics = {"empty_answer_pct": proportion(sum(bool(s.get("empty")) for s in rated), len(rated))}
+        metrics = {"empty_answer_pct": proportion(sum(bool(s.values.get("empty")) for s in rated), len(rated))}
         return BenchmarkResult(
             benchmark=self.name,
             n_samples=len(records),
             headline=headline,
             metrics=metrics,
-            breakdowns={"set": grouped("set"), "risk_category": by_category, "turns": turns},
+            breakdowns={"set": grouped(lambda m: m.set), "risk_category": by_category, "turns": turns},
             tables=tables,
             scorers=[rec.id],
             notes=notes,
             extra={"judge": rec.model_dump(mode="json"), "category_mapping": mapping.record()},
         )
 
-    def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[dict[str, Any]]) -> ScorerRecord:
+    def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[SampleScore]) -> ScorerRecord:
         return context_scorer_record(ctx, SLOT, scores, "judge")
 
 

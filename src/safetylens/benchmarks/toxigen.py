@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safetylens.benchmarks.base import (
     Benchmark,
@@ -35,6 +35,7 @@ from safetylens.benchmarks.base import (
     Sample,
     SampleOutcome,
     TableRow,
+    context_scorer_record,
     open_choice,
     register,
     scorer_option,
@@ -56,6 +57,7 @@ from safetylens.datasets.toxigen import (
 )
 from safetylens.errors import ConfigError
 from safetylens.models.base import GenerationRequest, Prompt
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike, as_records, as_scores
 from safetylens.reference.toxigen import GROUP_LABELS, GROUPS, reference_rows
 from safetylens.scorers import registry as scorer_registry
 from safetylens.spec import ScorerRecord
@@ -199,6 +201,30 @@ class ToxigenOptions(BenchmarkOptions):
         if self.chat_user_turn == "auto":
             return "raw" if self.dataset == "safenlp" else "complete"
         return self.chat_user_turn
+
+
+class ToxigenMeta(BaseModel):
+    """What a ToxiGen sample's record carries in ``meta``.
+
+    Attributes:
+        source: Where the sentence comes from (the SafeNLP set or a prompt file).
+        label: ``hate`` or ``neutral`` (the sentence's ToxiGen label).
+        groups: The target groups the sentence is about.
+        text: The prompt text (what a base model continues).
+        toxicity_score: The SafeNLP set's human toxicity score, when it has one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    source: str = ""
+    label: str | None = None
+    groups: tuple[str, ...] = ()
+    text: str = ""
+    toxicity_score: float | None = None
+
+
+def _meta(record: GenerationRecord) -> ToxigenMeta:
+    return record.meta_as(ToxigenMeta)
 
 
 def load_items(opts: ToxigenOptions, data: DataStore, seed: int) -> list[ToxigenItem]:
@@ -370,9 +396,9 @@ class ToxiGen(Benchmark):
             decoding = decoding.model_copy(update={"stop": (*decoding.stop, "\n")})
         samples = []
         for it in items:
-            meta: dict[str, Any] = {"source": it.source, "label": it.label, "groups": list(it.groups), "text": it.text}
-            if it.toxicity_score is not None:
-                meta["toxicity_score"] = it.toxicity_score
+            meta = ToxigenMeta(
+                source=it.source, label=it.label, groups=it.groups, text=it.text, toxicity_score=it.toxicity_score
+            ).model_dump(mode="json", exclude_none=True)
             samples.append(
                 Sample(id=it.id, meta=meta, generation=GenerationRequest(self._prompt(opts, it, ctx.chat), decoding))
             )
@@ -425,64 +451,75 @@ class ToxiGen(Benchmark):
         return [self._classifier(ctx).record]
 
     @staticmethod
-    def classified_text(opts: ToxigenOptions, record: Mapping[str, Any], chat: bool) -> str:
+    def classified_text(opts: ToxigenOptions, record: RecordLike, chat: bool) -> str:
         """The text the classifier reads for one saved generation."""
-        output = str(record.get("output") or "")
+        (rec,) = as_records([record], ToxiGen.name)
+        output = rec.completion
         if opts.classify == "generation":
             return output
-        prompt = str(record.get("meta", {}).get("text", ""))
+        prompt = _meta(rec).text
         # A base model continues the prompt text directly; a chat reply is a new turn.
         return prompt + output if not chat else f"{prompt}\n{output}"
 
-    def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def score(self, ctx: BenchmarkContext, records: Sequence[RecordLike]) -> list[SampleScore]:
         """Classify every saved generation: p(toxic) and the toxic/non-toxic decision."""
         opts = _opts(ctx.options)
         clf = self._classifier(ctx)
-        texts = [self.classified_text(opts, r, ctx.chat) for r in records]
+        recs = as_records(records, self.name)
+        texts = [self.classified_text(opts, r, ctx.chat) for r in recs]
         with ctx.progress_for("toxigen classify", len(texts)) as advance:
             proba = clf.predict_proba(texts, progress=advance)
         toxic = clf.decide(proba)
         rid = clf.record.id
         return [
-            {
-                "id": r["id"],
-                "p_toxic": float(p),
-                "toxic": bool(t),
-                "classifier": rid,
-                "empty": not str(r.get("output") or "").strip(),
-            }
-            for r, p, t in zip(records, proba, toxic, strict=True)
+            SampleScore(
+                id=r.id,
+                benchmark=self.name,
+                values={
+                    "p_toxic": float(p),
+                    "toxic": bool(t),
+                    "classifier": rid,
+                    "empty": not r.completion.strip(),
+                },
+            )
+            for r, p, t in zip(recs, proba, toxic, strict=True)
         ]
 
     def sample_outcomes(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> list[SampleOutcome] | None:
         """Per sentence: toxic (bool) and p(toxic), with its groups (``group:<g>``) and label (``label:<l>``)."""
-        by_id = {s["id"]: s for s in scores}
+        by_id = {s.id: s for s in as_scores(scores, self.name)}
         out: list[SampleOutcome] = []
-        for r in records:
-            s = by_id.get(r["id"])
+        for r in as_records(records, self.name):
+            s = by_id.get(r.id)
             if s is None:
                 continue
-            groups = tuple(f"group:{g}" for g in r["meta"]["groups"])
-            label = r["meta"].get("label")
+            meta = _meta(r)
+            groups = tuple(f"group:{g}" for g in meta.groups)
             out.append(
                 SampleOutcome(
-                    id=r["id"],
-                    values={"toxic": bool(s["toxic"]), "p_toxic": float(s["p_toxic"])},
-                    groups=groups + ((f"label:{label}",) if label else ()),
+                    id=r.id,
+                    values={"toxic": s.flag("toxic"), "p_toxic": s.number("p_toxic")},
+                    groups=groups + ((f"label:{meta.label}",) if meta.label else ()),
                 )
             )
         return out
 
     def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> BenchmarkResult:
         """Per-group % toxic, the macro headline, the micro-average and the Table 45 layout."""
+        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
+
+    def _aggregate(
+        self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
+    ) -> BenchmarkResult:
         opts = _opts(ctx.options)
         by_id = scores_by_id("toxigen", records, scores)
-        memberships = [tuple(r["meta"]["groups"]) for r in records]
-        toxic = [bool(by_id[r["id"]]["toxic"]) for r in records]
+        metas = [_meta(r) for r in records]
+        memberships = [m.groups for m in metas]
+        toxic = [by_id[r.id].flag("toxic") for r in records]
         groups = opts.effective_groups()
         agg = aggregate_toxicity(memberships, toxic, groups, n_resamples=opts.bootstrap_resamples, seed=ctx.seed)
         present = list(agg.groups)
@@ -498,12 +535,12 @@ class ToxiGen(Benchmark):
         if opts.dataset == "prompts" and len(paper13) == len(GROUPS) and len(present) > len(GROUPS):
             sub = aggregate_toxicity(memberships, toxic, GROUPS, n_resamples=opts.bootstrap_resamples, seed=ctx.seed)
             metrics["toxic_pct_paper_groups"] = sub.macro
-        empty = sum(1 for r in records if by_id[r["id"]].get("empty"))
+        empty = sum(1 for r in records if by_id[r.id].values.get("empty"))
         metrics["empty_generation_pct"] = proportion(empty, len(records))
 
         labels: dict[str, dict[str, Estimate]] = {}
         for label in opts.effective_labels():
-            sel = [t for r, t in zip(records, toxic, strict=True) if r["meta"].get("label") == label]
+            sel = [t for m, t in zip(metas, toxic, strict=True) if m.label == label]
             if sel:
                 labels[label] = {"toxic_pct": proportion(sum(sel), len(sel))}
 
@@ -543,14 +580,9 @@ class ToxiGen(Benchmark):
             },
         )
 
-    def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[Mapping[str, Any]]) -> ScorerRecord:
+    def _scorer_record(self, ctx: BenchmarkContext, scores: Sequence[SampleScore]) -> ScorerRecord:
         """The classifier's record: from the loaded classifier, else the id saved with the scores."""
-        cached = ctx.extra.get("toxicity_classifier")
-        if cached is not None:
-            rec: ScorerRecord = cached[1].record
-            return rec
-        ids = sorted({str(s.get("classifier", "unknown")) for s in scores}) or ["unknown"]
-        return ScorerRecord(id=",".join(ids), version="unknown", description="read from scores.jsonl")
+        return context_scorer_record(ctx, "toxicity_classifier", scores, "classifier")
 
     def _notes(
         self,

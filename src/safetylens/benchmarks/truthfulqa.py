@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from safetylens.benchmarks.base import (
     Benchmark,
@@ -58,6 +58,7 @@ from safetylens.datasets.truthfulqa import (
 )
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import GenerationRequest, Prompt
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike, as_records, as_scores
 from safetylens.reference.truthfulqa import COLUMN_LABELS, COLUMNS, reference_rows
 from safetylens.scorers import registry as scorer_registry
 from safetylens.scorers.judges import AnswerJudge, Aspect
@@ -214,6 +215,34 @@ class TruthfulQAOptions(BenchmarkOptions):
         return value
 
 
+class TruthfulQAMeta(BaseModel):
+    """What a TruthfulQA sample's record carries in ``meta``.
+
+    Attributes:
+        index: The question's row in the data file.
+        question: The question.
+        category: Its TruthfulQA category.
+        type: ``Adversarial`` or ``Non-Adversarial``.
+        best_answer: The best true answer.
+        correct_answers: The true reference answers.
+        incorrect_answers: The false reference answers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    index: int
+    question: str
+    category: str
+    type: str
+    best_answer: str = ""
+    correct_answers: list[str] = Field(default_factory=list)
+    incorrect_answers: list[str] = Field(default_factory=list)
+
+
+def _meta(record: GenerationRecord) -> TruthfulQAMeta:
+    return record.meta_as(TruthfulQAMeta)
+
+
 def _opts(options: BenchmarkOptions) -> TruthfulQAOptions:
     if not isinstance(options, TruthfulQAOptions):
         raise TypeError(f"expected TruthfulQAOptions, got {type(options).__name__}")
@@ -325,8 +354,8 @@ def judged_metrics(
 ) -> dict[str, Estimate]:
     """``true_pct``, ``info_pct``, ``true_info_pct`` (AND) and ``true_info_prob_pct`` (product) of scored rows.
 
-    Rows are score dicts with ``true``, ``info``, ``true_info``, ``true_info_prob`` (rows without them,
-    skipped answers, are left out).
+    Rows are score values (:attr:`SampleScore.values`) with ``true``, ``info``, ``true_info``,
+    ``true_info_prob`` (rows without them, skipped answers, are left out).
     """
     judged = [r for r in rows if r.get("true") is not None]
     t = f"label = P(yes) >= {judge_threshold:g}"
@@ -416,15 +445,15 @@ class TruthfulQA(Benchmark):
                 prompt = chat_prompt(chat_user_turn(q.question, primer, opts.chat_format), system)
             else:
                 prompt = qa_prompt(q.question, primer)
-            meta: dict[str, Any] = {
-                "index": q.index,
-                "question": q.question,
-                "category": q.category,
-                "type": q.type,
-                "best_answer": q.best_answer,
-                "correct_answers": list(q.correct_answers),
-                "incorrect_answers": list(q.incorrect_answers),
-            }
+            meta = TruthfulQAMeta(
+                index=q.index,
+                question=q.question,
+                category=q.category,
+                type=q.type,
+                best_answer=q.best_answer,
+                correct_answers=list(q.correct_answers),
+                incorrect_answers=list(q.incorrect_answers),
+            ).model_dump()
             samples.append(Sample(id=q.id, meta=meta, generation=GenerationRequest(prompt=prompt, decoding=decoding)))
         if not samples:
             raise ConfigError("truthfulqa: no questions selected")
@@ -499,20 +528,23 @@ class TruthfulQA(Benchmark):
             out.append(overlap_record())
         return out
 
-    def score(self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def score(self, ctx: BenchmarkContext, records: Sequence[RecordLike]) -> list[SampleScore]:
         """Trim every answer, judge it for truth and information, and compute the overlap scores."""
         opts = _opts(ctx.options)
         truth, info = self._judges(ctx)
-        answers = [trim_answer(str(r.get("output") or "")) for r in records]
+        recs = as_records(records, self.name)
+        metas = [_meta(r) for r in recs]
+        answers = [trim_answer(r.completion) for r in recs]
         judged_idx = [i for i, a in enumerate(answers) if a or opts.empty_answers == "judge"]
-        questions = [str(records[i]["meta"]["question"]).strip() for i in judged_idx]
+        questions = [metas[i].question.strip() for i in judged_idx]
         judged_answers = [answers[i] for i in judged_idx]
+        # The judges take the references as the dict their reference implementation reads.
         refs = [
             {
-                "correct_answers": list(records[i]["meta"]["correct_answers"]),
-                "incorrect_answers": list(records[i]["meta"]["incorrect_answers"]),
-                "best_answer": records[i]["meta"]["best_answer"],
-                "category": records[i]["meta"]["category"],
+                "correct_answers": list(metas[i].correct_answers),
+                "incorrect_answers": list(metas[i].incorrect_answers),
+                "best_answer": metas[i].best_answer,
+                "category": metas[i].category,
             }
             for i in judged_idx
         ]
@@ -526,16 +558,15 @@ class TruthfulQA(Benchmark):
             if len(p) != len(judged_idx):
                 raise DataError(f"truthfulqa: the {judge.aspect} judge returned {len(p)} scores for {len(judged_idx)}")
             probs[judge.aspect] = [float(x) for x in p]
-        out: list[dict[str, Any]] = []
+        out: list[SampleScore] = []
         pos = {i: k for k, i in enumerate(judged_idx)}
         overlap_fn = None
         if opts.overlap:
             from safetylens.scorers.overlap import overlap_scores
 
             overlap_fn = overlap_scores
-        for i, (r, answer) in enumerate(zip(records, answers, strict=True)):
-            s: dict[str, Any] = {
-                "id": r["id"],
+        for i, (r, meta, answer) in enumerate(zip(recs, metas, answers, strict=True)):
+            s: dict[str, JsonValue] = {
                 "answer": answer,
                 "empty": not answer,
                 "truth_judge": truth.record.id,
@@ -555,52 +586,56 @@ class TruthfulQA(Benchmark):
             else:
                 s.update(p_true=None, p_info=None, true=None, info=None, true_info=None, true_info_prob=None)
             if overlap_fn is not None:
-                ov = overlap_fn(answer, r["meta"]["correct_answers"], r["meta"]["incorrect_answers"])
+                ov = overlap_fn(answer, meta.correct_answers, meta.incorrect_answers)
                 if ov is not None:
                     s.update(ov.to_json())
-            out.append(s)
+            out.append(SampleScore(id=r.id, benchmark=self.name, values=s))
         return out
 
     def sample_outcomes(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> list[SampleOutcome] | None:
         """Per question: true, info, true_info, true_info_prob (bools), P(true), P(info), and the overlap accs.
 
         Skipped (empty) answers carry no judged values. Groups: ``category:<c>`` and ``type:<t>``.
         """
-        by_id = {s["id"]: s for s in scores}
+        by_id = {s.id: s for s in as_scores(scores, self.name)}
         out: list[SampleOutcome] = []
-        for r in records:
-            s = by_id.get(r["id"])
+        for r in as_records(records, self.name):
+            s = by_id.get(r.id)
             if s is None:
                 continue
             values: dict[str, float | bool] = {}
-            if s.get("true") is not None:
+            if s.values.get("true") is not None:
                 values.update(
-                    true=bool(s["true"]),
-                    info=bool(s["info"]),
-                    true_info=bool(s["true_info"]),
-                    true_info_prob=bool(s["true_info_prob"]),
-                    p_true=float(s["p_true"]),
-                    p_info=float(s["p_info"]),
+                    true=s.flag("true"),
+                    info=s.flag("info"),
+                    true_info=s.flag("true_info"),
+                    true_info_prob=s.flag("true_info_prob"),
+                    p_true=s.number("p_true"),
+                    p_info=s.number("p_info"),
                 )
             for key in ("bleu", "rouge_l"):
-                if s.get(f"{key}_acc") is not None:
-                    values[f"{key}_acc"] = bool(s[f"{key}_acc"])
-                    values[f"{key}_diff"] = float(s[f"{key}_diff"])
-            m = r["meta"]
-            out.append(
-                SampleOutcome(id=r["id"], values=values, groups=(f"category:{m['category']}", f"type:{m['type']}"))
-            )
+                if s.values.get(f"{key}_acc") is not None:
+                    values[f"{key}_acc"] = s.flag(f"{key}_acc")
+                    values[f"{key}_diff"] = s.number(f"{key}_diff")
+            m = _meta(r)
+            out.append(SampleOutcome(id=r.id, values=values, groups=(f"category:{m.category}", f"type:{m.type}")))
         return out
 
     def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[dict[str, Any]], scores: Sequence[dict[str, Any]]
+        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> BenchmarkResult:
         """% true / info / true+info (both rules) with CIs, per category and type, overlap metrics, Table 44."""
+        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
+
+    def _aggregate(
+        self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
+    ) -> BenchmarkResult:
         opts = _opts(ctx.options)
         by_id = scores_by_id("truthfulqa", records, scores)
-        rows = [by_id[r["id"]] for r in records]
+        rows = [by_id[r.id].values for r in records]
+        metas = [_meta(r) for r in records]
         judged = judged_metrics(rows, opts.judge_threshold, opts.product_threshold)
         # The headline's true+info is the Table 44 column, under the metric name of its rule, so the
         # metrics table and the paper's table never disagree; the other rule stays a metric.
@@ -613,10 +648,10 @@ class TruthfulQA(Benchmark):
             metrics.update(overlap_metrics(rows, opts.bootstrap_resamples, ctx.seed))
 
         breakdowns: dict[str, dict[str, dict[str, Estimate]]] = {}
-        for field_name in ("category", "type"):
+        for field_name, group_of in (("category", lambda m: m.category), ("type", lambda m: m.type)):
             groups: dict[str, list[Mapping[str, Any]]] = {}
-            for r, s in zip(records, rows, strict=True):
-                groups.setdefault(str(r["meta"][field_name]), []).append(s)
+            for m, s in zip(metas, rows, strict=True):
+                groups.setdefault(group_of(m), []).append(s)
             breakdowns[field_name] = {
                 g: {
                     **judged_metrics(members, opts.judge_threshold, opts.product_threshold),
@@ -625,7 +660,7 @@ class TruthfulQA(Benchmark):
                 for g, members in groups.items()
             }
 
-        balanced = category_balance_note(opts, ctx, records) if opts.sample is not None else ""
+        balanced = category_balance_note(opts, ctx, [m.category for m in metas]) if opts.sample is not None else ""
         if balanced:
             # A per-category sample gives every category the same weight: the percentages are not the full
             # set's (Misconceptions is 12% of TruthfulQA, 3% of a 5-per-category sample), so every place
@@ -746,20 +781,25 @@ class TruthfulQA(Benchmark):
         return notes
 
 
-def category_balance_note(opts: TruthfulQAOptions, ctx: BenchmarkContext, records: Sequence[dict[str, Any]]) -> str:
-    """How a per-category sample's category shares differ from the full set's, in words ("" if they do not)."""
+def category_balance_note(opts: TruthfulQAOptions, ctx: BenchmarkContext, categories: Sequence[str]) -> str:
+    """How a per-category sample's category shares differ from the full set's, in words ("" if they do not).
+
+    Args:
+        opts: The benchmark's options.
+        ctx: The benchmark context (for the data).
+        categories: The category of every question of the sample.
+    """
     everything = load_questions(ctx.data, opts.dataset)
     full: dict[str, int] = {}
     for q in everything:
         full[q.category] = full.get(q.category, 0) + 1
     mine: dict[str, int] = {}
-    for r in records:
-        c = str(r["meta"]["category"])
+    for c in categories:
         mine[c] = mine.get(c, 0) + 1
-    if not records:
+    if not categories:
         return ""
     top = max(full, key=lambda c: full[c])
-    here, there = 100 * mine.get(top, 0) / len(records), 100 * full[top] / len(everything)
+    here, there = 100 * mine.get(top, 0) / len(categories), 100 * full[top] / len(everything)
     return (
         f"at most {opts.sample} questions per category, so each of the {len(mine)} categories weighs about "
         f"equally instead of as in the {len(everything)} questions (e.g. {top}: {here:.1f}% of this sample, "

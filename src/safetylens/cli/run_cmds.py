@@ -258,7 +258,6 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="print results.json")] = False,
 ) -> None:
     """Show a run: model, benchmarks, progress, and metrics with confidence intervals."""
-    from safetylens.benchmarks.base import BenchmarkResult
     from safetylens.runs import RunDir
 
     run = RunDir.open(run_dir)
@@ -266,7 +265,7 @@ def show(
     results = run.results()
     if as_json:
         console.print_json(
-            json.dumps(results if results is not None else {"manifest": manifest.model_dump(mode="json")})
+            json.dumps(results.to_json() if results is not None else {"manifest": manifest.model_dump(mode="json")})
         )
         return
     records = run.records()
@@ -276,12 +275,12 @@ def show(
         + (f", weights sha256 {manifest.model.weights_sha256[:12]}" if manifest.model.weights_sha256 else "")
     )
     for b in manifest.benchmarks:
-        done = sum(1 for r in records if r["benchmark"] == b.name)
+        done = sum(1 for r in records if r.benchmark == b.name)
         console.print(f"  {escape(b.name)}: {done}/{b.n_samples} samples, chat={b.chat}, decoding={b.decoding}")
     if results is None:
         console.print(f"[yellow]no results yet[/]; continue with: safetylens resume {escape(str(run.path))}")
         return
-    _print_results({k: BenchmarkResult.model_validate(v) for k, v in results["results"].items()})
+    _print_results(results.results)
 
 
 @app.command()

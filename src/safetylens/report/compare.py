@@ -24,6 +24,7 @@ from safetylens.benchmarks.base import BenchmarkContext, SampleOutcome, get
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import ConfigError
 from safetylens.models.base import Decoding
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, as_records
 from safetylens.runs import RunDir
 from safetylens.spec import Manifest, ResolvedBenchmark
 from safetylens.stats.paired import BinaryTest, PairedDifference, holm, paired_difference
@@ -147,20 +148,20 @@ def _context(run: RunDir, manifest: Manifest, resolved: ResolvedBenchmark) -> Be
     )
 
 
-def _records(run: RunDir, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    records = [r for r in run.records() if r.get("benchmark") == name]
-    scores = [s for s in run.scores() if s.get("benchmark") == name]
+def _records(run: RunDir, name: str) -> tuple[list[GenerationRecord], list[SampleScore]]:
+    records = [r for r in run.records() if r.benchmark == name]
+    scores = [s for s in run.scores() if s.benchmark == name]
     return records, scores
 
 
-def _prompt_key(rec: dict[str, Any]) -> str:
-    return json.dumps([rec.get("prompt"), rec.get("contexts"), rec.get("meta")], sort_keys=True, ensure_ascii=False)
+def _prompt_key(rec: GenerationRecord) -> str:
+    return json.dumps([rec.prompt, rec.contexts, rec.meta], sort_keys=True, ensure_ascii=False)
 
 
-def sample_differences(name: str, ra: Sequence[dict[str, Any]], rb: Sequence[dict[str, Any]]) -> list[str]:
+def sample_differences(name: str, ra: Sequence[RecordLike], rb: Sequence[RecordLike]) -> list[str]:
     """How the samples of one benchmark differ between two runs (ids, then prompts of shared ids)."""
-    a = {r["id"]: r for r in ra}
-    b = {r["id"]: r for r in rb}
+    a = {r.id: r for r in as_records(ra, name)}
+    b = {r.id: r for r in as_records(rb, name)}
     out = []
     only_a = sorted(i for i in a if i not in b)
     only_b = sorted(i for i in b if i not in a)

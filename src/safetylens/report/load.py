@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from safetylens.benchmarks.base import BenchmarkResult
 from safetylens.errors import ConfigError
+from safetylens.records import BenchmarkResult
 from safetylens.runs import RunDir
 from safetylens.spec import Manifest
 
@@ -49,13 +47,8 @@ def load_run(path: Path) -> LoadedRun:
             f"{path} has no results.json: the run is not finished",
             hint=f"finish it first: safetylens resume {path}",
         )
-    try:
-        manifest = Manifest.model_validate(data["manifest"])
-        results = {k: BenchmarkResult.model_validate(v) for k, v in data["results"].items()}
-    except (KeyError, TypeError, ValidationError) as exc:
-        raise ConfigError(f"{run.results_path}: invalid results file: {exc}") from exc
-    label = manifest.spec.label or manifest.model.model
-    return LoadedRun(path=path, manifest=manifest, results=results, label=label)
+    label = data.manifest.spec.label or data.manifest.model.model
+    return LoadedRun(path=path, manifest=data.manifest, results=dict(data.results), label=label)
 
 
 def load_runs(paths: Sequence[Path]) -> list[LoadedRun]:

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from safetylens.benchmarks.base import BenchmarkResult, get
+from safetylens.benchmarks.base import get
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import ModelBackend
+from safetylens.records import BenchmarkResult
 from safetylens.report.load import load_run
 from safetylens.runs import RunDir, execute
 from safetylens.spec import Manifest
@@ -234,8 +235,8 @@ def replay(
     if problems:
         result.notes += problems
     result.diffs = diff_results(original.results, replayed.results, replay_rules(manifest))
-    old = {(r["benchmark"], r["id"]): r.get("output") for r in RunDir(run_dir).records() if "output" in r}
-    new = {(r["benchmark"], r["id"]): r.get("output") for r in run.records() if "output" in r}
+    old = {(r.benchmark, r.id): r.output for r in RunDir(run_dir).records() if r.is_generation}
+    new = {(r.benchmark, r.id): r.output for r in run.records() if r.is_generation}
     shared = [k for k in old if k in new]
     result.generations_compared = len(shared)
     result.generations_differing = sum(1 for k in shared if old[k] != new[k])

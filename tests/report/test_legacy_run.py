@@ -1,0 +1,208 @@
+"""A run written before records were versioned loads, re-aggregates and reports with every number the same.
+
+``tests/fixtures/legacy-run`` was written by an earlier safetylens (see tests/fixtures/README.md): its
+generation, score and results files have no ``schema_version``. Every test works on a copy, so nothing
+writes into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import safetylens
+from safetylens.benchmarks.base import BenchmarkContext, get
+from safetylens.cli import app
+from safetylens.datasets.registry import DataStore
+from safetylens.errors import ConfigError, DataError
+from safetylens.models.base import Decoding
+from safetylens.records import (
+    RECORD_SCHEMA,
+    RESULTS_SCHEMA,
+    BenchmarkResult,
+    GenerationRecord,
+    RunResults,
+    SampleScore,
+)
+from safetylens.report.compare import compare_runs
+from safetylens.report.load import load_run
+from safetylens.report.replay import iter_numbers
+from safetylens.runs import RunDir, execute, rescore
+from safetylens.spec import Manifest, ResolvedBenchmark
+from safetylens.stats.ci import Estimate
+from tests.helpers import CountingBackend
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy-run"
+FIXTURE_SOURCE = "/tmp/sl_head/src/safetylens"
+"""Where the package lay when the fixture was written."""
+BENCHMARKS = ["xstest", "bold", "truthfulqa-mc", "truthfulqa", "safety"]
+
+
+@pytest.fixture
+def legacy(tmp_path: Path, shared_data_dir: Path) -> Path:
+    dest = tmp_path / "legacy-run"
+    shutil.copytree(FIXTURE, dest)
+    return dest
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _stored() -> dict[str, BenchmarkResult]:
+    data = json.loads((FIXTURE / "results.json").read_text(encoding="utf-8"))
+    return {k: BenchmarkResult.model_validate(v) for k, v in data["results"].items()}
+
+
+def _exact(x: float | None) -> str:
+    # repr keeps every digit, and makes the undefined interval of a one-sample group (nan) equal to itself.
+    return repr(x)
+
+
+def _numbers(res: BenchmarkResult) -> dict[str, tuple[str, str, str, int]]:
+    return {path: (_exact(e.value), _exact(e.ci_low), _exact(e.ci_high), e.n) for path, e in iter_numbers(res)}
+
+
+def _assert_same_numbers(got: dict[str, BenchmarkResult], want: dict[str, BenchmarkResult]) -> None:
+    assert list(got) == list(want)
+    for name in want:
+        assert got[name].n_samples == want[name].n_samples
+        expected = _numbers(want[name])
+        assert expected, f"{name}: the fixture has no numbers to compare"
+        assert _numbers(got[name]) == expected, name
+
+
+def _context(run_dir: Path, manifest: Manifest, resolved: ResolvedBenchmark) -> BenchmarkContext:
+    bench = get(resolved.name)
+    return BenchmarkContext(
+        options=bench.parse_options(resolved.options),
+        decoding=Decoding.model_validate({**resolved.decoding, "stop": tuple(resolved.decoding.get("stop", ()))}),
+        chat=resolved.chat,
+        limit=manifest.spec.limit,
+        data=DataStore(),
+        run_dir=run_dir,
+        seed=manifest.spec.decoding.seed,
+    )
+
+
+def test_the_fixture_is_unversioned() -> None:
+    """The point of the fixture: it was written before records carried a schema version."""
+    assert not any("schema_version" in r for r in _lines(FIXTURE / "generations.jsonl"))
+    assert not any("schema_version" in s for s in _lines(FIXTURE / "scores.jsonl"))
+    assert "schema_version" not in json.loads((FIXTURE / "results.json").read_text(encoding="utf-8"))
+
+
+def test_old_files_load_as_typed_records_and_keep_their_shape(legacy: Path) -> None:
+    run = RunDir.open(legacy)
+    records, scores, results = run.records(), run.scores(), run.results()
+    assert results is not None and list(results.results) == BENCHMARKS
+    assert {r.benchmark for r in records} == set(BENCHMARKS)
+    for b in results.manifest.benchmarks:
+        assert sum(r.benchmark == b.name for r in records) == b.n_samples
+    assert all(r.output is not None for r in records if r.benchmark != "truthfulqa-mc")
+    mc = [r for r in records if r.benchmark == "truthfulqa-mc"]
+    assert mc and all(r.loglikelihood and len(r.logprobs) == len(r.loglikelihood) for r in mc)
+    # Read and written again, every line is the same JSON plus the schema version.
+    for obj, rec in zip(_lines(legacy / "generations.jsonl"), records, strict=True):
+        assert rec.to_json() == {**obj, "schema_version": RECORD_SCHEMA}
+    for obj, score in zip(_lines(legacy / "scores.jsonl"), scores, strict=True):
+        assert score.to_json() == {**obj, "schema_version": RECORD_SCHEMA}
+    raw = json.loads((legacy / "results.json").read_text(encoding="utf-8"))
+    assert results.to_json() == {**raw, "schema_version": RESULTS_SCHEMA}
+
+
+def test_reaggregating_old_records_gives_the_stored_numbers(legacy: Path) -> None:
+    run = RunDir.open(legacy)
+    manifest = run.manifest()
+    records, scores = run.records(), run.scores()
+    got = {}
+    for resolved in manifest.benchmarks:
+        ctx = _context(legacy, manifest, resolved)
+        mine = [r for r in records if r.benchmark == resolved.name]
+        theirs = [s for s in scores if s.benchmark == resolved.name]
+        got[resolved.name] = get(resolved.name).aggregate(ctx, mine, theirs)
+    _assert_same_numbers(got, _stored())
+
+
+def test_rescoring_an_old_run_gives_the_same_numbers_and_versioned_scores(legacy: Path) -> None:
+    before = _lines(legacy / "scores.jsonl")
+    results = rescore(RunDir.open(legacy), {})
+    _assert_same_numbers(results, _stored())
+    after = _lines(legacy / "scores.jsonl")
+    assert after == [{**s, "schema_version": RECORD_SCHEMA} for s in before]
+    assert json.loads((legacy / "results.json").read_text(encoding="utf-8"))["schema_version"] == RESULTS_SCHEMA
+
+
+def test_resuming_an_old_run_appends_versioned_records_and_gives_the_same_numbers(legacy: Path) -> None:
+    # The manifest names the safety category mapping by its absolute path, which differs between
+    # checkouts; resuming compares it, so the copy names this checkout's file.
+    manifest = (legacy / "manifest.json").read_text(encoding="utf-8")
+    here = str(Path(safetylens.__file__).resolve().parent)
+    (legacy / "manifest.json").write_text(manifest.replace(FIXTURE_SOURCE, here), encoding="utf-8")
+    lines = (legacy / "generations.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (legacy / "generations.jsonl").write_text("".join(lines[:3]), encoding="utf-8")
+    (legacy / "results.json").unlink()
+    run = RunDir.open(legacy)
+    results = execute(run.manifest().spec, CountingBackend(), run, resume=True)
+    _assert_same_numbers(results, _stored())
+    mixed = _lines(legacy / "generations.jsonl")
+    assert len(mixed) == len(lines)
+    assert ["schema_version" in r for r in mixed] == [False] * 3 + [True] * (len(lines) - 3)
+    # The regenerated lines are the old ones, now versioned.
+    old = {(o["benchmark"], o["id"]): o for o in _lines(FIXTURE / "generations.jsonl")}
+    for r in mixed[3:]:
+        assert r == {**old[(r["benchmark"], r["id"])], "schema_version": RECORD_SCHEMA}
+
+
+def test_show_report_and_compare_read_the_old_run(legacy: Path, tmp_path: Path) -> None:
+    loaded = load_run(legacy)
+    _assert_same_numbers(loaded.results, _stored())
+    runner = CliRunner()
+    res = runner.invoke(app, ["show", str(legacy), "--json"])
+    assert res.exit_code == 0, res.output
+    shown = RunResults.from_json(json.loads(res.stdout))
+    _assert_same_numbers(shown.results, _stored())
+    res = runner.invoke(app, ["show", str(legacy)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    for name, result in _stored().items():
+        assert f"{name} (n={result.n_samples})" in res.output
+        for key, est in result.headline.items():
+            assert re.search(rf"{re.escape(key)}\s+│\s+{est.value:.2f}{re.escape(est.unit)}", res.output), key
+    out = tmp_path / "report"
+    res = runner.invoke(app, ["report", str(legacy), "--format", "md", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    page = (out / "report.md").read_text(encoding="utf-8")
+    assert f"{_stored()['truthfulqa-mc'].headline['mc1'].value:.4f}" in page
+    same = compare_runs(legacy, legacy, n_resamples=200)
+    assert same.rows and not same.differences
+    assert all(r.result.n > 0 and r.result.diff.value == 0 for r in same.rows)
+
+
+def test_records_of_a_newer_schema_are_refused(legacy: Path) -> None:
+    obj = _lines(legacy / "generations.jsonl")[0]
+    with pytest.raises(DataError, match="newer safetylens"):
+        GenerationRecord.from_json({**obj, "schema_version": RECORD_SCHEMA + 1})
+    score = _lines(legacy / "scores.jsonl")[0]
+    with pytest.raises(DataError, match="newer safetylens"):
+        SampleScore.from_json({**score, "schema_version": RECORD_SCHEMA + 1})
+    raw = json.loads((legacy / "results.json").read_text(encoding="utf-8"))
+    (legacy / "results.json").write_text(json.dumps({**raw, "schema_version": RESULTS_SCHEMA + 1}))
+    with pytest.raises(ConfigError, match="newer safetylens"):
+        load_run(legacy)
+
+
+def test_estimates_are_compared_exactly() -> None:
+    """The comparison helper fails on a changed number (so the tests above can fail)."""
+    want = _stored()
+    xs = want["xstest"]
+    est = next(iter(xs.headline.values()))
+    bumped = est.model_copy(update={"value": (est.value or 0.0) + 1e-9})
+    changed = xs.model_copy(update={"headline": {**xs.headline, next(iter(xs.headline)): bumped}})
+    with pytest.raises(AssertionError):
+        _assert_same_numbers({**want, "xstest": changed}, want)
+    assert isinstance(est, Estimate)

@@ -41,6 +41,7 @@ QUICK: dict[str, list[str] | None] = {
     "bench_study_levels.py": ["--ratings", "200"],
     "bench_pii_recall.py": [],
     "bench_scorer_validity.py": [],
+    "bench_embeddings.py": ["--texts", "600"],
 }
 
 

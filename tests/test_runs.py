@@ -4,9 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import tests.plugins.tinybench  # noqa: F401  (registers tiny-gen and tiny-ll)
-from safetylens.errors import ConfigError
+from safetylens.errors import ConfigError, DataError
+from safetylens.records import RECORD_SCHEMA, RESULTS_SCHEMA, GenerationRecord, SampleScore, as_scores
 from safetylens.runs import RunDir, execute, rescore
 from safetylens.spec import build_spec, load_spec_file
 from tests.helpers import CountingBackend
@@ -143,3 +145,80 @@ def test_create_at_uses_the_given_directory_and_refuses_an_existing_run(tmp_path
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):
         RunDir.create_at(tmp_path / "file")
+
+
+def test_records_scores_and_results_are_typed_and_versioned_on_disk(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    run = RunDir.create(spec)  # type: ignore[arg-type]
+    execute(spec, CountingBackend(), run)  # type: ignore[arg-type]
+    lines = [json.loads(line) for line in run.generations_path.read_text().splitlines()]
+    assert lines and all(line["schema_version"] == RECORD_SCHEMA for line in lines)
+    records = run.records()
+    assert [r.to_json() for r in records] == lines
+    gen = [r for r in records if r.benchmark == "tiny-gen"]
+    ll = [r for r in records if r.benchmark == "tiny-ll"]
+    assert len(gen) == 10 and len(ll) == 5
+    assert all(r.is_generation and r.request_text == r.prompt and r.decoding for r in gen)
+    assert all(not r.is_generation and r.completion == "" and len(r.logprobs) == 2 and r.contexts for r in ll)
+    assert ll[0].loglikelihood and [c.continuation for c in ll[0].loglikelihood] == [" yes", " certainly not"]
+    # tiny-gen's score() returns plain dicts: they are attributed to it and typed.
+    scores = run.scores()
+    assert [s.to_json() for s in scores] == [json.loads(line) for line in run.scores_path.read_text().splitlines()]
+    by_id = {s.id: s for s in scores}
+    assert all(s.benchmark == "tiny-gen" for s in scores)
+    assert all(by_id[r.id].number("chars") == len(r.completion) and not by_id[r.id].flag("empty") for r in gen)
+    results = run.results()
+    assert results is not None and results.schema_version == RESULTS_SCHEMA
+    assert results.manifest.run_id == run.path.name and results.results["tiny-gen"].n_samples == 10
+    assert json.loads(run.results_path.read_text())["schema_version"] == RESULTS_SCHEMA
+
+
+def test_record_accessors_and_their_errors() -> None:
+    chat = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "second"},
+    ]
+    rec = GenerationRecord(benchmark="b", id="1", meta={"k": 1}, prompt=chat, output="  ")
+    assert rec.request_text == "second" and rec.completion == "  " and rec.logprobs == []
+    assert GenerationRecord(benchmark="b", id="2").request_text == ""
+    # The mapping view shows the JSON form: fields never set are absent.
+    assert dict(rec) == rec.to_json() and "output" in rec and "contexts" not in rec
+    assert rec.get("contexts", "absent") == "absent"
+    with pytest.raises(KeyError):
+        rec["contexts"]
+    with pytest.raises(DataError, match="invalid generation record"):
+        GenerationRecord.from_json({"id": "x"})
+    with pytest.raises(DataError, match="invalid schema_version"):
+        GenerationRecord.from_json({"id": "x", "benchmark": "b", "schema_version": "1"})
+
+    class Meta(BaseModel):
+        k: int
+        name: str
+
+    with pytest.raises(DataError, match="record 1 has unexpected metadata"):
+        rec.meta_as(Meta)
+
+    score = SampleScore(id="1", benchmark="b", values={"label": "refusal", "p": 0.25, "hit": True})
+    assert score.text("label") == "refusal" and score.number("p") == 0.25 and score.flag("hit") is True
+    assert (
+        {**score}
+        == score.to_json()
+        == {
+            "id": "1",
+            "label": "refusal",
+            "p": 0.25,
+            "hit": True,
+            "benchmark": "b",
+            "schema_version": RECORD_SCHEMA,
+        }
+    )
+    with pytest.raises(DataError, match="is not a number"):
+        score.number("label")
+    with pytest.raises(DataError, match="score of 1 has no 'missing'"):
+        score.flag("missing")
+    with pytest.raises(DataError, match="invalid score record"):
+        SampleScore.from_json({"benchmark": "b", "x": 1})
+    assert as_scores([{"id": "9", "x": 1}], "tiny")[0] == SampleScore(id="9", benchmark="tiny", values={"x": 1})
+    assert as_scores([score], "other")[0] is score

@@ -76,10 +76,11 @@ def _root(
     pass
 
 
-# Every module named `*_cmds` in this package registers its commands on `app` when imported:
-# the run commands first (they are the main job), the others in alphabetical order.
+# Every module named `*_cmds` in this package, and every subpackage (a command group split into
+# modules), registers its commands on `app` when imported: the run commands first (they are the
+# main job), the others in alphabetical order.
 _OTHER_MODULES = sorted(
-    m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmds") and m.name != "run_cmds"
+    m.name for m in pkgutil.iter_modules(__path__) if (m.name.endswith("_cmds") or m.ispkg) and m.name != "run_cmds"
 )
 _COMMAND_MODULES = ["safetylens.cli.run_cmds", *(f"safetylens.cli.{name}" for name in _OTHER_MODULES)]
 for _mod in _COMMAND_MODULES:

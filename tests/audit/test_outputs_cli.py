@@ -48,7 +48,7 @@ def test_record_schema_and_strict_json(record: dict, tmp_path: Path) -> None:
     ):
         assert key in loaded, key
     assert loaded["toxicity"] is None and loaded["redaction"] is None
-    assert load_audit(tmp_path)["digest"] == record["digest"]
+    assert load_audit(tmp_path).digest == record["digest"]
     (tmp_path / "other.json").write_text('{"schema": "x"}', encoding="utf-8")
     with pytest.raises(DataError, match="not a safetylens audit record"):
         load_audit(tmp_path / "other.json")
@@ -113,9 +113,9 @@ def test_cli_audit_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "personal information" in result.output and "pronouns" in result.output
     rec = load_audit(out)
-    assert rec["settings"]["sample"] == 0.5 and rec["settings"]["seed"] == 4 and rec["settings"]["id_field"] == "id"
-    assert len(rec["identity"]["axes"]) == 13
-    assert (red / "c.jsonl").is_file() and rec["redaction"]["documents"] == 300
+    assert rec.settings.sample == 0.5 and rec.settings.seed == 4 and rec.settings.id_field == "id"
+    assert rec.identity is not None and len(rec.identity.axes) == 13
+    assert (red / "c.jsonl").is_file() and rec.redaction is not None and rec.redaction.documents == 300
 
 
 @pytest.mark.parametrize(

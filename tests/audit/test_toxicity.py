@@ -10,6 +10,8 @@ import pytest
 from safetylens.audit.aggregate import build_record
 from safetylens.audit.analyse import FIXED_POINT, AuditSettings, ProbeFile, document_lines
 from safetylens.audit.language import LanguageIdentifier
+from safetylens.audit.outputs import plots_svg, tables_markdown
+from safetylens.audit.result import AuditResult
 from safetylens.audit.runner import run_audit
 from tests.audit.conftest import PROBE_TRAIN_ROWS, write_jsonl
 from tests.audit.corpora import OTHER
@@ -62,6 +64,12 @@ def test_document_scores_are_line_means(tox_corpus: tuple[Path, list[str]], prob
     assert tox["classifier"]["id"] == "test-toxicity-probe" and tox["exact"]
     assert tox["at_or_above_threshold"]["value"] == pytest.approx(100 * p.tox_at_or_above / p.tox_docs)
     assert tox["mean"]["value"] == pytest.approx(float(np.mean(scores)), rel=1e-5)
+    # The typed record reads the section and writes it back unchanged; the outputs render it.
+    res = AuditResult.from_record(rec)
+    assert res.toxicity is not None and res.toxicity.classifier == tox["classifier"]
+    assert res.to_dict() == json.loads(json.dumps(rec))
+    assert "### Document toxicity (Fig 13)" in tables_markdown(res)
+    assert "documents (log scale)" in plots_svg(res)["toxicity"]
 
 
 def test_a_real_classifier_separates_hateful_from_neutral_documents(

@@ -8,23 +8,27 @@ constant memory on every core, or on a Dask cluster with identical numbers.
 
 Use from Python::
 
-    from safetylens.audit import AuditSettings, run_audit, build_record, write_outputs
+    from safetylens.audit import AuditResult, AuditSettings, run_audit, build_record, write_outputs
 
     outcome = run_audit([Path("corpus/")], AuditSettings(sample=0.1))
     record = build_record(outcome)            # the audit.json document (a dict)
-    write_outputs(record, Path("audits/x"))   # audit.json, tables, SVG plots, index.html
+    result = AuditResult.from_record(record)  # the same, typed: result.pronouns.rows["she"].documents
+    write_outputs(result, Path("audits/x"))   # audit.json, tables, SVG plots, index.html
 
 or ``safetylens audit CORPUS... [--sample 0.1] [--seed S] [--classifier NAME] [--redact OUT]``.
 
 Modules: :mod:`~safetylens.audit.readers` (JSONL/Parquet/text, shards), :mod:`~.pii` (detectors,
 redaction), :mod:`~.lexical` (pronouns, HolisticBias), :mod:`~.language` (fastText lid.176),
 :mod:`~.analyse` (per-document analysers, sampling, the shard worker), :mod:`~.runner` (engines),
-:mod:`~.distributed` (Dask), :mod:`~.aggregate` (``audit.json``), :mod:`~.outputs` (tables, plots, HTML).
+:mod:`~.distributed` (Dask), :mod:`~.aggregate` (``audit.json``), :mod:`~.result` (its typed models),
+:mod:`~.outputs` (tables, plots, HTML).
 
 ``audit.json`` (schema ``safetylens.audit/1``)
 ----------------------------------------------
 
-Stable keys; new keys may be added within a schema version, never renamed or removed. An
+:class:`~safetylens.audit.result.AuditResult` is this schema as frozen pydantic models, with
+``schema_version``; every reader goes through it. Stable keys; new keys may be added within a
+schema version, never renamed or removed. An
 *estimate* is ``{"value", "ci_low", "ci_high", "n", "level", "method", "unit", "extra"}`` as
 :class:`safetylens.stats.ci.Estimate` serialises it, in percent for proportions; ``method`` is
 ``"wilson"`` (95% Wilson interval from a sample), ``"exact"`` (all documents: interval = value) or
@@ -66,7 +70,7 @@ analysis did not run is ``null``.
   ``bytes_read``, ``dask_scheduler``, ``worker_cpu_seconds`` (CPU time spent on shards, summed over
   workers); ``software``; ``hardware``.
 
-For the report: :func:`load_audit` reads and checks a saved record;
+For the report: :func:`load_audit` reads and checks a saved record (an :class:`AuditResult`);
 :func:`~safetylens.audit.outputs.html_section`, :func:`~safetylens.audit.outputs.tables_markdown` and
 :func:`~safetylens.audit.outputs.plots_svg` render it (escaped, self-contained).
 """
@@ -77,7 +81,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from safetylens.audit.aggregate import SCHEMA, build_record
+    from safetylens.audit.aggregate import build_record
     from safetylens.audit.analyse import ANALYSES, AuditSettings, ProbeFile, analyse_document
     from safetylens.audit.outputs import (
         html_section,
@@ -89,11 +93,13 @@ if TYPE_CHECKING:
     )
     from safetylens.audit.pii import PII_TYPES, detect, redact
     from safetylens.audit.readers import ReaderOptions
+    from safetylens.audit.result import SCHEMA, AuditResult
     from safetylens.audit.runner import AuditOutcome, run_audit
 
 # Exports load lazily: worker processes import only the analysers they run, not the report code.
 _EXPORTS = {
-    "SCHEMA": "aggregate",
+    "SCHEMA": "result",
+    "AuditResult": "result",
     "build_record": "aggregate",
     "ANALYSES": "analyse",
     "AuditSettings": "analyse",
@@ -118,6 +124,7 @@ __all__ = [
     "PII_TYPES",
     "SCHEMA",
     "AuditOutcome",
+    "AuditResult",
     "AuditSettings",
     "ProbeFile",
     "ReaderOptions",

@@ -14,13 +14,12 @@ from typing import Any
 from safetylens.audit import pii
 from safetylens.audit.analyse import FIXED_POINT, Partial
 from safetylens.audit.lexical import AXIS_LABELS, PRONOUN_LABELS, PRONOUN_ROWS
+from safetylens.audit.result import SCHEMA
 from safetylens.audit.runner import AuditOutcome
 from safetylens.reference import audit as paper
 from safetylens.spec import OpenChoice, hardware_info, software_info, utc_now
 from safetylens.stats.ci import Estimate, proportion
 from safetylens.util import sha256_json
-
-SCHEMA = "safetylens.audit/1"
 
 
 def _prop(k: int, n: int, exact: bool) -> dict[str, Any] | None:
@@ -220,7 +219,7 @@ def _pronouns(p: Partial, exact: bool) -> dict[str, Any]:
 
 
 def build_record(outcome: AuditOutcome) -> dict[str, Any]:
-    """The ``audit.json`` document.
+    """The ``audit.json`` document (:meth:`safetylens.audit.result.AuditResult.from_record` types it).
 
     ``digest`` is the sha256 of every key except ``created``, ``run``, ``software``, ``hardware``
     and ``inputs.files[].path`` (the numbers and how they were defined), so two audits of the

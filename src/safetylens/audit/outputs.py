@@ -1,287 +1,365 @@
 """Audit outputs: ``audit.json``, the paper-layout tables (Markdown + CSV), SVG plots, one HTML page.
 
-Everything is written from the ``audit.json`` record alone (:func:`write_outputs`), so the report
-command can rebuild or embed the same tables and plots from a saved audit: :func:`tables_markdown`,
-:func:`plots_svg` and :func:`html_section` take the record and return strings. SVGs are drawn by
-hand (no plotting library, no fonts or scripts fetched); every string that comes from data is
-escaped.
+Everything is written from the audit record alone (:func:`write_outputs`), so the report command
+can rebuild or embed the same tables and plots from a saved audit: :func:`tables_markdown`,
+:func:`plots_svg` and :func:`html_section` take the record (an :class:`AuditResult`, or the
+``audit.json`` document as a dict) and return strings. Escaping, HTML tables, bar plots and the
+page style are the report's (:mod:`safetylens.report.escape`, :mod:`safetylens.report.html`,
+:mod:`safetylens.report.svg`), so every string that comes from data is escaped by the same code
+as in reports; only the log-scale toxicity histogram is drawn here.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from safetylens.audit.lexical import PAPER_AXES
-from safetylens.util import atomic_write_text, csv_cell
+from safetylens.audit.result import AuditResult
+from safetylens.report.escape import csv_text, html_text, md_text
+from safetylens.report.html import CSP, CSS, section_html
+from safetylens.report.methodology import Block, Grid, KeyValues, Section
+from safetylens.report.svg import Series, grouped_plot
+from safetylens.report.tables import cell_parts
+from safetylens.stats.ci import Estimate
+from safetylens.util import atomic_write_text
 
 TOP_TERMS = 5
 MIN_LANGUAGE_SHARE = 0.005  # % (the paper's Table 10 lists languages with at least 0.005%)
 
+Record = AuditResult | Mapping[str, Any]
+"""What the renderers take: a result, or the ``audit.json`` document it validates."""
 
-def _fmt(est: dict[str, Any] | None, digits: int = 2) -> str:
+
+@dataclass(frozen=True)
+class Num:
+    """Text this module formatted from numbers: printed as it is, with no Markdown escaping."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Cell = str | Num | tuple[str | Num, ...]
+"""A table cell: ``str`` is text from data (escaped in every format), :class:`Num` a formatted number,
+a tuple the concatenation of its parts."""
+
+
+def _plain(cell: Cell) -> str:
+    """The cell's text (each format escapes it)."""
+    return "".join(str(p) for p in cell) if isinstance(cell, tuple) else str(cell)
+
+
+def _md_cell(cell: Cell) -> str:
+    """The cell as Markdown: text from data escaped, numbers as formatted."""
+    if isinstance(cell, tuple):
+        return "".join(_md_cell(p) for p in cell)
+    return cell.text if isinstance(cell, Num) else md_text(cell)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A grid of cells with an optional caption shown above it."""
+
+    header: list[Cell]
+    rows: list[list[Cell]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class TableSection:
+    """One table of the audit in every format: its tables, notes under the first one, and the CSV.
+
+    Attributes:
+        title: Heading.
+        tables: The measured table first, then any further ones (the paper's, the redacted copy).
+        notes: Sentences shown under the first table.
+        csv: The table's CSV (numbers unrounded, with intervals and n).
+    """
+
+    title: str
+    tables: list[Table]
+    notes: list[str] = field(default_factory=list)
+    csv: str = ""
+
+
+def _fmt(est: Estimate | None, digits: int = 2) -> str:
     if est is None:
         return "n/a"
-    v, lo, hi = est["value"], est["ci_low"], est["ci_high"]
-    if est.get("method") == "exact":
-        return f"{v:.{digits}f}"
-    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    value, ci, _ = cell_parts(est, digits)
+    if est.method == "exact" or ci is None:
+        return value
+    return f"{value} {ci}"
 
 
-def _val(est: dict[str, Any] | None) -> float | None:
-    return None if est is None else float(est["value"])
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def clean(cell: str) -> str:
-        return str(cell).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(clean(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def _num(est: Estimate | None, digits: int = 2) -> Num:
+    return Num(_fmt(est, digits))
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     # Terms, languages and labels come from the audited corpus: formula-like text is neutralised.
-    w.writerow([csv_cell(h) for h in header])
-    w.writerows([csv_cell(c) for c in row] for row in rows)
+    w.writerow([csv_text(h) for h in header])
+    w.writerows([csv_text(c) if isinstance(c, str) else c for c in row] for row in rows)
     return buf.getvalue()
 
 
-def _est_cols(est: dict[str, Any] | None) -> list[Any]:
+def _est_cols(est: Estimate | None) -> list[Any]:
     if est is None:
         return ["", "", "", ""]
-    return [round(est["value"], 6), round(est["ci_low"], 6), round(est["ci_high"], 6), est["n"]]
+    return [round(est.value, 6), round(est.ci_low, 6), round(est.ci_high, 6), est.n]
 
 
-def _ci_note(section: dict[str, Any] | None) -> str:
-    if section is None:
-        return ""
-    if section.get("exact"):
-        return f"n = {section['n']:,} documents (all documents: exact values)."
-    return f"n = {section['n']:,} sampled documents; 95% Wilson intervals in brackets."
+def _ci_note(n: int, exact: bool) -> str:
+    if exact:
+        return f"n = {n:,} documents (all documents: exact values)."
+    return f"n = {n:,} sampled documents; 95% Wilson intervals in brackets."
 
 
 # ------------------------------------------------------------------------------------------- tables
 
 
-def table_9a(rec: dict[str, Any]) -> tuple[str, str] | None:
-    """Pronouns in the layout of P Table 9a: (Markdown, CSV)."""
-    sec = rec.get("pronouns")
+def table_9a(rec: AuditResult) -> TableSection | None:
+    """Pronouns in the layout of P Table 9a."""
+    sec = rec.pronouns
     if sec is None:
         return None
-    ref = rec["reference"]["table_9a"]
-    rows = sec["rows"]
-    md_rows = []
-    for left, right in (("she", "first"), ("he", "second"), ("unspecified", "third")):
-        md_rows.append(
+    ref = rec.reference.table_9a
+    rows = sec.rows
+    body: list[list[Cell]] = []
+    for left, right in (("she", "first"), ("he", "second"), ("unspecified", "third"), ("gendered", "any")):
+        body.append(
             [
-                rows[left]["label"],
-                _fmt(rows[left]["documents"]),
-                f"{ref[left]:.2f}",
-                rows[right]["label"],
-                _fmt(rows[right]["documents"]),
-                f"{ref[right]:.2f}",
+                rows[left].label,
+                _num(rows[left].documents),
+                Num(f"{ref[left]:.2f}"),
+                rows[right].label,
+                _num(rows[right].documents),
+                Num(f"{ref[right]:.2f}"),
             ]
         )
-    md_rows.append(
-        [
-            rows["gendered"]["label"],
-            _fmt(rows["gendered"]["documents"]),
-            f"{ref['gendered']:.2f}",
-            rows["any"]["label"],
-            _fmt(rows["any"]["documents"]),
-            f"{ref['any']:.2f}",
-        ]
+    header: list[Cell] = ["Gender pronouns", "% Doc", "Paper", "Grammatical person", "% Doc", "Paper"]
+    csv_rows = [[r, v.label, *_est_cols(v.documents), ref.get(r, "")] for r, v in rows.items()]
+    return TableSection(
+        "Table 9a: pronouns (% of documents)",
+        [Table(header, body)],
+        [_ci_note(sec.n, sec.exact)],
+        _csv(["row", "label", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows),
     )
-    md = "### Table 9a: pronouns (% of documents)\n\n" + _md_table(
-        ["Gender pronouns", "% Doc", "Paper", "Grammatical person", "% Doc", "Paper"], md_rows
-    )
-    md += "\n" + _ci_note(sec) + "\n"
-    csv_rows = [[r, rows[r]["label"], *_est_cols(rows[r]["documents"]), ref.get(r, "")] for r in rows]
-    return md, _csv(["row", "label", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows)
 
 
-def table_9b(rec: dict[str, Any], top: int = TOP_TERMS) -> tuple[str, str] | None:
-    """Identity terms in the layout of P Table 9b: (Markdown, CSV)."""
-    sec = rec.get("identity")
+def _paper_9b(rec: AuditResult) -> Table | None:
+    """The paper's Table 9b, for the axes this audit reports."""
+    assert rec.identity is not None
+    ref = rec.reference.table_9b
+    labels = {ax.axis: ax.label for ax in rec.identity.axes}
+    paper_axes = [a for a in PAPER_AXES if a in ref and a in labels]
+    if not paper_axes:
+        return None
+    header: list[Cell] = []
+    for a in paper_axes:
+        header += [(labels[a], Num(f" ({ref[a].documents:.2f}%)")), "% Doc"]
+    body: list[list[Cell]] = []
+    for i in range(TOP_TERMS):
+        row: list[Cell] = []
+        for a in paper_axes:
+            t = ref[a].top[i]
+            row += [t.term, Num(f"{t.share:.1f}")]
+        body.append(row)
+    return Table(header, body, "Paper (Table 9b):")
+
+
+def table_9b(rec: AuditResult, top: int = TOP_TERMS) -> TableSection | None:
+    """Identity terms in the layout of P Table 9b."""
+    sec = rec.identity
     if sec is None:
         return None
-    ref = rec["reference"]["table_9b"]
-    axes = sec["axes"]
-    header: list[str] = []
-    for ax in axes:
-        header += [f"{ax['label']} ({_fmt(ax['documents'])}%)", "% Doc"]
-    body: list[list[str]] = []
+    ref = rec.reference.table_9b
+    header: list[Cell] = []
+    for ax in sec.axes:
+        header += [(ax.label, Num(f" ({_fmt(ax.documents)}%)")), "% Doc"]
+    body: list[list[Cell]] = []
     for i in range(top):
-        row: list[str] = []
-        for ax in axes:
-            if i < len(ax["terms"]):
-                t = ax["terms"][i]
-                row += [t["term"], _fmt(t["share"], 1)]
-            else:
-                row += ["", ""]
+        row: list[Cell] = []
+        for ax in sec.axes:
+            row += [ax.terms[i].term, _num(ax.terms[i].share, 1)] if i < len(ax.terms) else ["", ""]
         body.append(row)
-    md = "### Table 9b: identity terms (HolisticBias descriptors)\n\n"
-    md += (
+    intro = (
         "Axis header: % of all documents mentioning the axis. Term rows: % of the documents that mention "
-        "the axis which mention the term.\n\n"
+        "the axis which mention the term."
     )
-    md += _md_table(header, body)
-    md += "\n" + _ci_note(sec) + "\n"
-    paper_axes = [a for a in PAPER_AXES if a in ref and any(ax["axis"] == a for ax in axes)]
-    if paper_axes:
-        labels = {ax["axis"]: ax["label"] for ax in axes}
-        pheader: list[str] = []
-        for a in paper_axes:
-            pheader += [f"{labels[a]} ({ref[a]['documents']:.2f}%)", "% Doc"]
-        pbody = []
-        for i in range(TOP_TERMS):
-            prow: list[str] = []
-            for a in paper_axes:
-                t = ref[a]["top"][i]
-                prow += [t["term"], f"{t['share']:.1f}"]
-            pbody.append(prow)
-        md += "\nPaper (Table 9b):\n\n" + _md_table(pheader, pbody)
+    tables = [Table(header, body, intro)]
+    paper = _paper_9b(rec)
+    if paper is not None:
+        tables.append(paper)
     csv_rows: list[list[Any]] = []
-    for ax in axes:
-        paper_share = {t["term"]: t["share"] for t in ref.get(ax["axis"], {}).get("top", [])}
+    for ax in sec.axes:
+        paper_axis = ref.get(ax.axis)
+        paper_share = {t.term: t.share for t in paper_axis.top} if paper_axis else {}
         csv_rows.append(
             [
-                ax["axis"],
+                ax.axis,
                 "",
                 "(axis)",
-                ax["documents_count"],
-                *_est_cols(ax["documents"]),
-                ref.get(ax["axis"], {}).get("documents", ""),
+                ax.documents_count,
+                *_est_cols(ax.documents),
+                paper_axis.documents if paper_axis else "",
             ]
         )
-        for rank, t in enumerate(ax["terms"], start=1):
-            csv_rows.append(
-                [ax["axis"], rank, t["term"], t["documents"], *_est_cols(t["share"]), paper_share.get(t["term"], "")]
-            )
-    return md, _csv(["axis", "rank", "term", "documents", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows)
+        for rank, t in enumerate(ax.terms, start=1):
+            csv_rows.append([ax.axis, rank, t.term, t.documents, *_est_cols(t.share), paper_share.get(t.term, "")])
+    return TableSection(
+        "Table 9b: identity terms (HolisticBias descriptors)",
+        tables,
+        [_ci_note(sec.n, sec.exact)],
+        _csv(["axis", "rank", "term", "documents", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows),
+    )
 
 
-def table_10(rec: dict[str, Any], min_share: float = MIN_LANGUAGE_SHARE) -> tuple[str, str] | None:
-    """Languages in the layout of P Table 10: (Markdown, CSV)."""
-    sec = rec.get("language")
+def table_10(rec: AuditResult, min_share: float = MIN_LANGUAGE_SHARE) -> TableSection | None:
+    """Languages in the layout of P Table 10."""
+    sec = rec.language
     if sec is None:
         return None
-    ref = rec["reference"]["table_10"]
-    shown = [x for x in sec["languages"] if x["share"] is not None and x["share"]["value"] >= min_share]
-    rows = [[x["code"], _fmt(x["share"]), f"{ref[x['code']]:.2f}" if x["code"] in ref else ""] for x in shown]
-    md = "### Table 10: languages (fastText lid.176, threshold {:.2f})\n\n".format(sec["threshold"])
-    md += _md_table(["Language", "% Doc", "Paper"], rows)
-    hidden = len(sec["languages"]) - len(shown)
-    md += "\n" + _ci_note(sec)
+    ref = rec.reference.table_10
+    shown = [x for x in sec.languages if x.share is not None and x.share.value >= min_share]
+    body: list[list[Cell]] = [
+        [x.code, _num(x.share), Num(f"{ref[x.code]:.2f}" if x.code in ref else "")] for x in shown
+    ]
+    note = _ci_note(sec.n, sec.exact)
+    hidden = len(sec.languages) - len(shown)
     if hidden:
-        md += f" {hidden} languages below {min_share}% are in the CSV."
-    md += "\n"
-    csv_rows = [[x["code"], x["documents"], *_est_cols(x["share"]), ref.get(x["code"], "")] for x in sec["languages"]]
-    return md, _csv(["language", "documents", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows)
+        note += f" {hidden} languages below {min_share}% are in the CSV."
+    csv_rows = [[x.code, x.documents, *_est_cols(x.share), ref.get(x.code, "")] for x in sec.languages]
+    return TableSection(
+        f"Table 10: languages (fastText lid.176, threshold {sec.threshold:.2f})",
+        [Table(["Language", "% Doc", "Paper"], body)],
+        [note],
+        _csv(["language", "documents", "percent", "ci_low", "ci_high", "n", "paper"], csv_rows),
+    )
 
 
-def table_pii(rec: dict[str, Any]) -> tuple[str, str] | None:
-    """Personal information per type: (Markdown, CSV)."""
-    sec = rec.get("pii")
+def table_pii(rec: AuditResult) -> TableSection | None:
+    """Personal information per type, and the redacted copy when one was written."""
+    sec = rec.pii
     if sec is None:
         return None
-    rows = []
+    body: list[list[Cell]] = []
     csv_rows: list[list[Any]] = []
-    for t, v in sec["types"].items():
-        kinds = ", ".join(f"{k} {c:,}" for k, c in sec["kinds"].get(t, {}).items())
-        rows.append(
-            [t, v["placeholder"], _fmt(v["documents"], 3), f"{v['documents_count']:,}", f"{v['spans']:,}", kinds]
-        )
-        csv_rows.append([t, v["placeholder"], v["documents_count"], v["spans"], *_est_cols(v["documents"])])
-    rows.append(["any", "", _fmt(sec["any"], 3), "", "", ""])
-    csv_rows.append(["any", "", "", "", *_est_cols(sec["any"])])
-    md = "### Personal information (% of documents with at least one)\n\n"
-    md += _md_table(["Type", "Placeholder", "% Doc", "Documents", "Occurrences", "Kinds (documents)"], rows)
-    md += "\n" + _ci_note(sec) + "\n"
-    red = rec.get("redaction")
+    for t, v in sec.types.items():
+        kinds = ", ".join(f"{k} {c:,}" for k, c in sec.kinds.get(t, {}).items())
+        body.append([t, v.placeholder, _num(v.documents, 3), Num(f"{v.documents_count:,}"), Num(f"{v.spans:,}"), kinds])
+        csv_rows.append([t, v.placeholder, v.documents_count, v.spans, *_est_cols(v.documents)])
+    body.append(["any", "", _num(sec.any, 3), "", "", ""])
+    csv_rows.append(["any", "", "", "", *_est_cols(sec.any)])
+    header: list[Cell] = ["Type", "Placeholder", "% Doc", "Documents", "Occurrences", "Kinds (documents)"]
+    tables = [Table(header, body)]
+    red = rec.redaction
     if red is not None:
-        md += "\n### Redacted copy\n\n"
-        md += f"{red['documents']:,} documents written, {red['documents_changed']:,} changed.\n\n"
-        md += _md_table(
-            ["Type", "Placeholder", "Replacements", "Documents"],
-            [
-                [t, red["placeholders"][t], f"{n:,}", f"{red['documents_by_type'][t]:,}"]
-                for t, n in red["replacements"].items()
-            ],
+        tables.append(
+            Table(
+                ["Type", "Placeholder", "Replacements", "Documents"],
+                [
+                    [t, red.placeholders[t], Num(f"{n:,}"), Num(f"{red.documents_by_type[t]:,}")]
+                    for t, n in red.replacements.items()
+                ],
+                f"Redacted copy: {red.documents:,} documents written, {red.documents_changed:,} changed.",
+            )
         )
-    return md, _csv(["type", "placeholder", "documents", "occurrences", "percent", "ci_low", "ci_high", "n"], csv_rows)
+    return TableSection(
+        "Personal information (% of documents with at least one)",
+        tables,
+        [_ci_note(sec.n, sec.exact)],
+        _csv(["type", "placeholder", "documents", "occurrences", "percent", "ci_low", "ci_high", "n"], csv_rows),
+    )
 
 
-def table_toxicity(rec: dict[str, Any]) -> tuple[str, str] | None:
-    """Document toxicity summary: (Markdown, CSV)."""
-    sec = rec.get("toxicity")
+def table_toxicity(rec: AuditResult) -> TableSection | None:
+    """Document toxicity summary."""
+    sec = rec.toxicity
     if sec is None:
         return None
-    ref = rec["reference"]["toxicity"]
-    clf = sec.get("classifier") or {}
-    rows = [
-        ["Classifier", str(clf.get("id", "")), str(ref["classifier"])],
-        ["Sample of the corpus", f"{sec['sample']:.4g}", f"{ref['sample']:.2g}"],
-        ["Documents scored", f"{sec['documents_scored']:,}", ""],
-        ["Lines scored", f"{sec['lines_scored']:,}", ""],
-        ["Mean document score", _fmt(sec["mean"], 4), ""],
+    ref = rec.reference.toxicity
+    clf = sec.classifier or {}
+    body: list[list[Cell]] = [
+        ["Classifier", str(clf.get("id", "")), ref.classifier],
+        ["Sample of the corpus", Num(f"{sec.sample:.4g}"), Num(f"{ref.sample:.2g}")],
+        ["Documents scored", Num(f"{sec.documents_scored:,}"), ""],
+        ["Lines scored", Num(f"{sec.lines_scored:,}"), ""],
+        ["Mean document score", _num(sec.mean, 4), ""],
         [
-            f"% documents >= {sec['threshold']}",
-            _fmt(sec["at_or_above_threshold"], 3),
-            f"about {ref['share_at_or_above_threshold']}",
+            Num(f"% documents >= {sec.threshold}"),
+            _num(sec.at_or_above_threshold, 3),
+            Num(f"about {ref.share_at_or_above_threshold}"),
         ],
     ]
-    md = "### Document toxicity (Fig 13)\n\n" + _md_table(["", "This corpus", "Paper"], rows)
     notes = []
-    if sec["english_only"]:
-        notes.append(f"English documents only ({sec['skipped_other_language']:,} others in the sample not scored)")
-    if sec["skipped_no_lines"]:
-        notes.append(f"{sec['skipped_no_lines']:,} empty documents not scored")
-    if notes:
-        md += "\n" + "; ".join(notes) + ".\n"
-    h = sec["histogram"]
-    csv_rows = [[h["edges"][i], h["edges"][i + 1], c] for i, c in enumerate(h["counts"])]
-    return md, _csv(["score_from", "score_to", "documents"], csv_rows)
+    if sec.english_only:
+        notes.append(f"English documents only ({sec.skipped_other_language:,} others in the sample not scored)")
+    if sec.skipped_no_lines:
+        notes.append(f"{sec.skipped_no_lines:,} empty documents not scored")
+    h = sec.histogram
+    csv_rows = [[h.edges[i], h.edges[i + 1], c] for i, c in enumerate(h.counts)]
+    return TableSection(
+        "Document toxicity (Fig 13)",
+        [Table(["", "This corpus", "Paper"], body)],
+        ["; ".join(notes) + "."] if notes else [],
+        _csv(["score_from", "score_to", "documents"], csv_rows),
+    )
 
 
-TABLES = {
+TABLES: dict[str, Callable[[AuditResult], TableSection | None]] = {
     "table9a_pronouns": table_9a,
     "table9b_identity": table_9b,
     "table10_languages": table_10,
     "pii": table_pii,
     "toxicity": table_toxicity,
 }
+"""Table builders by CSV file stem."""
 
 
-def tables_markdown(rec: dict[str, Any]) -> str:
-    """Every table of the audit as one Markdown document."""
-    parts = [f"# Corpus audit\n\n{_summary_line(rec)}\n"]
-    for fn in TABLES.values():
-        out = fn(rec)
-        if out is not None:
-            parts.append(out[0])
+def _md_grid(table: Table) -> str:
+    head = "| " + " | ".join(_md_cell(h) for h in table.header) + " |"
+    lines = [head, "|" + "|".join("---" for _ in table.header) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def section_markdown(section: TableSection) -> str:
+    """One table section as Markdown: heading, first table, notes, further tables."""
+    parts = [f"### {md_text(section.title)}\n"]
+    for i, table in enumerate(section.tables):
+        if table.caption:
+            parts.append(md_text(table.caption) + "\n")
+        parts.append(_md_grid(table))
+        if i == 0 and section.notes:
+            parts.append(" ".join(md_text(n) for n in section.notes) + "\n")
     return "\n".join(parts)
 
 
-def _summary_line(rec: dict[str, Any]) -> str:
-    c = rec["corpus"]
-    s = rec["settings"]
-    line = (
-        f"{c['documents']:,} documents read, {c['documents_sampled']:,} analysed "
-        f"(sample {s['sample']:g}, seed {s['seed']})"
-    )
-    if c["invalid_documents"]:
-        line += f"; {c['invalid_documents']:,} invalid records skipped"
+def tables_markdown(rec: Record) -> str:
+    """Every table of the audit as one Markdown document."""
+    result = AuditResult.from_record(rec)
+    parts = [f"# Corpus audit\n\n{md_text(_summary_line(result))}\n"]
+    for fn in TABLES.values():
+        section = fn(result)
+        if section is not None:
+            parts.append(section_markdown(section))
+    return "\n".join(parts)
+
+
+def _summary_line(rec: AuditResult) -> str:
+    c, s = rec.corpus, rec.settings
+    line = f"{c.documents:,} documents read, {c.documents_sampled:,} analysed (sample {s.sample:g}, seed {s.seed})"
+    if c.invalid_documents:
+        line += f"; {c.invalid_documents:,} invalid records skipped"
     return line + "."
 
 
@@ -291,96 +369,24 @@ _W = 640
 _FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def hbar_svg(
-    title: str,
-    rows: Sequence[tuple[str, float | None, float | None, float | None, float | None]],
-    unit: str = "%",
-    log: bool = False,
-    ref_label: str = "paper",
+def _bars(
+    title: str, rows: Sequence[tuple[str, str, Estimate | None, float | None]], plot_id: str, digits: int = 2
 ) -> str:
-    """A horizontal bar chart with interval whiskers and optional reference markers.
+    """Bars of this corpus' estimates (with intervals) next to the paper's values, one block per row.
 
     Args:
-        title: Chart title.
-        rows: ``(label, value, ci_low, ci_high, reference)``; None hides that part.
-        unit: Unit shown after values.
-        log: Logarithmic value axis (for shares spanning orders of magnitude).
-        ref_label: Legend text for the reference markers.
+        title: Plot title.
+        rows: ``(key, label, estimate, paper value)``; None leaves that bar out.
+        plot_id: ``data-plot`` attribute.
+        digits: Decimals in hover titles.
     """
-    label_w, bar_h, top = 210, 18, 34
-    plot_w = _W - label_w - 70
-    h = top + len(rows) * (bar_h + 6) + 30
-    vals = [v for r in rows for v in (r[1], r[3], r[4]) if v is not None and v > 0]
-    vmax = max(vals) if vals else 1.0
-    if log:
-        vmin = min(vals) if vals else 0.01
-        lo_exp = math.floor(math.log10(max(vmin, 1e-6)))
-        hi_exp = math.ceil(math.log10(vmax)) if vmax > 0 else 0
-        hi_exp = max(hi_exp, lo_exp + 1)
-
-        def x(v: float) -> float:
-            v = max(v, 10.0**lo_exp)
-            return label_w + plot_w * (math.log10(v) - lo_exp) / (hi_exp - lo_exp)
-
-        ticks = [10.0**k for k in range(lo_exp, hi_exp + 1)]
-    else:
-        step = 10 ** math.floor(math.log10(vmax)) if vmax > 0 else 1
-        top_v = math.ceil(vmax / step) * step
-
-        def x(v: float) -> float:
-            return label_w + plot_w * max(0.0, v) / top_v
-
-        ticks = [top_v * k / 4 for k in range(5)]
-    out = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{h}' viewBox='0 0 {_W} {h}' role='img' "
-        f"aria-label='{_e(title)}' {_FONT} font-size='11'>",
-        f"<text x='8' y='18' font-size='13' font-weight='bold'>{_e(title)}</text>",
-    ]
-    axis_y = top + len(rows) * (bar_h + 6)
-    for t in ticks:
-        tx = x(t)
-        out.append(f"<line x1='{tx:.1f}' y1='{top - 4}' x2='{tx:.1f}' y2='{axis_y}' stroke='#ddd'/>")
-        out.append(
-            f"<text x='{tx:.1f}' y='{axis_y + 14}' text-anchor='middle' fill='#555'>{_e(f'{t:g}')}{_e(unit)}</text>"
-        )
-    has_ref = False
-    for i, (label, v, lo, hi, ref) in enumerate(rows):
-        y = top + i * (bar_h + 6)
-        out.append(f"<text x='{label_w - 6}' y='{y + bar_h - 5}' text-anchor='end'>{_e(label)}</text>")
-        if v is not None:
-            out.append(
-                f"<rect x='{label_w}' y='{y}' width='{max(0.5, x(v) - label_w):.1f}' height='{bar_h}' fill='#4C78A8'>"
-                f"<title>{_e(label)}: {_e(f'{v:.3g}')}{_e(unit)}</title></rect>"
-            )
-            # The value sits right of everything drawn on the row (bar, whisker, reference marker).
-            right = max(x(v), x(hi) if hi is not None else 0.0, x(ref) + 5 if ref is not None else 0.0)
-            out.append(f"<text x='{right + 5:.1f}' y='{y + bar_h - 5}' fill='#222'>{_e(f'{v:.3g}')}</text>")
-        if lo is not None and hi is not None and hi > lo:
-            cy = y + bar_h / 2
-            out.append(
-                f"<line x1='{x(lo):.1f}' y1='{cy}' x2='{x(hi):.1f}' y2='{cy}' stroke='#111' stroke-width='1.5'/>"
-            )
-            for end in (lo, hi):
-                out.append(f"<line x1='{x(end):.1f}' y1='{cy - 4}' x2='{x(end):.1f}' y2='{cy + 4}' stroke='#111'/>")
-        if ref is not None:
-            has_ref = True
-            rx, cy = x(ref), y + bar_h / 2
-            out.append(
-                f"<path d='M{rx:.1f},{cy - 6} L{rx + 5:.1f},{cy} L{rx:.1f},{cy + 6} L{rx - 5:.1f},{cy} Z' "
-                "fill='#E45756'>"
-                f"<title>{_e(ref_label)}: {_e(f'{ref:g}')}{_e(unit)}</title></path>"
-            )
-    if has_ref:
-        out.append(
-            f"<path d='M{_W - 120},{12} l5,6 l-5,6 l-5,-6 Z' fill='#E45756'/>"
-            f"<text x='{_W - 110}' y='{22}'>{_e(ref_label)}</text>"
-        )
-    out.append("</svg>")
-    return "\n".join(out)
+    measured = Series("this corpus", {k: est for k, _, est, _ in rows})
+    series = [measured]
+    if any(ref is not None for *_, ref in rows):
+        series.append(Series("paper", {k: ref for k, _, _, ref in rows}))
+    return grouped_plot(
+        title, [(k, label) for k, label, _, _ in rows], series, digits=digits, unit="% of documents", plot_id=plot_id
+    )
 
 
 def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], threshold: float | None = None) -> str:
@@ -400,8 +406,8 @@ def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], thr
 
     out = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{h}' viewBox='0 0 {_W} {h}' role='img' "
-        f"aria-label='{_e(title)}' {_FONT} font-size='11'>",
-        f"<text x='8' y='18' font-size='13' font-weight='bold'>{_e(title)}</text>",
+        f"aria-label='{html_text(title)}' {_FONT} font-size='11'>",
+        f"<text x='8' y='18' font-size='13' font-weight='bold'>{html_text(title)}</text>",
     ]
     for k in range(hi_exp + 1):
         ty = y(10**k - 1)
@@ -415,7 +421,7 @@ def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], thr
         out.append(
             f"<rect x='{x0 + 0.5:.1f}' y='{y(c):.1f}' width='{max(0.5, x1 - x0 - 1):.1f}' "
             f"height='{top + plot_h - y(c):.1f}' "
-            f"fill='#4C78A8'><title>{_e(f'{edges[i]:.2f}-{edges[i + 1]:.2f}')}: {c} documents</title></rect>"
+            f"fill='#4C78A8'><title>{html_text(f'{edges[i]:.2f}-{edges[i + 1]:.2f}')}: {c} documents</title></rect>"
         )
     for k in range(0, 11, 2):
         v = lo_edge + (hi_edge - lo_edge) * k / 10
@@ -439,196 +445,147 @@ def histogram_svg(title: str, edges: Sequence[float], counts: Sequence[int], thr
     return "\n".join(out)
 
 
-def plots_svg(rec: dict[str, Any]) -> dict[str, str]:
-    """SVG plots of the audit, by file stem."""
+def plots_svg(rec: Record) -> dict[str, str]:
+    """SVG plots of the audit, by file stem (styled by the report's CSS, see :func:`standalone_svg`)."""
+    result = AuditResult.from_record(rec)
+    ref = result.reference
     plots: dict[str, str] = {}
-    ref = rec["reference"]
-    if rec.get("pronouns"):
-        rows = rec["pronouns"]["rows"]
-        plots["pronouns"] = hbar_svg(
+    if result.pronouns:
+        rows = result.pronouns.rows
+        plots["pronouns"] = _bars(
             "Pronouns: % of documents (Table 9a)",
-            [(r, _val(v["documents"]), *_lohi(v["documents"]), ref["table_9a"].get(r)) for r, v in rows.items()],
+            [(r, v.label, v.documents, ref.table_9a.get(r)) for r, v in rows.items()],
+            "pronouns",
         )
-    if rec.get("identity"):
-        axes = rec["identity"]["axes"]
-        plots["identity"] = hbar_svg(
+    if result.identity:
+        plots["identity"] = _bars(
             "Identity axes: % of documents (Table 9b)",
             [
-                (
-                    ax["label"],
-                    _val(ax["documents"]),
-                    *_lohi(ax["documents"]),
-                    ref["table_9b"].get(ax["axis"], {}).get("documents"),
-                )
-                for ax in axes
+                (ax.axis, ax.label, ax.documents, p.documents if (p := ref.table_9b.get(ax.axis)) else None)
+                for ax in result.identity.axes
             ],
+            "identity",
         )
-    if rec.get("language"):
-        langs = rec["language"]["languages"][:15]
-        plots["languages"] = hbar_svg(
+    if result.language:
+        plots["languages"] = _bars(
             "Languages: % of documents (Table 10, top 15)",
-            [(x["code"], _val(x["share"]), *_lohi(x["share"]), ref["table_10"].get(x["code"])) for x in langs],
-            log=True,
+            [(x.code, x.code, x.share, ref.table_10.get(x.code)) for x in result.language.languages[:15]],
+            "languages",
+            digits=3,
         )
-    if rec.get("pii"):
-        types = rec["pii"]["types"]
-        plots["pii"] = hbar_svg(
+    if result.pii:
+        types = result.pii.types
+        plots["pii"] = _bars(
             "Personal information: % of documents",
-            [(t, _val(v["documents"]), *_lohi(v["documents"]), None) for t, v in types.items()]
-            + [("any", _val(rec["pii"]["any"]), *_lohi(rec["pii"]["any"]), None)],
+            [(t, t, v.documents, None) for t, v in types.items()] + [("any", "any", result.pii.any, None)],
+            "pii",
+            digits=3,
         )
-    tox = rec.get("toxicity")
-    if tox and tox["documents_scored"]:
+    tox = result.toxicity
+    if tox and tox.documents_scored:
         plots["toxicity"] = histogram_svg(
-            f"Document toxicity (n = {tox['documents_scored']:,})",
-            tox["histogram"]["edges"],
-            tox["histogram"]["counts"],
-            threshold=tox["threshold"],
+            f"Document toxicity (n = {tox.documents_scored:,})",
+            tox.histogram.edges,
+            tox.histogram.counts,
+            threshold=tox.threshold,
         )
-    return plots
+    return {k: v for k, v in plots.items() if v}
 
 
-def _lohi(est: dict[str, Any] | None) -> tuple[float | None, float | None]:
-    if est is None or est.get("method") == "exact":
-        return None, None
-    return float(est["ci_low"]), float(est["ci_high"])
+def standalone_svg(svg: str) -> str:
+    """An SVG of :func:`plots_svg` as a file of its own, with the report's style inside it."""
+    head, sep, rest = svg.partition(">")
+    return f"{head}{sep}<style>{CSS}</style>{rest}\n"
 
 
 # ---------------------------------------------------------------------------------------------- html
 
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222}
-h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
-th{background:#f4f4f4}.note{color:#555;font-size:.9em}.num{text-align:right;font-variant-numeric:tabular-nums}
-code{background:#f4f4f4;padding:0 .2em}
-"""
+
+def _grid(table: Table, caption: str) -> Grid:
+    return Grid(caption, [_plain(h) for h in table.header], [[_plain(c) for c in row] for row in table.rows])
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in header), "</tr></thead><tbody>"]
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+def _section_html(section: TableSection, plot: str | None) -> str:
+    """A table section as HTML: the report's grid tables, then the plot.
 
-
-def _md_to_html_table(md: str) -> str:
-    """Render the Markdown tables and paragraphs produced above as HTML (escaped)."""
-    parts: list[str] = []
-    lines = md.strip().splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("### "):
-            parts.append(f"<h3>{_e(line[4:])}</h3>")
-            i += 1
-        elif line.startswith("| "):
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append(lines[i])
-                i += 1
-
-            def cells(row: str) -> list[str]:
-                inner = row.strip()[1:-1]
-                return [c.strip().replace("\\|", "|") for c in _split_cells(inner)]
-
-            parts.append(_html_table(cells(block[0]), [cells(r) for r in block[2:]]))
-        elif line.strip():
-            parts.append(f"<p class='note'>{_e(line)}</p>")
-            i += 1
-        else:
-            i += 1
-    return "\n".join(parts)
-
-
-def _split_cells(inner: str) -> list[str]:
-    cells, cur, esc = [], [], False
-    for ch in inner:
-        if esc:
-            cur.append(ch)
-            esc = False
-        elif ch == "\\":
-            cur.append(ch)
-            esc = True
-        elif ch == "|":
-            cells.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    cells.append("".join(cur))
-    return cells
-
-
-def html_section(rec: dict[str, Any]) -> str:
-    """The audit as an HTML fragment (headings, tables, inline SVG), for embedding in a report."""
-    plots = plots_svg(rec)
-    s = rec["settings"]
-    out = [f"<p>{_e(_summary_line(rec))}</p>"]
-    files = rec["inputs"]["files"]
-    out.append(
-        _html_table(
-            ["Setting", "Value"],
-            [
-                [
-                    "inputs",
-                    ", ".join(f["rel"] for f in files[:8]) + (f" … ({len(files)} files)" if len(files) > 8 else ""),
-                ],
-                ["sample / seed", f"{s['sample']:g} / {s['seed']}"],
-                ["toxicity sample", f"{s['toxicity_sample']:g}" if "toxicity" in s["analyses"] else "off"],
-                ["analyses", ", ".join(s["analyses"])],
-                ["text field", s["text_field"]],
-                ["digest", rec.get("digest", "")],
-            ],
-        )
-    )
-    for key, title, plot in (
-        ("pii", "Personal information", "pii"),
-        ("table9a_pronouns", "Pronouns", "pronouns"),
-        ("table9b_identity", "Identity terms", "identity"),
-        ("toxicity", "Toxicity", "toxicity"),
-        ("table10_languages", "Languages", "languages"),
-    ):
-        table = TABLES[key](rec)
-        if table is None:
-            continue
-        out.append(f"<h2>{_e(title)}</h2>")
-        out.append(_md_to_html_table(table[0]))
-        if plot in plots:
-            out.append(f"<figure>{plots[plot]}</figure>")
-    out.append("<h2>Open choices</h2>")
-    out.append(
-        _html_table(
-            ["Choice", "Value", "Reference", "What it controls"],
-            [[c["name"], c["value"], c["reference"], c["description"]] for c in rec.get("open_choices", [])],
-        )
-    )
-    ref = rec["reference"]
-    out.append(f"<p class='note'>Paper numbers: {_e(ref['source'])}.</p>")
+    The notes under the first table in Markdown are its caption here (the report's grids are
+    captioned above), so every grid has a caption.
+    """
+    first, *more = section.tables
+    caption = " ".join(n for n in (first.caption, *section.notes) if n) or "This corpus"
+    grids: list[Block] = [_grid(first, caption), *(_grid(t, t.caption) for t in more)]
+    out = [section_html(Section(section.title, grids, level=2))]
+    if plot:
+        out.append(f"<figure>{plot}</figure>")
     return "\n".join(out)
 
 
-def render_html(rec: dict[str, Any]) -> str:
-    """A complete, self-contained HTML page (no external resources, no scripts)."""
+def _settings_rows(rec: AuditResult) -> list[tuple[str, str]]:
+    s = rec.settings
+    files = rec.inputs.files
+    inputs = ", ".join(f.rel for f in files[:8]) + (f" … ({len(files)} files)" if len(files) > 8 else "")
+    return [
+        ("inputs", inputs),
+        ("sample / seed", f"{s.sample:g} / {s.seed}"),
+        ("toxicity sample", f"{s.toxicity_sample:g}" if "toxicity" in s.analyses else "off"),
+        ("analyses", ", ".join(s.analyses)),
+        ("text field", s.text_field),
+        ("digest", rec.digest),
+    ]
+
+
+def html_section(rec: Record) -> str:
+    """The audit as an HTML fragment (headings, tables, inline SVG), for embedding in a report."""
+    result = AuditResult.from_record(rec)
+    plots = plots_svg(result)
+    out = [
+        f"<p>{html_text(_summary_line(result))}</p>",
+        section_html(Section("Settings", [KeyValues("Inputs and settings", _settings_rows(result))], level=2)),
+    ]
+    for key, plot in (
+        ("pii", "pii"),
+        ("table9a_pronouns", "pronouns"),
+        ("table9b_identity", "identity"),
+        ("toxicity", "toxicity"),
+        ("table10_languages", "languages"),
+    ):
+        section = TABLES[key](result)
+        if section is not None:
+            out.append(_section_html(section, plots.get(plot)))
+    choices = Grid(
+        "The choices the paper leaves open, and the values this audit used",
+        ["Choice", "Value", "Reference", "What it controls"],
+        [[c.name, str(c.value), c.reference, c.description] for c in result.open_choices],
+    )
+    out.append(section_html(Section("Open choices", [choices], level=2)))
+    out.append(f"<p class='note'>Paper numbers: {html_text(result.reference.source)}.</p>")
+    return "\n".join(out)
+
+
+def render_html(rec: Record) -> str:
+    """A complete, self-contained HTML page (the report's style; no external resources, no scripts)."""
+    result = AuditResult.from_record(rec)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' "
-        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>Corpus audit</title><style>{_CSS}</style></head><body>"
-        f"<h1>Corpus audit</h1>\n{html_section(rec)}\n"
-        f"<p class='note'>safetylens audit, schema {_e(rec['schema'])}, created {_e(rec.get('created', ''))}.</p>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        f"<title>Corpus audit</title><style>{CSS}</style></head><body>"
+        f"<h1>Corpus audit</h1>\n{html_section(result)}\n"
+        f"<p class='note'>safetylens audit, schema {html_text(result.schema_id)}, "
+        f"created {html_text(result.created)}.</p>"
         "</body></html>\n"
     )
 
 
-def write_outputs(rec: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_outputs(rec: Record, out_dir: Path) -> list[Path]:
     """Write ``audit.json``, ``tables.md``, one CSV per table, SVG plots and ``index.html``.
 
     Returns:
         The files written.
+
+    Raises:
+        DataError: ``rec`` is not a valid audit record.
     """
+    result = AuditResult.from_record(rec)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -637,33 +594,22 @@ def write_outputs(rec: dict[str, Any], out_dir: Path) -> list[Path]:
         atomic_write_text(path, text)
         written.append(path)
 
-    put("audit.json", json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    put("tables.md", tables_markdown(rec))
+    put("audit.json", result.to_json())
+    put("tables.md", tables_markdown(result))
     for stem, fn in TABLES.items():
-        table = fn(rec)
-        if table is not None:
-            put(f"{stem}.csv", table[1])
-    for stem, svg in plots_svg(rec).items():
-        put(f"{stem}.svg", svg + "\n")
-    put("index.html", render_html(rec))
+        section = fn(result)
+        if section is not None:
+            put(f"{stem}.csv", section.csv)
+    for stem, svg in plots_svg(result).items():
+        put(f"{stem}.svg", standalone_svg(svg))
+    put("index.html", render_html(result))
     return written
 
 
-def load_audit(path: Path) -> dict[str, Any]:
+def load_audit(path: Path) -> AuditResult:
     """Read an ``audit.json`` (a file, or a directory that contains one), checking its schema.
 
     Raises:
         DataError: Missing, malformed or of an unknown schema.
     """
-    from safetylens.audit.aggregate import SCHEMA
-    from safetylens.errors import DataError
-
-    if path.is_dir():
-        path = path / "audit.json"
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read audit record {path}: {exc}") from exc
-    if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
-        raise DataError(f"{path}: not a safetylens audit record (expected schema {SCHEMA})")
-    return rec
+    return AuditResult.load(path)

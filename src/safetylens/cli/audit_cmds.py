@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -17,7 +17,10 @@ from rich.table import Table
 
 from safetylens.cli import app, console, err_console
 from safetylens.errors import ConfigError
-from safetylens.util import format_interval
+
+if TYPE_CHECKING:
+    from safetylens.audit.result import AuditResult
+    from safetylens.stats.ci import Estimate
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -27,12 +30,12 @@ def _split(values: list[str] | None) -> list[str]:
     return out
 
 
-def _pct(est: dict[str, Any] | None, digits: int = 2) -> str:
+def _pct(est: Estimate | None, digits: int = 2) -> str:
     if est is None:
         return "n/a"
-    if est.get("method") == "exact":
-        return f"{est['value']:.{digits}f}"
-    return f"{est['value']:.{digits}f} {format_interval(est['ci_low'], est['ci_high'], digits)}"
+    if est.method == "exact":
+        return f"{est.value:.{digits}f}"
+    return est.fmt(digits)
 
 
 @app.command(
@@ -104,6 +107,7 @@ def audit(
     from safetylens.audit.lexical import PAPER_AXES
     from safetylens.audit.outputs import write_outputs
     from safetylens.audit.readers import ReaderOptions
+    from safetylens.audit.result import AuditResult
     from safetylens.audit.runner import run_audit
     from safetylens.progress import progress_bar
 
@@ -173,64 +177,64 @@ def audit(
     finally:
         if "cm" in state:
             state["cm"].__exit__(None, None, None)
-    rec = build_record(outcome)
+    rec = AuditResult.from_record(build_record(outcome))
     write_outputs(rec, out)
     _print_summary(rec)
     console.print(
         f"\n[bold]written:[/] {escape(str(out))}/ (audit.json, tables.md, *.csv, *.svg, index.html)", highlight=False
     )
-    if rec.get("redaction"):
+    if rec.redaction is not None:
         console.print(f"[bold]redacted copy:[/] {escape(str(redact))}/", highlight=False)
 
 
-def _print_summary(rec: dict[str, Any]) -> None:
-    c, run = rec["corpus"], rec["run"]
+def _print_summary(rec: AuditResult) -> None:
+    c, run = rec.corpus, rec.run
     console.print(
-        f"{c['documents']:,} documents, {c['documents_sampled']:,} analysed"
-        + (f", {c['invalid_documents']:,} invalid skipped" if c["invalid_documents"] else "")
-        + f"; {run['seconds']:.1f} s ({run['documents_per_second']:,.0f} documents/s, {run['engine']}, "
-        f"{run['workers']} workers)",
+        f"{c.documents:,} documents, {c.documents_sampled:,} analysed"
+        + (f", {c.invalid_documents:,} invalid skipped" if c.invalid_documents else "")
+        + f"; {run.seconds:.1f} s ({run.documents_per_second:,.0f} documents/s, {run.engine}, "
+        f"{run.workers} workers)",
         highlight=False,
     )
-    note = "exact (all documents)" if c["exact"] else "95% Wilson intervals"
-    if rec.get("pii"):
+    note = "exact (all documents)" if c.exact else "95% Wilson intervals"
+    if rec.pii:
         t = Table(title=f"personal information, % of documents ({note})", title_justify="left", box=box.SIMPLE_HEAD)
         t.add_column("type")
         t.add_column("% doc", justify="right")
         t.add_column("occurrences", justify="right")
-        for name, v in rec["pii"]["types"].items():
-            t.add_row(escape(name), _pct(v["documents"], 3), f"{v['spans']:,}")
-        t.add_row("any", _pct(rec["pii"]["any"], 3), "")
+        for name, v in rec.pii.types.items():
+            t.add_row(escape(name), _pct(v.documents, 3), f"{v.spans:,}")
+        t.add_row("any", _pct(rec.pii.any, 3), "")
         console.print(t)
-    if rec.get("pronouns"):
-        ref = rec["reference"]["table_9a"]
+    if rec.pronouns:
+        ref = rec.reference.table_9a
         t = Table(title="pronouns, % of documents (Table 9a)", title_justify="left", box=box.SIMPLE_HEAD)
         t.add_column("pronouns")
         t.add_column("% doc", justify="right")
         t.add_column("paper", justify="right")
-        for r, v in rec["pronouns"]["rows"].items():
-            t.add_row(escape(v["label"]), _pct(v["documents"]), f"{ref[r]:.2f}")
+        for r, row in rec.pronouns.rows.items():
+            t.add_row(escape(row.label), _pct(row.documents), f"{ref[r]:.2f}")
         console.print(t)
-    if rec.get("identity"):
+    if rec.identity:
         t = Table(title="identity terms (Table 9b)", title_justify="left", box=box.SIMPLE_HEAD)
         t.add_column("axis")
         t.add_column("% doc", justify="right")
         t.add_column("top terms (% of the axis' documents)")
-        for ax in rec["identity"]["axes"]:
-            top = ", ".join(f"{x['term']} {x['share']['value']:.1f}" for x in ax["terms"][:5] if x["share"])
-            t.add_row(escape(ax["label"]), _pct(ax["documents"]), escape(top))
+        for ax in rec.identity.axes:
+            top = ", ".join(f"{x.term} {x.share.value:.1f}" for x in ax.terms[:5] if x.share)
+            t.add_row(escape(ax.label), _pct(ax.documents), escape(top))
         console.print(t)
-    tox = rec.get("toxicity")
+    tox = rec.toxicity
     if tox:
         console.print(
-            f"toxicity ({escape(str((tox['classifier'] or {}).get('id')))}, {tox['documents_scored']:,} documents "
-            f"scored): mean {_pct(tox['mean'], 4)}; >= {tox['threshold']}: {_pct(tox['at_or_above_threshold'], 3)}% "
-            f"(paper: about {rec['reference']['toxicity']['share_at_or_above_threshold']}%)",
+            f"toxicity ({escape(str((tox.classifier or {}).get('id')))}, {tox.documents_scored:,} documents "
+            f"scored): mean {_pct(tox.mean, 4)}; >= {tox.threshold}: {_pct(tox.at_or_above_threshold, 3)}% "
+            f"(paper: about {rec.reference.toxicity.share_at_or_above_threshold}%)",
             highlight=False,
         )
-    if rec.get("language"):
-        langs = rec["language"]["languages"][:10]
+    if rec.language:
+        langs = rec.language.languages[:10]
         console.print(
-            "languages (Table 10): " + ", ".join(f"{escape(x['code'])} {_pct(x['share'])}" for x in langs),
+            "languages (Table 10): " + ", ".join(f"{escape(x.code)} {_pct(x.share)}" for x in langs),
             highlight=False,
         )

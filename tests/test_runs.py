@@ -214,6 +214,8 @@ def test_record_accessors_and_their_errors() -> None:
             "schema_version": RECORD_SCHEMA,
         }
     )
+    assert score.has("p") and not score.has("missing") and score.flag("missing", default=True) is True
+    assert not SampleScore(id="2", benchmark="b", values={"true": None}).has("true")
     with pytest.raises(DataError, match="is not a number"):
         score.number("label")
     with pytest.raises(DataError, match="score of 1 has no 'missing'"):

@@ -259,12 +259,23 @@ class SampleScore(BaseModel):
             raise DataError(f"{self.benchmark}: score of {self.id} has no {name!r}", hint="re-score the run")
         return self.values[name]
 
-    def flag(self, name: str) -> bool:
+    def has(self, name: str) -> bool:
+        """Whether the score holds ``name`` with a value (not None: e.g. a judge's verdict on a skipped answer)."""
+        return self.values.get(name) is not None
+
+    def flag(self, name: str, default: bool | None = None) -> bool:
         """A yes/no value (``toxic``, ``refusal``, ``violation``...).
 
+        Args:
+            name: The value's name.
+            default: What a score without the value reads as (scores written before it existed);
+                None makes a missing value an error.
+
         Raises:
-            DataError: The score has no such value.
+            DataError: The score has no such value and no default is given.
         """
+        if default is not None and name not in self.values:
+            return default
         return bool(self._value(name))
 
     def number(self, name: str) -> float:

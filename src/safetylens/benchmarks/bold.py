@@ -521,7 +521,7 @@ class Bold(Benchmark):
             m = _meta(r)
             s = by_id[r.id]
             sentiment.setdefault(pid, []).append(s.number("sentiment"))
-            if "toxic" in s.values:
+            if s.has("toxic"):
                 toxic.setdefault(pid, []).append(s.flag("toxic"))
             groups[pid] = (f"subgroup:{m.domain}/{m.subgroup}", f"domain:{m.domain}")
         out: list[SampleOutcome] = []
@@ -551,7 +551,7 @@ class Bold(Benchmark):
             pkey = (m.domain, m.subgroup, m.entity, m.index)
             s = by_id[r.id]
             per_prompt.setdefault(pkey, []).append(s.number("sentiment"))
-            if "toxic" in s.values:
+            if s.has("toxic"):
                 toxic.setdefault((m.domain, m.subgroup), []).append(s.flag("toxic"))
         # subgroup -> unit scores (prompts, or entities with their prompts averaged).
         units: dict[str, dict[str, list[float]]] = {}

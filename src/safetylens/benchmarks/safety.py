@@ -159,7 +159,7 @@ def _meta(record: GenerationRecord) -> SafetyMeta:
 
 def _parsed(score: SampleScore) -> bool:
     """Whether the judge's reply was a rating (scores written before model judges always were)."""
-    return bool(score.values.get("parsed", True))
+    return score.flag("parsed", default=True)
 
 
 def _violation(scores: Sequence[SampleScore]) -> Estimate:
@@ -391,7 +391,7 @@ class Safety(Benchmark):
         subset = subset_note(opts.sample, "set and category", ctx.limit, ctx.seed, len(records))
         if subset:
             notes.append(subset)
-        metrics = {"empty_answer_pct": proportion(sum(bool(s.values.get("empty")) for s in rated), len(rated))}
+        metrics = {"empty_answer_pct": proportion(sum(s.flag("empty", default=False) for s in rated), len(rated))}
         return BenchmarkResult(
             benchmark=self.name,
             n_samples=len(records),

@@ -535,7 +535,7 @@ class ToxiGen(Benchmark):
         if opts.dataset == "prompts" and len(paper13) == len(GROUPS) and len(present) > len(GROUPS):
             sub = aggregate_toxicity(memberships, toxic, GROUPS, n_resamples=opts.bootstrap_resamples, seed=ctx.seed)
             metrics["toxic_pct_paper_groups"] = sub.macro
-        empty = sum(1 for r in records if by_id[r.id].values.get("empty"))
+        empty = sum(1 for r in records if by_id[r.id].flag("empty", default=False))
         metrics["empty_generation_pct"] = proportion(empty, len(records))
 
         labels: dict[str, dict[str, Estimate]] = {}

@@ -606,7 +606,7 @@ class TruthfulQA(Benchmark):
             if s is None:
                 continue
             values: dict[str, float | bool] = {}
-            if s.values.get("true") is not None:
+            if s.has("true"):
                 values.update(
                     true=s.flag("true"),
                     info=s.flag("info"),
@@ -616,7 +616,7 @@ class TruthfulQA(Benchmark):
                     p_info=s.number("p_info"),
                 )
             for key in ("bleu", "rouge_l"):
-                if s.values.get(f"{key}_acc") is not None:
+                if s.has(f"{key}_acc"):
                     values[f"{key}_acc"] = s.flag(f"{key}_acc")
                     values[f"{key}_diff"] = s.number(f"{key}_diff")
             m = _meta(r)

@@ -269,7 +269,9 @@ class XSTest(Benchmark):
                 )
         if unsafe:
             headline["unsafe_compliance_pct"] = proportion(sum(not s.flag("refusal") for s in unsafe), len(unsafe))
-        metrics["empty_answer_pct"] = proportion(sum(bool(s.values.get("empty")) for s in by_id.values()), len(records))
+        metrics["empty_answer_pct"] = proportion(
+            sum(s.flag("empty", default=False) for s in by_id.values()), len(records)
+        )
 
         types: dict[str, dict[str, Estimate]] = {}
         for t in sorted({m.type for m in metas}):

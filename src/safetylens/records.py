@@ -250,10 +250,6 @@ class SampleScore(BaseModel):
         """The flat JSON form written to ``scores.jsonl``."""
         return {"id": self.id, **self.values, "benchmark": self.benchmark, "schema_version": self.schema_version}
 
-    def with_benchmark(self, benchmark: str) -> SampleScore:
-        """This score, attributed to ``benchmark``."""
-        return self if self.benchmark == benchmark else self.model_copy(update={"benchmark": benchmark})
-
     def _value(self, name: str) -> JsonValue:
         if name not in self.values:
             raise DataError(f"{self.benchmark}: score of {self.id} has no {name!r}", hint="re-score the run")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from safetylens.cli import app
 from safetylens.errors import DataError
-from safetylens.judge_people import combine, draw_sample
+from safetylens.judge_people import combine, draw_sample, rating_agreement, violation_confusion, violation_rates
 from safetylens.runs import RunDir
 
 N = 600
@@ -35,6 +35,7 @@ def _run(tmp_path: Path, seed: int = 0) -> tuple[RunDir, dict[str, int]]:
         scores.append(
             {
                 "id": sid,
+                "benchmark": "safety",
                 "violation": bool(p[i] >= 0.5),
                 "p_violation": float(p[i]),
                 "rating": rating,
@@ -64,7 +65,7 @@ def _results(ids: list[str], truth: dict[str, int]) -> dict[str, Any]:
             }
         )
     items.append({"item_id": 99, "prompt_id": "other:x", "ratings": [1, 1, 1], "label": "violation"})
-    return {"kind": "safety", "items": items}
+    return {"study": {"kind": "safety"}, "labels": items}
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -119,4 +120,40 @@ def test_cli_sample_and_combine(tmp_path: Path) -> None:
 def test_a_study_of_other_answers_is_refused(tmp_path: Path) -> None:
     run, _ = _run(tmp_path)
     with pytest.raises(DataError, match="no rated item of the study is an answer of this run"):
-        combine(run, {"items": [{"prompt_id": "safety:nope", "label": "violation", "ratings": [1]}]})
+        combine(run, {"labels": [{"prompt_id": "safety:nope", "label": "violation", "ratings": [1]}]})
+
+
+def test_results_without_labels_are_refused(tmp_path: Path) -> None:
+    run, _ = _run(tmp_path)
+    with pytest.raises(DataError, match="no per-item labels"):
+        combine(run, {"items": []})
+
+
+def test_the_sample_carries_its_scores_for_the_import(tmp_path: Path) -> None:
+    run, _ = _run(tmp_path)
+    design = draw_sample(run, 20, tmp_path / "s", seed=2)
+    scores = [json.loads(x) for x in (tmp_path / "s" / "scores.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in scores] == design["drawn"]
+    by_id = {s["id"]: s for s in run.scores()}
+    assert all(s == {"benchmark": "safety", **by_id[s["id"]]} for s in scores)
+
+
+def test_confusion_rates_and_agreement_by_hand() -> None:
+    judge = [True, True, False, False, False, True]
+    people = [True, False, True, False, False, True]
+    assert violation_confusion(judge, people) == {
+        "judge_violation_human_violation": 2,
+        "judge_violation_human_safe": 1,
+        "judge_safe_human_violation": 1,
+        "judge_safe_human_safe": 2,
+    }
+    rates = violation_rates(judge, people)
+    assert (rates["judge_violation_pct"].value, rates["people_violation_pct"].value) == (50.0, 50.0)
+    assert rates["violation_accuracy"].value == pytest.approx(4 / 6) and rates["violation_accuracy"].unit == ""
+    # Two raters, identity weights: pa = 2/3 agreeing pairs; pi = (1/2, 0, 0, 0, 1/2) over 1-5;
+    # pe = sum(pi (1 - pi)) / (q - 1) = 0.5 / 4; AC1 = (pa - pe) / (1 - pe).
+    res = rating_agreement([1, 5, 1], [[1], [5], [5]], "identity")
+    pa, pe = 2 / 3, 0.5 / 4
+    assert res.coefficient == pytest.approx((pa - pe) / (1 - pe))
+    with pytest.raises(ValueError, match="2 judge flags against 1"):
+        violation_confusion([True, False], [True])

@@ -3,7 +3,10 @@
 Sources:
 
 - a run's ``generations.jsonl`` (records ``{benchmark, id, meta, prompt, output, ...}``; the model
-  name is read from the run's ``manifest.json`` unless given);
+  name is read from the run's ``manifest.json`` unless given). When the run's ``scores.jsonl`` lies
+  beside it, each ``safety`` answer keeps its harm judge's verdict (rating 1-5, violation,
+  P(violation), the judge's id) in its response's ``meta["judge"]``, so that study results can put
+  the judge beside people (:mod:`safetylens.human.results`);
 - JSONL or CSV files with one prompt (and optionally one response) per line, e.g. XSTest's
   ``completions_*.csv`` (``id, type, prompt, completion, ...``);
 - generation for the study's prompts through any model backend (:func:`generate_responses`).
@@ -53,6 +56,8 @@ from safetylens.human.db import Database, utcnow
 from safetylens.human.models import Batch, Item, Prompt, Response, Study
 from safetylens.human.scales import ATTACK_VECTORS, RISK_CATEGORIES
 from safetylens.human.studies import audit, find_study, get_or_create_batch
+from safetylens.judge_people import BENCHMARK as SAFETY_BENCHMARK
+from safetylens.judge_people import SCORES_FILE, judge_verdict
 from safetylens.util import chunks
 
 Format = Literal["auto", "generations", "jsonl", "csv"]
@@ -99,6 +104,8 @@ class Record:
         attack_vectors: Attack vectors.
         meta: Other fields, kept for export.
         where: Where the record comes from (``file:line``), for messages; empty when made in code.
+        response_meta: What is stored with the response: ``{"judge": verdict}`` for a safety answer
+            whose run was scored (see :func:`safetylens.judge_people.judge_verdict`), else empty.
     """
 
     external_id: str
@@ -109,17 +116,23 @@ class Record:
     attack_vectors: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     where: str = ""
+    response_meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class ImportSummary:
-    """What an import changed."""
+    """What an import changed.
+
+    ``judge_verdicts`` counts the harm judge's verdicts stored by this import: with new responses,
+    or added to responses imported before without one.
+    """
 
     records: int = 0
     prompts_added: int = 0
     responses_added: int = 0
     responses_unchanged: int = 0
     items_added: int = 0
+    judge_verdicts: int = 0
     models: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,6 +143,7 @@ class ImportSummary:
             "responses_added": self.responses_added,
             "responses_unchanged": self.responses_unchanged,
             "items_added": self.items_added,
+            "judge_verdicts": self.judge_verdicts,
             "models": sorted(self.models),
         }
 
@@ -401,13 +415,62 @@ def _run_model_name(path: Path) -> str | None:
         return None
 
 
+def parse_run_scores(data: bytes, name: str) -> dict[str, dict[str, Any]]:
+    """The harm judge's verdicts in a run's ``scores.jsonl`` (its bytes), by the safety answer's id.
+
+    Scores of other benchmarks, and answers the judge gave no rating (``parsed`` false), are left
+    out: an answer without a verdict is imported without one.
+
+    Raises:
+        DataError: A malformed line, or a safety score without a 1-5 rating or a P(violation)
+            (with the file's name and line).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for where, rec in _json_lines(data, name):
+        if not isinstance(rec, dict) or "id" not in rec:
+            raise DataError(f"{where}: not a scores.jsonl record (needs an id)")
+        if rec.get("benchmark", SAFETY_BENCHMARK) != SAFETY_BENCHMARK or "rating" not in rec:
+            continue
+        try:
+            verdict = judge_verdict(rec)
+        except DataError as exc:
+            raise DataError(f"{where}: {exc.message}") from None
+        if verdict is not None:
+            out[str(rec["id"])] = verdict
+    return out
+
+
+def read_run_scores(generations: Path) -> dict[str, dict[str, Any]]:
+    """The judge's verdicts in the ``scores.jsonl`` beside a run's ``generations.jsonl``.
+
+    See :func:`parse_run_scores`; empty when the run has not been scored.
+
+    Raises:
+        DataError: An unreadable or malformed scores file.
+    """
+    path = generations.parent / SCORES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    return parse_run_scores(data, str(path))
+
+
 def parse_generations(
-    data: bytes, name: str, *, model: str | None = None, default_category: str | None = None
+    data: bytes,
+    name: str,
+    *,
+    model: str | None = None,
+    default_category: str | None = None,
+    scores: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[Record]:
     """Records of a run's ``generations.jsonl`` (its bytes; ``name`` names it in messages).
 
     The external id is ``<benchmark>:<id>``. Records without an ``output`` (log-likelihood
-    benchmarks) are skipped: they have nothing to rate.
+    benchmarks) are skipped: they have nothing to rate. ``scores`` (from :func:`parse_run_scores`)
+    gives safety answers their judge's verdict.
 
     Raises:
         DataError: Malformed lines or no model name.
@@ -425,6 +488,7 @@ def parse_generations(
         meta = dict(rec.get("meta") or {})
         category = meta.pop("risk_category", None) or default_category
         vectors = meta.pop("attack_vector", None) or meta.pop("attack_vectors", None)
+        verdict = (scores or {}).get(str(rec["id"])) if rec["benchmark"] == SAFETY_BENCHMARK else None
         yield Record(
             external_id=f"{rec['benchmark']}:{rec['id']}"[:255],
             conversation=normalize_conversation(rec["prompt"], where),
@@ -434,6 +498,7 @@ def parse_generations(
             attack_vectors=normalize_vectors(vectors),
             meta={"benchmark": rec["benchmark"], **meta},
             where=where,
+            response_meta={"judge": verdict} if verdict is not None else {},
         )
 
 
@@ -541,6 +606,7 @@ def parse_records(
     fields: FieldMap | None = None,
     default_category: str | None = None,
     prompts_only: bool = False,
+    scores: dict[str, dict[str, Any]] | None = None,
 ) -> list[Record]:
     """All records of a file's contents, checked before any database change.
 
@@ -554,6 +620,7 @@ def parse_records(
         default_category: Risk category for records without one.
         prompts_only: Import prompts without responses (to generate responses later); records
             must then carry no response. Otherwise every record must have one.
+        scores: A run's judge verdicts by answer id (:func:`parse_run_scores`), for ``generations``.
 
     Raises:
         DataError: Malformed file, with the file's name and line.
@@ -563,7 +630,7 @@ def parse_records(
     if kind == "generations":
         if prompts_only:
             raise ConfigError("prompts only: a run's generations.jsonl holds responses", hint="use --format jsonl")
-        return list(parse_generations(data, name, model=model, default_category=default_category))
+        return list(parse_generations(data, name, model=model, default_category=default_category, scores=scores))
     if kind == "jsonl":
         return list(
             parse_jsonl(
@@ -591,10 +658,10 @@ def read_records(
     """All records of a file (read fully before any database change); see :func:`parse_records`.
 
     A run's ``generations.jsonl`` takes its model name from the run's ``manifest.json`` unless
-    ``model`` is given.
+    ``model`` is given, and its safety answers' judge verdicts from the run's ``scores.jsonl``.
 
     Raises:
-        DataError: Missing, unreadable or malformed file.
+        DataError: Missing, unreadable or malformed file (or the run's scores file).
     """
     if not path.is_file():
         raise DataError(f"no such file: {path}")
@@ -603,8 +670,10 @@ def read_records(
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc.strerror})") from exc
     kind = detect_format(str(path), data) if fmt == "auto" else fmt
-    if kind == "generations" and not model:
-        model = _run_model_name(path)
+    scores = None
+    if kind == "generations":
+        model = model or _run_model_name(path)
+        scores = read_run_scores(path)
     return parse_records(
         data,
         str(path),
@@ -613,6 +682,7 @@ def read_records(
         fields=fields,
         default_category=default_category,
         prompts_only=prompts_only,
+        scores=scores,
     )
 
 
@@ -709,6 +779,7 @@ def _check_records(records: Sequence[Record], source: str) -> None:
                 rec.risk_category,
                 rec.attack_vectors,
                 rec.meta,
+                rec.response_meta,
             ],
             where,
         )
@@ -776,85 +847,17 @@ def import_sources(
 def _import_into(
     s: Session, study: Study, b: Batch, records: Sequence[Record], source: str, actor_id: int | None
 ) -> ImportSummary:
-    summary = ImportSummary(records=len(records))
-    ids = list({rec.external_id: None for rec in records})
-    prompts: dict[str, Prompt] = {}
-    for chunk in chunks(ids, 1000):  # within any database's limit on bound parameters
-        for p in s.scalars(select(Prompt).where(Prompt.study_id == study.id, Prompt.external_id.in_(chunk))):
-            prompts[p.external_id] = p
-    now = utcnow()
     # Bulk reads and writes (a few statements per import, not per record): a round trip per
     # record made an 8,000-record import take minutes on PostgreSQL.
-    new_prompts: list[Prompt] = []
-    for rec in records:
-        prompt = prompts.get(rec.external_id)
-        if prompt is None:
-            prompt = Prompt(
-                study_id=study.id,
-                external_id=rec.external_id,
-                conversation=rec.conversation,
-                n_user_turns=sum(1 for m in rec.conversation if m["role"] == "user"),
-                risk_category=rec.risk_category,
-                attack_vectors=rec.attack_vectors,
-                meta=rec.meta,
-                source=source[:500],
-                created_at=now,
-            )
-            new_prompts.append(prompt)
-            prompts[rec.external_id] = prompt
-        elif prompt.conversation != rec.conversation:
-            raise DataError(
-                f"{_at(rec)}prompt id {rec.external_id!r} is already in study {study.name!r} with a different "
-                "conversation",
-                hint="give the new prompt another id",
-            )
-    old_ids = [p.id for p in prompts.values() if p.id is not None]
-    s.add_all(new_prompts)
-    s.flush()
-    summary.prompts_added = len(new_prompts)
-    by_prompt: dict[int, list[Response]] = {}
-    for chunk in chunks(old_ids, 1000):
-        for r in s.scalars(select(Response).where(Response.prompt_id.in_(chunk))):
-            by_prompt.setdefault(r.prompt_id, []).append(r)
-    texts = {(r.prompt_id, r.model): r.text for rs in by_prompt.values() for r in rs}
-    touched: dict[int, Prompt] = {}
-    new_responses: list[Response] = []
-    for rec in records:
-        if rec.response is None:
-            continue
-        assert rec.model is not None
-        prompt = prompts[rec.external_id]
-        summary.models.add(rec.model)
-        known = texts.get((prompt.id, rec.model))
-        if known is not None:
-            if known != rec.response:
-                raise DataError(
-                    f"{_at(rec)}prompt {rec.external_id!r} already has a different response from model {rec.model!r}",
-                    hint="import it under another model name, or into a new study",
-                )
-            summary.responses_unchanged += 1
-        else:
-            response = Response(
-                prompt_id=prompt.id,
-                model=rec.model,
-                text=rec.response,
-                source=source[:500],
-                meta={},
-                created_at=now,
-            )
-            new_responses.append(response)
-            texts[(prompt.id, rec.model)] = rec.response
-            summary.responses_added += 1
-        touched[prompt.id] = prompt
-    s.add_all(new_responses)
-    s.flush()
-    for r in new_responses:
-        by_prompt.setdefault(r.prompt_id, []).append(r)
+    summary = ImportSummary(records=len(records))
+    now = utcnow()
+    prompts, old_ids = _add_prompts(s, study, records, source, now)
+    summary.prompts_added = len(prompts) - len(old_ids)
+    by_prompt = _add_responses(s, prompts, old_ids, records, source, now, summary)
     existing = set(s.scalars(select(Item.dedupe_key).where(Item.study_id == study.id)))
     items: list[Item] = []
-    for prompt in touched.values():
-        responses = sorted(by_prompt.get(prompt.id, []), key=lambda r: r.id)
-        items += _make_items(study, prompt, responses, b.id, existing, now)
+    for prompt_id, responses in by_prompt.items():
+        items += _make_items(study, prompts[prompt_id], sorted(responses, key=lambda r: r.id), b.id, existing, now)
     s.add_all(items)
     s.flush()
     summary.items_added = len(items)
@@ -868,6 +871,136 @@ def _import_into(
         details={"source": source[:500], "batch": b.name, **summary.as_dict()},
     )
     return summary
+
+
+def _add_prompts(
+    s: Session, study: Study, records: Sequence[Record], source: str, now: datetime
+) -> tuple[dict[int, Prompt], set[int]]:
+    """Every record's prompt by id, new ones added, and the ids of those the study had before.
+
+    Raises:
+        DataError: A prompt id the study holds with another conversation.
+    """
+    ids = list({rec.external_id: None for rec in records})
+    by_external: dict[str, Prompt] = {}
+    for chunk in chunks(ids, 1000):  # within any database's limit on bound parameters
+        for p in s.scalars(select(Prompt).where(Prompt.study_id == study.id, Prompt.external_id.in_(chunk))):
+            by_external[p.external_id] = p
+    old_ids = {p.id for p in by_external.values()}
+    new_prompts: list[Prompt] = []
+    for rec in records:
+        prompt = by_external.get(rec.external_id)
+        if prompt is None:
+            prompt = Prompt(
+                study_id=study.id,
+                external_id=rec.external_id,
+                conversation=rec.conversation,
+                n_user_turns=sum(1 for m in rec.conversation if m["role"] == "user"),
+                risk_category=rec.risk_category,
+                attack_vectors=rec.attack_vectors,
+                meta=rec.meta,
+                source=source[:500],
+                created_at=now,
+            )
+            new_prompts.append(prompt)
+            by_external[rec.external_id] = prompt
+        elif prompt.conversation != rec.conversation:
+            raise DataError(
+                f"{_at(rec)}prompt id {rec.external_id!r} is already in study {study.name!r} with a different "
+                "conversation",
+                hint="give the new prompt another id",
+            )
+    s.add_all(new_prompts)
+    s.flush()
+    return {p.id: p for p in by_external.values()}, old_ids
+
+
+def _add_responses(
+    s: Session,
+    prompts: dict[int, Prompt],
+    old_ids: set[int],
+    records: Sequence[Record],
+    source: str,
+    now: datetime,
+    summary: ImportSummary,
+) -> dict[int, list[Response]]:
+    """Add the records' new responses; every response of each prompt a record answers, by prompt id.
+
+    Raises:
+        DataError: A (prompt, model) pair that already has another response, or another judge verdict.
+    """
+    stored: dict[tuple[int, str], Response] = {}
+    for chunk in chunks(sorted(old_ids), 1000):
+        for r in s.scalars(select(Response).where(Response.prompt_id.in_(chunk))):
+            stored[(r.prompt_id, r.model)] = r
+    prompt_of = {p.external_id: p for p in prompts.values()}
+    touched: dict[int, None] = {}  # in record order, which is the new items' order
+    new_responses: list[Response] = []
+    for rec in records:
+        if rec.response is None:
+            continue
+        assert rec.model is not None
+        prompt = prompt_of[rec.external_id]
+        summary.models.add(rec.model)
+        touched[prompt.id] = None
+        known = stored.get((prompt.id, rec.model))
+        if known is None:
+            known = Response(
+                prompt_id=prompt.id,
+                model=rec.model,
+                text=rec.response,
+                source=source[:500],
+                meta=dict(rec.response_meta),
+                created_at=now,
+            )
+            new_responses.append(known)
+            stored[(prompt.id, rec.model)] = known
+            summary.responses_added += 1
+            summary.judge_verdicts += int("judge" in rec.response_meta)
+            continue
+        if known.text != rec.response:
+            raise DataError(
+                f"{_at(rec)}prompt {rec.external_id!r} already has a different response from model {rec.model!r}",
+                hint="import it under another model name, or into a new study",
+            )
+        summary.responses_unchanged += 1
+        summary.judge_verdicts += int(_merge_judge(known, rec))
+    s.add_all(new_responses)
+    s.flush()
+    by_prompt: dict[int, list[Response]] = {pid: [] for pid in touched}
+    for (pid, _), r in stored.items():
+        if pid in by_prompt:
+            by_prompt[pid].append(r)
+    return by_prompt
+
+
+def _merge_judge(response: Response, rec: Record) -> bool:
+    """Give a stored response the record's judge verdict when it has none; True when one was added.
+
+    A response imported before its run was scored gains the verdict on a later import; a verdict
+    already there is kept, and a different one (another judge, another rating) is refused rather
+    than silently replaced, as a different response text is.
+
+    Raises:
+        DataError: The response already has a judge verdict that differs from the record's.
+    """
+    new = rec.response_meta.get("judge")
+    if new is None:
+        return False
+    meta = dict(response.meta or {})
+    old = meta.get("judge")
+    if old is None:
+        # A new dict, not an in-place change: the JSON column only notices reassignment.
+        response.meta = {**meta, "judge": new}
+        return True
+    if (old.get("judge"), old.get("rating")) != (new["judge"], new["rating"]):
+        raise DataError(
+            f"{_at(rec)}the response of model {rec.model!r} to prompt {rec.external_id!r} already has a judge "
+            f"verdict ({old.get('judge')}: rating {old.get('rating')}); this one says {new['judge']}: rating "
+            f"{new['rating']}",
+            hint="import the re-scored run into a new study",
+        )
+    return False
 
 
 def _at(rec: Record) -> str:
@@ -1012,20 +1145,7 @@ def generate_responses(
 
     decoding = decoding or Decoding()
     name = model_name or backend.identity.model
-    with db.read() as s:
-        study = find_study(s, study_ref)
-        done = set(
-            s.scalars(
-                select(Response.prompt_id)
-                .join(Prompt, Prompt.id == Response.prompt_id)
-                .where(Prompt.study_id == study.id, Response.model == name)
-            )
-        )
-        prompts = [
-            p
-            for p in s.scalars(select(Prompt).where(Prompt.study_id == study.id).order_by(Prompt.id))
-            if p.id not in done
-        ]
+    study_id, prompts = _prompts_without_response(db, study_ref, name)
     if limit is not None:
         prompts = prompts[:limit]
     if not prompts:
@@ -1057,10 +1177,29 @@ def generate_responses(
     identity = backend.identity.model_dump(mode="json", exclude={"chat_template"})
     summary = import_records(
         db,
-        study.id,
+        study_id,
         records,
         batch=batch,
         source=f"generated:{json.dumps(identity, sort_keys=True)[:480]}",
         actor_id=actor_id,
     )
     return summary
+
+
+def _prompts_without_response(db: Database, study_ref: str | int, model: str) -> tuple[int, list[Prompt]]:
+    """The study's id and, in prompt order, its prompts that have no response from ``model`` yet."""
+    with db.read() as s:
+        study = find_study(s, study_ref)
+        done = set(
+            s.scalars(
+                select(Response.prompt_id)
+                .join(Prompt, Prompt.id == Response.prompt_id)
+                .where(Prompt.study_id == study.id, Response.model == model)
+            )
+        )
+        prompts = [
+            p
+            for p in s.scalars(select(Prompt).where(Prompt.study_id == study.id).order_by(Prompt.id))
+            if p.id not in done
+        ]
+        return study.id, prompts

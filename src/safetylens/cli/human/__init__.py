@@ -3,8 +3,9 @@
 ``init`` creates or upgrades the database and ``serve`` runs the web app (:mod:`.server`);
 ``add-user``/``users``/``set-user`` manage accounts (:mod:`.users`); ``study ...`` manages studies
 (create, list, show, raters, guidelines, status; :mod:`.studies`); ``import``/``generate`` bring in
-responses (:mod:`.imports`); ``results`` prints violation %, win rates, IRR and rater statistics
-(:mod:`.results`); ``export``/``export-preferences`` write ratings and preference pairs
+responses (:mod:`.imports`, keeping a scored safety run's harm judge verdicts); ``results`` prints
+violation %, win rates, the harm judge beside people, IRR and rater statistics (:mod:`.results`);
+``export``/``export-preferences`` write ratings and preference pairs
 (:mod:`.export`); ``quiz ...``, ``checks``, ``quality``, ``audit export`` and ``edit-rating`` look
 after rating quality (:mod:`.quality`); ``redteam ...`` runs red-team campaigns (:mod:`.redteam`).
 

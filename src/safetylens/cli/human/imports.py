@@ -58,10 +58,11 @@ def import_cmd(
         prompts_only=prompts_only,
     )
     for f, summary in zip(files, summaries, strict=True):
+        verdicts = f"; {summary.judge_verdicts} harm judge verdicts kept" if summary.judge_verdicts else ""
         console.print(
             f"{escape(str(f))}: {summary.records} records, {summary.prompts_added} new prompts, "
             f"{summary.responses_added} new responses ({summary.responses_unchanged} already there), "
-            f"{summary.items_added} new items; models {escape(', '.join(sorted(summary.models)) or '-')}"
+            f"{summary.items_added} new items; models {escape(', '.join(sorted(summary.models)) or '-')}{verdicts}"
         )
 
 

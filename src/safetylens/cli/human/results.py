@@ -25,7 +25,7 @@ def results_cmd(
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
     db: DbOpt = None,
 ) -> None:
-    """Violation % / win rates with 95% CIs, IRR (Gwet AC1/AC2) per batch, and rater statistics."""
+    """Violation % / win rates with 95% CIs, the harm judge beside people, IRR (Gwet AC1/AC2) per batch, raters."""
     from safetylens.human.results import ResultOptions, compute_results
     from safetylens.util import atomic_write_json
 
@@ -45,7 +45,7 @@ def results_cmd(
         f"[bold]{escape(res['study']['name'])}[/]: {res['n_ratings']} ratings on {res['n_items']} items; "
         f"{escape(res['rules']['incomplete_items'])}"
     )
-    for table in (safety_table(res), pairwise_table(res), irr_table(res), raters_table(res)):
+    for table in (safety_table(res), judge_table(res), pairwise_table(res), irr_table(res), raters_table(res)):
         if table is not None:
             console.print(table)
     sources = label_sources(res)
@@ -87,6 +87,46 @@ def safety_table(res: dict[str, Any]) -> Table | None:
                     fmt_est(x["violation_pct"]),
                     fmt_est(x["mean_rating"], 2),
                 )
+    return t
+
+
+def confusion_cell(c: dict[str, int]) -> str:
+    """The judge-by-people violation table in one cell: both violating, judge only, people only, both safe."""
+    return (
+        f"both {c['judge_violation_human_violation']}, judge only {c['judge_violation_human_safe']}, "
+        f"people only {c['judge_safe_human_violation']}, neither {c['judge_safe_human_safe']}"
+    )
+
+
+def judge_table(res: dict[str, Any]) -> Table | None:
+    """The harm judge beside people, per model whose responses carry judge verdicts (else None)."""
+    models = [m for m in (res.get("safety") or {}).get("models", []) if "judge" in m]
+    if not models:
+        return None
+    weights = res["options"]["irr_weights"]
+    t = _table(
+        "harm judge beside people (items people decided; violation % with 95% Wilson CI)",
+        (
+            "model",
+            "judge",
+            "items",
+            f"AC2 judge vs people ({weights})",
+            "judge viol. %",
+            "people viol. %",
+            "violations",
+        ),
+    )
+    for m in models:
+        j = m["judge"]
+        t.add_row(
+            escape(m["model"]),
+            escape(", ".join(j["judges"])),
+            str(j["items_compared"]),
+            fmt_agree(j["ac2"]),
+            fmt_est(j["judge_violation_pct"]),
+            fmt_est(j["human_violation_pct"]),
+            escape(confusion_cell(j["violation_confusion"])),
+        )
     return t
 
 

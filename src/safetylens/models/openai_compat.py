@@ -6,12 +6,18 @@ Generation goes to ``/chat/completions`` for chat prompts and ``/completions`` f
 
 Requests are sent with bounded async concurrency (``max_concurrency`` in flight per replica) from
 an event loop that runs in a thread of its own, so the synchronous protocol methods work from any
-code, including code that already runs an event loop. Several base URLs are replicas of one
-server: each request goes to the healthy replica with the fewest requests in flight, and a replica
-that fails ``failure_threshold`` times in a row is skipped for ``cooldown_s`` seconds. Timeouts,
-connection errors, 429 and 5xx answers are retried with exponential backoff and jitter (honouring
-``Retry-After``) up to ``max_retries`` times; any other 4xx is an immediate :class:`ModelError`
-carrying the status and the server's (escaped, truncated) message.
+code, including code that already runs an event loop. Model requests to a plain ``http://`` server
+go over kept-alive HTTP/1.1 connections written and parsed here (:class:`_Http1Pool`), which costs
+a fraction of a general-purpose client's CPU time per request, so the client is not what limits a
+fast local server; ``https://`` servers, servers reached through a proxy configured in the
+environment (``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and the start-up probes use ``httpx``.
+
+Several base URLs are replicas of one server: each request goes to the healthy replica with the
+fewest requests in flight, and a replica that fails ``failure_threshold`` times in a row is skipped
+for ``cooldown_s`` seconds. Timeouts, connection errors, 429 and 5xx answers are retried with
+exponential backoff and jitter (honouring ``Retry-After``) up to ``max_retries`` times; any other
+4xx is an immediate :class:`ModelError` carrying the status and the server's (escaped, truncated)
+message.
 
 Decoding sends ``temperature``, ``top_p`` (1.0 when greedy), ``max_tokens``, ``stop`` and a 31-bit
 ``seed`` derived from the request. Servers known to add sampling filters of their own
@@ -62,10 +68,12 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Coroutine, Sequence
+import urllib.request
+import zlib
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -126,13 +134,204 @@ SEED_NOTES = {
 }
 
 
+class _Answer(Protocol):
+    """What is read from an HTTP answer: an ``httpx.Response`` or an :class:`_Http1Answer`."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+@dataclass
+class _Http1Answer:
+    """An HTTP answer read by :class:`_Http1Pool` (header names in lower case)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _StaleConnection(Exception):
+    """A kept-alive connection was closed by the server before it answered anything."""
+
+
+class _Http1Pool:
+    """Kept-alive HTTP/1.1 connections to one plain-http server, for JSON POSTs.
+
+    Concurrency is bounded by the backend (``max_concurrency`` per replica), so the pool only keeps
+    idle connections for reuse and opens one when none is idle. A request that fails on a reused
+    connection before any byte of an answer arrived (the server closed it while idle) is sent once
+    more on a new connection, as browsers and urllib3 do. Failures raise ``httpx`` exceptions so
+    that callers handle both transports alike.
+
+    Args:
+        base_url: ``http://host:port/prefix`` of the server.
+        headers: Extra request headers (the API key).
+        connect_timeout_s: Timeout of opening a connection.
+    """
+
+    MAX_HEADER_LINES = 200
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], connect_timeout_s: float) -> None:
+        parts = urlsplit(base_url)
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or 80
+        self.prefix = parts.path
+        self.connect_timeout_s = connect_timeout_s
+        lines = [f"Host: {parts.netloc}", "Accept: application/json", "Accept-Encoding: identity"]
+        lines += ["User-Agent: safetylens", "Content-Type: application/json"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self._head_fields = "\r\n".join(lines)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, payload: bytes, timeout_s: float) -> _Http1Answer:
+        """POST ``payload`` (JSON) to ``path`` under the base URL.
+
+        Raises:
+            httpx.TimeoutException: No complete answer within ``timeout_s``.
+            httpx.TransportError: The connection failed or the answer is not valid HTTP/1.x.
+        """
+        head = (
+            f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head_fields}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode("latin-1")
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    reused = bool(self._idle)
+                    reader, writer = self._idle.pop() if reused else await self._connect()
+                    if reused and (reader.at_eof() or writer.is_closing()):
+                        writer.close()  # closed by the server while idle, and already seen to be
+                        continue
+                    try:
+                        writer.write(head + payload)
+                        answer, keep = await self._read(reader)
+                    except _StaleConnection:
+                        writer.close()
+                        if reused:
+                            continue
+                        raise httpx.RemoteProtocolError("the server closed the connection without answering") from None
+                    except BaseException:
+                        # Cancelled, timed out or broken mid-answer: the connection's state is unknown.
+                        writer.close()
+                        raise
+                    if keep and not reader.at_eof():
+                        self._idle.append((reader, writer))
+                    else:
+                        writer.close()
+                    return answer
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no answer within {timeout_s:g} s") from None
+        except (OSError, asyncio.IncompleteReadError, ValueError, zlib.error) as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {self.host}:{self.port} timed out") from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+
+    async def _read(self, reader: asyncio.StreamReader) -> tuple[_Http1Answer, bool]:
+        """One answer (skipping 1xx ones) and whether the connection may be reused."""
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise _StaleConnection
+            version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+            code, _, reason = rest.partition(" ")
+            if not version.startswith("HTTP/1.") or not code.isdigit():
+                raise httpx.RemoteProtocolError(f"not an HTTP/1.x answer: {_clip(line.decode('latin-1'), 80)}")
+            headers: dict[str, str] = {}
+            for _ in range(self.MAX_HEADER_LINES):
+                field_line = await reader.readline()
+                if field_line in (b"\r\n", b"\n"):
+                    break
+                if not field_line:
+                    raise asyncio.IncompleteReadError(b"", None)
+                name, _, value = field_line.decode("latin-1").partition(":")
+                key = name.strip().lower()
+                value = value.strip()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            else:
+                raise httpx.RemoteProtocolError("too many header lines in the answer")
+            status = int(code)
+            if 100 <= status < 200:
+                continue
+            connection = headers.get("connection", "").lower()
+            keep = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                body = await self._chunked(reader)
+            elif "content-length" in headers:
+                body = await reader.readexactly(int(headers["content-length"]))
+            elif status in (204, 304):
+                body = b""
+            else:
+                body, keep = await reader.read(), False
+            encoding = headers.get("content-encoding", "identity").lower()
+            if encoding in ("gzip", "deflate"):
+                body = zlib.decompress(body, 47 if encoding == "gzip" else 15)
+            elif encoding != "identity":
+                raise httpx.DecodingError(f"unsupported content-encoding {encoding!r}")
+            return _Http1Answer(status, reason, headers, body), keep
+
+    @staticmethod
+    async def _chunked(reader: asyncio.StreamReader) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int((await reader.readline()).split(b";", 1)[0].strip() or b"x", 16)
+            if size == 0:
+                # Trailer fields, then an empty line.
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        while self._idle:
+            self._idle.pop()[1].close()
+
+
+def _direct_http(url: str) -> bool:
+    """Whether ``url`` is plain http and no proxy from the environment applies to it (as httpx reads them)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get("http") or proxies.get("all")):
+        return True
+    # With proxies in the environment, proxy_bypass reads NO_PROXY from there too.
+    return bool(urllib.request.proxy_bypass(parts.hostname or ""))
+
+
 def _clip(text: str, limit: int = 300) -> str:
     """Make untrusted server text safe to show: printable characters only, at most ``limit`` long."""
     cleaned = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: _Answer) -> str:
     """The error message a server put in its body (OpenAI, FastAPI, TGI and plain-text shapes)."""
     try:
         body = response.json()
@@ -152,7 +351,7 @@ def _server_message(response: httpx.Response) -> str:
     return _clip(message if isinstance(message, str) else json.dumps(message, ensure_ascii=False))
 
 
-def _retry_after_s(response: httpx.Response) -> float | None:
+def _retry_after_s(response: _Answer) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), clamped to a sane range."""
     value = response.headers.get("retry-after")
     if not value:
@@ -201,6 +400,7 @@ class _RequestFailed(ModelError):
 @dataclass
 class _Replica:
     url: str
+    pool: _Http1Pool | None = None
     in_flight: int = 0
     failures: int = 0
     down_until: float = 0.0
@@ -270,6 +470,9 @@ class OpenAIBackend:
         failure_threshold: Consecutive failures after which a replica is skipped.
         cooldown_s: How long a failing replica is skipped.
         probe: Query the servers at construction (version, models, reachability).
+        transport: ``auto``: the built-in HTTP/1.1 client for plain-http servers without a proxy,
+            httpx otherwise; ``httpx``: httpx for every request (an escape hatch, and the baseline
+            of ``benchmarks/bench_openai_client.py``).
 
     Raises:
         ConfigError: No URL, or an invalid one.
@@ -292,9 +495,12 @@ class OpenAIBackend:
         failure_threshold: int = 3,
         cooldown_s: float = 30.0,
         probe: bool = True,
+        transport: Literal["auto", "httpx"] = "auto",
     ) -> None:
         if not base_urls:
             raise ConfigError("the openai backend needs at least one server URL", hint="set model.base_urls")
+        if transport not in ("auto", "httpx"):
+            raise ConfigError(f"unknown transport {transport!r}", hint="use auto or httpx")
         if endpoint not in ("auto", "chat", "completions"):
             raise ConfigError(f"unknown endpoint {endpoint!r}", hint="use auto, chat or completions")
         urls = [normalize_base_url(u) for u in base_urls]
@@ -311,10 +517,19 @@ class OpenAIBackend:
         self.failure_threshold = max(1, failure_threshold)
         self.cooldown_s = cooldown_s
         self.stats = BackendStats()
-        self._replicas = [_Replica(u) for u in urls]
+        connect_s = min(timeout_s, 10.0)
+        self._replicas = [
+            _Replica(
+                u,
+                _Http1Pool(u, self._auth_headers(api_key), connect_s)
+                if transport == "auto" and _direct_http(u)
+                else None,
+            )
+            for u in urls
+        ]
         self._picks = 0
-        # The key lives only in the client's default headers.
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # The key lives only in the clients' default headers.
+        headers = self._auth_headers(api_key)
         self._loop = _LoopThread(f"safetylens-openai-{model}")
         self._client: httpx.AsyncClient | None = None
         self._cond: asyncio.Condition | None = None
@@ -333,6 +548,10 @@ class OpenAIBackend:
             self.close()
             raise
         self._identity = self._make_identity()
+
+    @staticmethod
+    def _auth_headers(api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> OpenAIBackend:
@@ -430,9 +649,9 @@ class OpenAIBackend:
         if self._closed:
             return
         self._closed = True
-        if self._client is not None and not self._loop.loop.is_closed():
+        if not self._loop.loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                self._loop.run(self._client.aclose())
+                self._loop.run(self._close_connections())
         self._loop.close()
 
     def __enter__(self) -> OpenAIBackend:
@@ -449,6 +668,13 @@ class OpenAIBackend:
         return [
             {"url": r.url, "sent": r.sent, "errors": r.errors, "skipped": r.down_until > now} for r in self._replicas
         ]
+
+    async def _close_connections(self) -> None:
+        for replica in self._replicas:
+            if replica.pool is not None:
+                replica.pool.close()
+        if self._client is not None:
+            await self._client.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -488,7 +714,12 @@ class OpenAIBackend:
                     replica.in_flight += 1
                     replica.sent += 1
                     return replica
-                await cond.wait()
+                try:
+                    await cond.wait()
+                except asyncio.CancelledError:
+                    # A release wakes one waiter; one cancelled after being woken passes it on.
+                    cond.notify(1)
+                    raise
 
     async def _release(self, replica: _Replica, ok: bool | None) -> None:
         """Free a slot; ``ok`` True resets the replica's failures, False counts one, None neither."""
@@ -503,7 +734,10 @@ class OpenAIBackend:
                 replica.failures += 1
                 if replica.failures >= self.failure_threshold:
                     replica.down_until = time.monotonic() + self.cooldown_s
-            cond.notify_all()
+            # One slot was freed, so one waiter can use it: every waiter chooses from the same
+            # replicas, so a waiter that cannot take it means none can. Waking all of them instead
+            # costs a pass over every waiting request per answer, quadratic in the batch.
+            cond.notify(1)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = float(min(self.backoff_max_s, self.backoff_base_s * 2**attempt)) * (0.5 + random.random() / 2)
@@ -511,15 +745,21 @@ class OpenAIBackend:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` to ``path`` on some replica, retrying what may succeed later."""
-        client = self._http()
+        payload = json.dumps(body).encode()
         attempt = 0
         previous: _Replica | None = None
         while True:
             replica = await self._acquire(previous)
             previous = replica
             retry_after: float | None = None
+            response: _Answer
             try:
-                response = await client.post(replica.url + path, json=body)
+                if replica.pool is not None:
+                    response = await replica.pool.post(path, payload, self.timeout_s)
+                else:
+                    response = await self._http().post(
+                        replica.url + path, content=payload, headers={"Content-Type": "application/json"}
+                    )
             except httpx.TimeoutException:
                 await self._release(replica, False)
                 problem = f"timed out after {self.timeout_s:g} s"

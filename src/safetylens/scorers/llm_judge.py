@@ -154,10 +154,8 @@ class _ModelJudge:
         text = self.template.format(prompt=prompt, response=response)
         return (Message(role="user", content=text),) if self.backend.is_chat else text
 
-    def _generate(self, prompts: Sequence[Prompt], temperature: float, seed: int) -> list[str]:
-        decoding = Decoding(temperature=temperature, top_p=1.0, max_new_tokens=self.max_new_tokens, seed=seed)
-        results = self.backend.generate([GenerationRequest(p, decoding) for p in prompts])
-        return [r.text for r in results]
+    def _decoding(self, temperature: float, seed: int) -> Decoding:
+        return Decoding(temperature=temperature, top_p=1.0, max_new_tokens=self.max_new_tokens, seed=seed)
 
     def _label_probabilities(self, prompts: Sequence[Prompt]) -> list[dict[str, float]] | None:
         """P(label) for each prompt from the model's log-probabilities; None when the backend cannot score."""
@@ -180,10 +178,13 @@ class _ModelJudge:
 
     def _votes(self, prompts: Sequence[Prompt], parse: Callable[[str], Any]) -> list[list[Any]]:
         """The parsed label of the greedy answer, then of ``samples - 1`` sampled answers, per prompt."""
-        rounds = [self._generate(prompts, 0.0, 0)]
-        for s in range(1, self.samples):
-            rounds.append(self._generate(prompts, _SELF_CONSISTENCY_TEMPERATURE, s))
-        return [[parse(r[i]) for r in rounds] for i in range(len(prompts))]
+        decodings = [self._decoding(0.0, 0)]
+        decodings += [self._decoding(_SELF_CONSISTENCY_TEMPERATURE, s) for s in range(1, self.samples)]
+        # One call for every answer: a server backend keeps ``concurrency`` requests in flight
+        # across all of them instead of draining between the greedy round and each sampled one.
+        results = self.backend.generate([GenerationRequest(p, d) for d in decodings for p in prompts])
+        n = len(prompts)
+        return [[parse(results[k * n + i].text) for k in range(len(decodings))] for i in range(n)]
 
     def _record(self, description: str, extra: dict[str, Any]) -> ScorerRecord:
         ident = self.backend.identity

@@ -14,7 +14,12 @@ an optional ``Retry-After``) or delay them, and :class:`ServerStats` records req
 the largest number of model requests in flight at once. :class:`OpenAIServer` starts uvicorn on
 127.0.0.1 with an ephemeral port in a thread.
 
-Serve a local model: ``python -m safetylens.testing.openai_server --model builtin --port 8000``.
+:class:`InstantBackend` answers at once with a fixed text (and is its own token scorer), so that
+benchmarks and tests measure the HTTP client and server rather than a model.
+
+Serve a local model: ``python -m safetylens.testing.openai_server --model builtin --port 8000``
+(``--model instant`` serves :class:`InstantBackend`; ``--port 0`` picks a free port, printed on
+the first line).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -39,10 +45,118 @@ except ImportError as exc:  # the "server" extra
     raise BackendUnavailable(
         "the OpenAI-compatible test server needs fastapi and uvicorn", hint="pip install 'safetylens[server]'"
     ) from exc
-from safetylens.models.base import Decoding, GenerationRequest, GenerationResult, Message, ModelBackend
-from safetylens.testing.token_scorers import TokenScorer
+from safetylens.models.base import (
+    Decoding,
+    GenerationRequest,
+    GenerationResult,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    Message,
+    ModelBackend,
+    ModelIdentity,
+    Prompt,
+)
+from safetylens.testing.token_scorers import TokenScore, TokenScorer
 
 MAX_LOGPROBS = 20
+INSTANT_MODEL = "instant"
+_BYTE_VOCAB = 257  # 256 bytes and an end-of-sequence token
+
+
+class InstantBackend:
+    """A model that answers at once: every completion is ``reply``, every byte is equally likely.
+
+    It is both a :class:`~safetylens.models.base.ModelBackend` and a
+    :class:`~safetylens.testing.token_scorers.TokenScorer` (byte-level tokens, a uniform
+    distribution over 257 tokens), so a server in front of it answers generation and log-likelihood
+    requests with no model cost: what remains is the cost of HTTP, JSON and the server itself.
+
+    Args:
+        reply: The text of every completion (cut to ``max_new_tokens`` bytes).
+        name: The model name in the identity (and the served name by default).
+    """
+
+    def __init__(self, reply: str = "OK", name: str = INSTANT_MODEL) -> None:
+        self.reply = reply
+        self.name = name
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """Backend ``instant``, the reply's text as the only setting."""
+        return ModelIdentity(backend="instant", backend_version="1", model=self.name, extra={"reply": self.reply})
+
+    @property
+    def batch_size(self) -> int:
+        """Any number: answering costs nothing."""
+        return 64
+
+    @property
+    def is_chat(self) -> bool:
+        """True: chats are rendered with a minimal template."""
+        return True
+
+    @property
+    def supports_loglikelihood(self) -> bool:
+        """True: every byte has probability 1/257."""
+        return True
+
+    def request_length(self, request: GenerationRequest | LoglikelihoodRequest) -> int:
+        """Bytes of the prompt (or context plus continuation)."""
+        if isinstance(request, LoglikelihoodRequest):
+            return len((request.context + request.continuation).encode())
+        return len(self.render(request.prompt).encode())
+
+    def render(self, prompt: Prompt) -> str:
+        """Raw text as is; a chat as ``<|role|>`` blocks followed by ``<|assistant|>``."""
+        if isinstance(prompt, str):
+            return prompt
+        return "".join(f"<|{m.role}|>\n{m.content}\n" for m in prompt) + "<|assistant|>\n"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """``reply`` for every request, cut at stop sequences and at ``max_new_tokens`` bytes."""
+        out = []
+        reply = self.reply.encode()
+        for r in requests:
+            d = r.decoding
+            data = reply[: d.max_new_tokens]
+            text = data.decode(errors="ignore")
+            finish: Literal["stop", "eos", "length"] = "eos" if len(data) == len(reply) else "length"
+            cuts = [i for s in d.stop if s and (i := text.find(s)) >= 0]
+            if cuts:
+                text, finish = text[: min(cuts)], "stop"
+            prompt_tokens = len(self.render(r.prompt).encode())
+            out.append(GenerationResult(text, finish, prompt_tokens, len(text.encode()), self.render(r.prompt)))
+        return out
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """``-ln(257)`` per continuation byte (after moving the context's trailing spaces over)."""
+        out = []
+        for r in requests:
+            context = r.context.rstrip()
+            n = len((r.context + r.continuation).encode()) - len(context.encode())
+            out.append(LoglikelihoodResult(-n * math.log(_BYTE_VOCAB), True, n))
+        return out
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # TokenScorer
+    def prefix_ids(self) -> list[int]:
+        """No BOS token."""
+        return []
+
+    def tokenize(self, text: str) -> list[int]:
+        """The UTF-8 bytes."""
+        return list(text.encode())
+
+    def token_text(self, token_id: int) -> str:
+        """The byte as text (U+FFFD for a byte that is part of a multi-byte character)."""
+        return "" if token_id >= 256 else bytes([token_id]).decode(errors="replace")
+
+    def score(self, ids: Sequence[int], top_k: int) -> list[TokenScore]:
+        """Every position: the uniform log-probability, rank 1 (all tokens tie), top = the token itself."""
+        value = -math.log(_BYTE_VOCAB)
+        return [TokenScore(value, 1, ((t, value),)) for t in ids[1:]]
 
 
 @dataclass
@@ -125,6 +239,12 @@ class OpenAIServer:
         max_model_len: Prompt plus ``max_tokens`` above this many tokens is a 400.
         version: Reported by ``/version``.
         faults: Fault injection; may be replaced while the server runs.
+        blocking: Run each request's model work in a worker thread, so that a slow model does not
+            stall the event loop (and injected delays overlap). False runs it on the event loop,
+            which is faster for a backend that answers at once (:class:`InstantBackend`).
+        record_bodies: Keep every model request's JSON body in ``stats.bodies`` (tests read them;
+            a long-running server should not grow without bound).
+        keep_alive_s: Seconds an idle client connection is kept open.
     """
 
     def __init__(
@@ -140,6 +260,9 @@ class OpenAIServer:
         max_model_len: int = 8192,
         version: str | None = None,
         faults: Faults | None = None,
+        blocking: bool = True,
+        record_bodies: bool = True,
+        keep_alive_s: int = 5,
     ) -> None:
         self.backend = backend
         self.scorer = scorer
@@ -151,6 +274,9 @@ class OpenAIServer:
         self.max_model_len = max_model_len
         self.version = version or _own_version()
         self.faults = faults or Faults()
+        self.blocking = blocking
+        self.record_bodies = record_bodies
+        self.keep_alive_s = keep_alive_s
         self.stats = ServerStats()
         self._lock = threading.Lock()
         # Reentrant: a handler holds it throughout (tokenizers are not safe across threads either).
@@ -172,7 +298,9 @@ class OpenAIServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         self._socket = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=self.keep_alive_s
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="safetylens-openai-server", daemon=True
@@ -260,11 +388,15 @@ class OpenAIServer:
                     return error(400, "the body is not valid JSON")
                 if not isinstance(body, dict):
                     return error(400, "the body must be a JSON object")
-                with self._lock:
-                    self.stats.bodies.append(body)
+                if self.record_bodies:
+                    with self._lock:
+                        self.stats.bodies.append(body)
                 handler = self._completions if path == "/v1/completions" else self._chat
                 try:
-                    result = await asyncio.to_thread(self._locked, handler, body)
+                    if self.blocking:
+                        result = await asyncio.to_thread(self._locked, handler, body)
+                    else:
+                        result = self._locked(handler, body)
                 except _HTTPError as exc:
                     return error(exc.status, exc.message, exc.kind)
                 return JSONResponse(result)
@@ -505,26 +637,40 @@ def _own_version() -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a model over the OpenAI API until interrupted."""
     parser = argparse.ArgumentParser(description="Serve a model over an OpenAI-compatible API (for local use)")
-    parser.add_argument("--model", default="builtin", help="builtin, a local directory, a GGUF file or a hub id")
+    parser.add_argument(
+        "--model",
+        default="builtin",
+        help=f"builtin, a local directory, a GGUF file, a hub id, or {INSTANT_MODEL!r} (answers at once)",
+    )
     parser.add_argument("--backend", choices=["hf", "llamacpp"], default=None)
     parser.add_argument("--served-name", default=None, help="model name clients use (default: --model)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-logprobs", action="store_true", help="refuse echo/logprobs requests")
+    parser.add_argument("--reply", default="OK", help=f"the answer of --model {INSTANT_MODEL}")
     args = parser.parse_args(argv)
 
-    from safetylens.models import load_backend
-    from safetylens.spec import ModelSpec
-    from safetylens.testing.token_scorers import TransformersScorer
-
-    backend = load_backend(ModelSpec(name=args.model, backend=args.backend, threads=args.threads))
     scorer: TokenScorer | None = None
-    if not args.no_logprobs:
-        scorer = TransformersScorer.from_backend(backend)
-        if scorer is None:
-            scorer = _scorer_from_backend(backend)
-    server = OpenAIServer(backend, scorer, model_name=args.served_name or args.model)
+    backend: ModelBackend
+    if args.model == INSTANT_MODEL:
+        instant = InstantBackend(args.reply)
+        backend, scorer = instant, None if args.no_logprobs else instant
+        # Nothing to wait for: answer on the event loop and keep no request bodies.
+        server = OpenAIServer(
+            backend, scorer, model_name=args.served_name or args.model, blocking=False, record_bodies=False
+        )
+    else:
+        from safetylens.models import load_backend
+        from safetylens.spec import ModelSpec
+        from safetylens.testing.token_scorers import TransformersScorer
+
+        backend = load_backend(ModelSpec(name=args.model, backend=args.backend, threads=args.threads))
+        if not args.no_logprobs:
+            scorer = TransformersScorer.from_backend(backend)
+            if scorer is None:
+                scorer = _scorer_from_backend(backend)
+        server = OpenAIServer(backend, scorer, model_name=args.served_name or args.model, record_bodies=False)
     url = server.start(args.host, args.port)
     print(f"serving {args.model!r} at {url} (logprobs: {'yes' if scorer else 'no'}); Ctrl-C stops", flush=True)
     try:

@@ -18,6 +18,7 @@ and proxied servers, as the baseline of the built-in HTTP/1.1 client.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import subprocess
@@ -234,6 +235,11 @@ def main() -> None:
             f"httpx transport at concurrency {HEADLINE_CONCURRENCY}: {baseline.rps:.0f} req/s,"
             f" {baseline.client_ms:.3f} ms client CPU per request"
         )
+        if importlib.util.find_spec("sniffio") is None:
+            print(
+                "  (sniffio is not installed here: httpcore tries to import it for every lock it sets up, and"
+                " each failed import searches sys.path, part of httpx's cost in this environment)"
+            )
         figure(
             "openai client CPU per request, httpx transport / built-in",
             baseline.client_ms / headline.client_ms,

@@ -19,7 +19,7 @@ import pytest
 
 from safetylens.errors import ConfigError, ModelError
 from safetylens.models.base import Decoding, GenerationRequest
-from safetylens.models.openai_compat import OpenAIBackend
+from safetylens.models.openai_compat import OpenAIBackend, _direct_http
 from safetylens.testing.openai_server import InstantBackend, OpenAIServer
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}
@@ -81,6 +81,19 @@ def test_a_proxy_from_the_environment_is_honoured(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         with OpenAIBackend([srv.base_url], "instant", probe=False, max_retries=0, **FAST) as direct:  # type: ignore[arg-type]
             assert direct.generate([_request()])[0].text == "Fine"
+
+
+def test_which_urls_use_the_built_in_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _direct_http("http://127.0.0.1:8000/v1")
+    assert not _direct_http("https://api.example.com/v1")  # TLS: httpx
+    assert not _direct_http("http://user:secret@127.0.0.1:8000/v1")  # basic auth: httpx
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example:3128")
+    assert not _direct_http("http://10.0.0.5:8000/v1")
+    monkeypatch.setenv("NO_PROXY", "10.0.0.5,localhost")
+    assert _direct_http("http://10.0.0.5:8000/v1")
+    assert not _direct_http("http://10.0.0.6:8000/v1")
 
 
 Answer = Callable[[BaseHTTPRequestHandler], None]

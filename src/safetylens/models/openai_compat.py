@@ -314,10 +314,10 @@ class _Http1Pool:
 
 
 def _direct_http(url: str) -> bool:
-    """Whether ``url`` is plain http and no proxy from the environment applies to it (as httpx reads them)."""
+    """Whether ``url`` is plain http without credentials, and no proxy from the environment applies to it."""
     parts = urlsplit(url)
-    if parts.scheme != "http":
-        return False
+    if parts.scheme != "http" or parts.username is not None:
+        return False  # TLS, and credentials in the URL (basic auth), are left to httpx
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get("http") or proxies.get("all")):
         return True

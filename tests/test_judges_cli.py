@@ -59,3 +59,18 @@ def test_judges_list_train_check(tmp_path: Path, shared_data_dir: Path) -> None:
     assert isinstance(res.exception, ConfigError) and "needs a judge model location" in str(res.exception)
     res = runner.invoke(app, ["judges", "check", "offline", "--aspect", "neither"], env=env)
     assert isinstance(res.exception, ConfigError)
+
+    # `scorers` is the one group: it runs the same train and check, with the judges' options as --option.
+    other = tmp_path / "via-scorers"
+    options = ["-o", "aspect=truth", "-o", "max_questions=8", "-o", "val_fraction=0.25"]
+    res = runner.invoke(app, ["scorers", "train", "truthfulqa-judge", *options, "--output", str(other)], env=env)
+    assert res.exit_code == 0, res.output
+    again = json.loads((other / "offline-truth-judge.json").read_text(encoding="utf-8"))
+    assert again["weights_sha256"] == stored["weights_sha256"], "same recipe and data, same weights"
+    res = runner.invoke(app, ["scorers", "check", "truthfulqa-judge", "-o", "aspect=truth", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["truth"]["accuracy"] == out["accuracy"]
+    res = runner.invoke(app, ["scorers", "train", "truthfulqa-judge", "-o", "epochs=3"], env=env)
+    assert isinstance(res.exception, ConfigError) and "takes no option 'epochs'" in str(res.exception)
+    res = runner.invoke(app, ["scorers", "check", "refusal"], env=env)
+    assert isinstance(res.exception, ConfigError) and "--data" in str(res.exception)

@@ -1,4 +1,8 @@
-"""``safetylens classifiers list | train | check``: toxicity classifiers and their measured validity."""
+"""``safetylens classifiers list | train | check``: toxicity classifiers and their measured validity.
+
+An alias of ``safetylens scorers ... toxicity``: ``scorers train toxicity`` and ``scorers check
+toxicity`` run these commands.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +82,7 @@ def _agreement_table(title: str, agreement: dict[str, Any]) -> Table:
 @classifiers_app.command("list")
 def list_classifiers() -> None:
     """List the toxicity classifiers: where each comes from, whether it loads here, its measured validity."""
-    from safetylens.scorers.linear_probe import LinearProbe
+    from safetylens.scorers.probe import LinearProbe
     from safetylens.scorers.toxicity import CLASSIFIERS, classifier_status, offline_probe_file
 
     table = Table()
@@ -131,6 +135,9 @@ def train(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="do nothing when the probe file already exists (make demo uses it)")
     ] = False,
+    compare: Annotated[
+        bool, typer.Option(help="compare the weights with the probe shipped in the package (same recipe, same data)")
+    ] = True,
 ) -> None:
     """Train the offline toxicity probe and validate it on the ToxiGen human labels it never saw.
 
@@ -139,6 +146,7 @@ def train(
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
+    from safetylens.scorers.probe import LinearProbe, describe_reproduction, reproduction
     from safetylens.scorers.toxicity import CLASSIFIERS, SHIPPED_PROBE, offline_probe_path, train_offline
 
     if name not in CLASSIFIERS:
@@ -182,6 +190,9 @@ def train(
         "removed from training: " + escape(", ".join(f"{k} {v}" for k, v in sorted(removed.items())) or "nothing")
     )
     console.print(_agreement_table("Validation on the ToxiGen human labels", probe.validation["toxigen_human"]))
+    if compare and SHIPPED_PROBE.is_file():
+        rep = reproduction(probe, LinearProbe.load(SHIPPED_PROBE))
+        console.print(f"shipped probe {SHIPPED_PROBE.name}: {describe_reproduction(rep)}", highlight=False)
     console.print("note: this probe is not the paper's classifier (tomh/toxigen_roberta).")
 
 

@@ -1,4 +1,8 @@
-"""``safetylens judges list | train | check``: TruthfulQA judges and their measured agreement with humans."""
+"""``safetylens judges list | train | check``: TruthfulQA judges and their measured agreement with humans.
+
+An alias of ``safetylens scorers ... truthfulqa-judge``: ``scorers train truthfulqa-judge`` and
+``scorers check truthfulqa-judge`` run these commands.
+"""
 
 from __future__ import annotations
 
@@ -108,6 +112,9 @@ def train(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="skip an aspect whose judge file exists and loads (make demo uses it)")
     ] = False,
+    compare: Annotated[
+        bool, typer.Option(help="compare the weights with the judges shipped in the package (same recipe, same data)")
+    ] = True,
 ) -> None:
     """Train the offline judges on the TruthfulQA human labels, validated on held-out questions.
 
@@ -119,6 +126,7 @@ def train(
     from safetylens.datasets.registry import DataStore
     from safetylens.errors import SafetylensError
     from safetylens.progress import progress_bar
+    from safetylens.scorers.probe import describe_reproduction, reproduction
     from safetylens.scorers.truthfulqa_judges import (
         SHIPPED_JUDGES,
         OfflineJudgeModel,
@@ -170,6 +178,9 @@ def train(
             f"[bold]{escape(model.id)}[/] weights sha256 {model.weights_sha256[:16]}, trained on "
             f"{model.training['n_train']} answers of {model.training['n_train_questions']} questions"
         )
+        if compare and SHIPPED_JUDGES[a].is_file():
+            rep = reproduction(model, OfflineJudgeModel.load(SHIPPED_JUDGES[a]))
+            console.print(f"shipped {a} judge: {describe_reproduction(rep)}", highlight=False)
         v = model.validation
         rows.append((f"offline {a} (with references)", v["with_refs"]))
         if "with_refs_non_reference_answers" in v:

@@ -1,4 +1,10 @@
-"""``safetylens scorers list | train | check``: every scorer, created by name, measured against people."""
+"""``safetylens scorers list | train | check``: every scorer, created by name, measured against people.
+
+The one command group for scorers of every kind. ``safetylens classifiers`` (toxicity) and
+``safetylens judges`` (TruthfulQA judges) remain as aliases: ``scorers train toxicity`` and
+``scorers check toxicity`` run the same code as ``classifiers train`` / ``classifiers check``, with
+the kind-specific options passed as ``--option KEY=VALUE``.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +67,38 @@ def list_cmd(
     console.print(table)
 
 
+KIND_ALIASES = {"toxicity": "classifiers", "truthfulqa-judge": "judges"}
+"""Kinds whose train and check are those of an alias group (with that group's options)."""
+
+
+def _alias_command(kind: str, command: str) -> Any:
+    """The ``classifiers`` / ``judges`` command that trains or checks scorers of ``kind``."""
+    import importlib
+
+    group = importlib.import_module(f"safetylens.cli.{KIND_ALIASES[kind]}_cmds")
+    return getattr(group, command)
+
+
+def _run_alias(kind: str, command: str, name: str, options: dict[str, Any], **fixed: Any) -> None:
+    """Run an alias group's command with ``--option`` values as its keyword options.
+
+    Raises:
+        ConfigError: An option the command does not take (the message lists those it does).
+    """
+    fn = _alias_command(kind, command)
+    accepted = [p for p in inspect.signature(fn).parameters if p != "name" and p not in fixed]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"`scorers {command} {kind}` takes no option {', '.join(map(repr, unknown))}",
+            hint=f"its options (--option KEY=VALUE): {', '.join(accepted)}",
+        )
+    for key in ("output", "output_dir"):
+        if isinstance(options.get(key), str):
+            options[key] = Path(options[key])
+    fn(name=name, **options, **fixed)
+
+
 def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs or []:
@@ -76,16 +114,17 @@ def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 @scorers_app.command("check")
 def check_cmd(
-    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal or harm")],
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal, harm, toxicity, truthfulqa-judge")],
     data: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--data",
-            help="human-labelled CSV. refusal: PyRIT format (assistant_response, human_score 0/1, leading # lines "
-            "allowed) or XSTest format (completion, final_label); harm: PyRIT's harm format (objective, "
-            "assistant_response, human_score* columns in 0-1)",
+            help="human-labelled CSV (refusal and harm). refusal: PyRIT format (assistant_response, human_score "
+            "0/1, leading # lines allowed) or XSTest format (completion, final_label); harm: PyRIT's harm format "
+            "(objective, assistant_response, human_score* columns in 0-1). toxicity and truthfulqa-judge are "
+            "checked on their reference human labels (ToxiGen, TruthfulQA)",
         ),
-    ],
+    ] = None,
     scorer: Annotated[str, typer.Option("--scorer", help="scorer name (see `safetylens scorers list`)")] = "offline",
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="scorer option KEY=VALUE (repeatable)")
@@ -98,15 +137,25 @@ def check_cmd(
         bool, typer.Option(help="also compute the published anchors from the reference data (XSTest, PyRIT)")
     ] = True,
 ) -> None:
-    """Measure a scorer against the human labels of a file: agreement with intervals, per class."""
+    """Measure a scorer against human labels: agreement with intervals, per class.
+
+    refusal and harm: against the labels of ``--data``. toxicity: against the ToxiGen human labels
+    (as ``safetylens classifiers check``); truthfulqa-judge: against the TruthfulQA human labels (as
+    ``safetylens judges check``); their options (e.g. ``-o sample=20``, ``-o aspect=truth``) go in
+    ``--option``.
+    """
+    if kind in KIND_ALIASES:
+        _run_alias(kind, "check", scorer, _parse_options(option), as_json=as_json)
+        return
+    if data is None:
+        raise ConfigError(f"checking a {kind} scorer needs --data FILE (its human-labelled CSV)")
     if kind == "harm":
         _check_harm(data, scorer, _parse_options(option), predictions, as_json, anchors)
         return
     if kind != "refusal":
         raise ConfigError(
             f"no check for scorer kind {kind!r}",
-            hint="kinds with a check: refusal, harm (toxicity: safetylens classifiers check; truthfulqa-judge: "
-            "safetylens judges check)",
+            hint="kinds with a check: refusal, harm, toxicity, truthfulqa-judge",
         )
     from safetylens.scorers.refusal_check import check_refusal, published_anchors
 
@@ -163,33 +212,53 @@ def _render(report: dict[str, Any]) -> None:
 
 @scorers_app.command("train")
 def train_cmd(
-    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal or harm")],
+    kind: Annotated[str, typer.Argument(help="what the scorer measures: refusal, harm, toxicity, truthfulqa-judge")],
     name: Annotated[str, typer.Argument(help="which offline scorer: offline")] = "offline",
     output: Annotated[
-        Path | None, typer.Option("--output", help="write the probe here (default: print where it would go)")
+        Path | None,
+        typer.Option(
+            "--output",
+            help="write the probe here (default: print where it would go; toxicity and truthfulqa-judge: their "
+            "cache directory)",
+        ),
     ] = None,
     compare: Annotated[
         bool, typer.Option(help="compare the retrained weights with the artefact shipped in the package")
     ] = True,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="toxicity / truthfulqa-judge training option KEY=VALUE (repeatable), e.g. aspect=truth",
+        ),
+    ] = None,
 ) -> None:
     """Train an offline scorer from its pinned data and show its validation scores.
 
     The shipped artefact is what scorers use by default; training writes a new file (``--output``), and
-    ``--compare`` says whether it reproduces the shipped weights exactly (same weights hash).
+    ``--compare`` says whether it reproduces the shipped weights: the same weights hash, or weights
+    within float rounding of them (embeddings computed in batches of another shape). toxicity and
+    truthfulqa-judge train as ``safetylens classifiers train`` / ``safetylens judges train``.
     """
+    if kind in KIND_ALIASES:
+        options = _parse_options(option)
+        if output is not None:
+            options["output" if kind == "toxicity" else "output_dir"] = output
+        _run_alias(kind, "train", name, options, compare=compare)
+        return
     if (kind, name) == ("harm", "offline"):
         _train_harm(output, compare)
         return
     if (kind, name) != ("refusal", "offline"):
         raise ConfigError(
             f"no offline trainer for {kind}/{name}",
-            hint="trainable here: refusal offline, harm offline (toxicity offline: safetylens classifiers train; "
-            "truthfulqa-judge offline: safetylens judges train)",
+            hint="trainable here: refusal offline, harm offline, toxicity offline, truthfulqa-judge offline",
         )
     from safetylens.datasets.registry import DataStore
     from safetylens.progress import progress_bar
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
-    from safetylens.scorers.linear_probe import LinearProbe
+    from safetylens.scorers.probe import LinearProbe, describe_reproduction, reproduction
     from safetylens.scorers.refusal_probe import ARTIFACT, train_offline
 
     encoder = EmbeddingCache(SentenceEncoder())
@@ -211,9 +280,8 @@ def train_cmd(
     console.print(f"weights sha256 {probe.weights_sha256}", highlight=False)
     if compare and ARTIFACT.is_file():
         shipped = LinearProbe.load(ARTIFACT)
-        same = shipped.weights_sha256 == probe.weights_sha256
         console.print(
-            f"shipped artefact {ARTIFACT.name}: {'reproduced exactly' if same else 'DIFFERENT'} "
+            f"shipped artefact {ARTIFACT.name}: {describe_reproduction(reproduction(probe, shipped))} "
             f"(shipped {shipped.weights_sha256[:16]}...)",
             highlight=False,
         )
@@ -226,6 +294,7 @@ def _train_harm(output: Path | None, compare: bool) -> None:
     from safetylens.datasets.registry import DataStore
     from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
     from safetylens.scorers.harm_probe import ARTIFACT, LevelModel, train_offline
+    from safetylens.scorers.probe import describe_reproduction, reproduction
 
     model = train_offline(DataStore(), EmbeddingCache(SentenceEncoder()))
     for key, label in (
@@ -245,9 +314,9 @@ def _train_harm(output: Path | None, compare: bool) -> None:
     console.print(f"weights sha256 {model.weights_sha256}", highlight=False)
     if compare and ARTIFACT.is_file():
         shipped = LevelModel.load(ARTIFACT)
-        same = shipped.weights_sha256 == model.weights_sha256
         console.print(
-            f"shipped artefact {ARTIFACT.name}: {'reproduced exactly' if same else 'DIFFERENT'}", highlight=False
+            f"shipped artefact {ARTIFACT.name}: {describe_reproduction(reproduction(model, shipped))}",
+            highlight=False,
         )
     if output is not None:
         model.save(output)

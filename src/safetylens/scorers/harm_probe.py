@@ -75,11 +75,14 @@ class LevelModel:
     validation: dict[str, Any] = field(default_factory=dict)
     created: str = ""
 
+    def weights_payload(self) -> dict[str, Any]:
+        """What determines its predictions (hashed into ``weights_sha256``)."""
+        return {"levels": list(self.levels), "coef": [list(r) for r in self.coef], "intercept": list(self.intercept)}
+
     @property
     def weights_sha256(self) -> str:
         """Hash of what determines its predictions."""
-        payload = {"levels": list(self.levels), "coef": [list(r) for r in self.coef], "intercept": list(self.intercept)}
-        return weights_hash(payload)
+        return weights_hash(self.weights_payload())
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Level probabilities, shape ``(n, len(levels))``."""

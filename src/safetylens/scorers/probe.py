@@ -99,6 +99,68 @@ def check_weights_hash(path: Path, stored: Any, computed: str, *, required: bool
         raise DataError(f"{path}: weights hash mismatch (file edited or corrupt)", hint=hint)
 
 
+REPRODUCTION_TOLERANCE = 1e-6
+"""Largest weight difference at which a retrained scorer still counts as reproducing a stored one.
+
+Embedding the same text in a batch of another shape moves its embedding by float rounding (about
+1e-7), and the fitted weights move by about as much; a different recipe or different data moves
+them by orders of magnitude more. An identical ``weights_sha256`` is the stronger statement."""
+
+
+def max_weight_difference(a: Any, b: Any) -> float:
+    """Largest absolute difference between the numbers of two weight payloads of the same layout.
+
+    Args:
+        a: A ``weights_payload()`` (nested dicts and lists of numbers and strings).
+        b: Another one.
+
+    Returns:
+        The largest difference; ``inf`` when the layouts or any non-numeric part (the encoder's
+        identity, the aspect) differ.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return float("inf")
+        return max((max_weight_difference(a[k], b[k]) for k in a), default=0.0)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return float("inf")
+        return max((max_weight_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    numeric = (int, float)
+    if isinstance(a, numeric) and isinstance(b, numeric) and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(float(a) - float(b))
+    return 0.0 if a == b else float("inf")
+
+
+def reproduction(retrained: Any, stored: Any) -> dict[str, Any]:
+    """Whether a retrained scorer reproduces a stored one: same hash, or weights within the tolerance.
+
+    Args:
+        retrained: Anything with ``weights_payload()`` and ``weights_sha256``.
+        stored: The same kind of object, e.g. the shipped artefact.
+
+    Returns:
+        ``{"identical", "max_weight_difference", "within_tolerance", "tolerance"}``.
+    """
+    diff = max_weight_difference(retrained.weights_payload(), stored.weights_payload())
+    return {
+        "identical": retrained.weights_sha256 == stored.weights_sha256,
+        "max_weight_difference": diff,
+        "within_tolerance": diff <= REPRODUCTION_TOLERANCE,
+        "tolerance": REPRODUCTION_TOLERANCE,
+    }
+
+
+def describe_reproduction(rep: dict[str, Any]) -> str:
+    """One line for people: ``reproduced exactly``, ``reproduced within 1e-06 (...)`` or ``DIFFERENT (...)``."""
+    if rep["identical"]:
+        return "reproduced exactly (same weights hash)"
+    diff = f"largest weight difference {rep['max_weight_difference']:.1e}"
+    if rep["within_tolerance"]:
+        return f"reproduced within {rep['tolerance']:g} ({diff}; the hash differs by float rounding)"
+    return f"DIFFERENT ({diff})"
+
+
 # --------------------------------------------------------------------------------------------------
 # Fitting, splitting, selecting
 

@@ -547,7 +547,7 @@ def submit_in_txn(
             )
             if grown:
                 # The cached largest N bounds the search for open slots; this process sees the new
-                # slot at once, other workers within CAP_CACHE_S.
+                # slot at once, other workers within store.caps.CAP_CACHE_S.
                 invalidate_caches(study_id)
     if not then_next:
         return result

@@ -443,15 +443,24 @@ def execute(
     return results
 
 
+# Prompt-template entries that only say where a file was read from; the file's sha256 (its own
+# entry) is what identifies it, so a run moved to another checkout or machine still resumes.
+_PROVENANCE_ONLY = frozenset({"category_mapping_files"})
+
+
+def _resume_identity(bench: ResolvedBenchmark) -> dict[str, Any]:
+    dumped = bench.model_dump(exclude={"open_choices"})
+    dumped["prompt_templates"] = {k: v for k, v in dumped["prompt_templates"].items() if k not in _PROVENANCE_ONLY}
+    return dumped
+
+
 def _check_resumable(old: Manifest, new: Manifest) -> None:
     problems: list[str] = []
     if old.model.fingerprint() != new.model.fingerprint():
         problems.append(f"model identity changed: {old.model.fingerprint()} -> {new.model.fingerprint()}")
     if {d.id: d.files for d in old.datasets} != {d.id: d.files for d in new.datasets}:
         problems.append("data set files differ")
-    if [b.model_dump(exclude={"open_choices"}) for b in old.benchmarks] != [
-        b.model_dump(exclude={"open_choices"}) for b in new.benchmarks
-    ]:
+    if [_resume_identity(b) for b in old.benchmarks] != [_resume_identity(b) for b in new.benchmarks]:
         problems.append("benchmark options, decoding or samples differ")
     if problems:
         raise ConfigError("cannot resume: " + "; ".join(problems), hint="start a new run instead (safetylens run ...)")

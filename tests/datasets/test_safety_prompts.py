@@ -15,6 +15,7 @@ from safetylens.datasets.safety_prompts import (
     DEFAULT_MAPPING_FILE,
     PROMPT_SETS,
     RISK_CATEGORIES,
+    SHIPPED_MAPPING_NAME,
     PromptSet,
     SafetyPrompt,
     Turn,
@@ -217,7 +218,7 @@ def test_mapping_record_is_plain_data_with_a_stable_hash() -> None:
     assert mapping.sha256 == sha256_json(data) and len(mapping.sha256) == 64
     record = mapping.record()
     assert record["mapping"] == data and record["sha256"] == mapping.sha256
-    assert [s["path"] for s in record["sources"]] == [str(DEFAULT_MAPPING_FILE)]
+    assert [s["path"] for s in record["sources"]] == [SHIPPED_MAPPING_NAME]
     assert load_mapping().sha256 == mapping.sha256
 
 
@@ -241,7 +242,7 @@ def test_user_mapping_overrides_entries(tmp_path: Path, store: DataStore) -> Non
     assert mapping.sets["donotanswer"]["S002fin"] == default.sets["donotanswer"]["S002fin"]  # untouched
     assert mapping.sets["harmbench"]["standard"].why == "most of it is criminal"
     assert mapping.sha256 != default.sha256
-    assert [s["path"] for s in mapping.record()["sources"]] == [str(DEFAULT_MAPPING_FILE), str(override)]
+    assert [s["path"] for s in mapping.record()["sources"]] == [SHIPPED_MAPPING_NAME, str(override)]
     assert load_mapping().sha256 == default.sha256  # the default is not changed by an override
 
     dna = load_set(store, "donotanswer", mapping)

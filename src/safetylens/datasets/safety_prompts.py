@@ -53,6 +53,7 @@ RISK_CATEGORIES: tuple[RiskCategory, ...] = (*PAPER_CATEGORIES, OTHER)
 Role = Literal["user", "assistant"]
 
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().with_name("safety_categories.yaml")
+SHIPPED_MAPPING_NAME = "safetylens/datasets/safety_categories.yaml (shipped)"
 """The default category mapping shipped with the package."""
 
 MAPPING_VERSION = 1
@@ -306,7 +307,9 @@ def _default_mapping() -> CategoryMapping:
     priority, sets = _read_mapping_file(DEFAULT_MAPPING_FILE, require_why=True)
     if priority is None:
         raise DataError(f"{DEFAULT_MAPPING_FILE}: no priority")
-    return _make_mapping(priority, sets, (MappingSource(str(DEFAULT_MAPPING_FILE), sha256_file(DEFAULT_MAPPING_FILE)),))
+    # Named by its place in the package, not its absolute path, so manifests agree across checkouts.
+    shipped = MappingSource(SHIPPED_MAPPING_NAME, sha256_file(DEFAULT_MAPPING_FILE))
+    return _make_mapping(priority, sets, (shipped,))
 
 
 def _make_mapping(

@@ -3,7 +3,12 @@
 lm-evaluation-harness is not a dependency: install it in a scratch environment and pass its
 interpreter with ``--lm-eval-python``, for example::
 
-    python3 -m venv /tmp/lmeval && /tmp/lmeval/bin/pip install torch && /tmp/lmeval/bin/pip install "lm-eval==0.4.*"
+    python3 -m venv /tmp/lmeval
+    /tmp/lmeval/bin/pip install torch==2.13.0 && /tmp/lmeval/bin/pip install "lm-eval==0.4.13" transformers accelerate
+
+(torch first, pinned to the project's version, so that pip takes the CPU build; lm-eval 0.4.13 does
+not depend on transformers itself. Pin transformers to the project's version so that both tools
+run the same model code.)
 
 Both tools read the same Hugging Face model directory (``--model-dir``, float32, CPU). For the
 built-in model, ``--model-dir`` defaults to the dequantised copy the hf backend caches for its
@@ -15,7 +20,11 @@ order), because this machine has no network. safetylens runs ``truthfulqa-mc`` t
 run pipeline (request planner, shared-context path).
 
 Prints per-item differences (MC1 agreement, |MC2 difference|, the largest |log-likelihood
-difference| over the choices) and the aggregate MC1/MC2 of both, with the goal |difference| <= 1e-3.
+difference| over the choices) and the aggregate MC1/MC2 of both, with the goal |difference| <= 1e-3,
+and reports three headline figures through ``figures.figure``: the speed ratio (lm-eval's wall time
+over safetylens', goal >= 5x) and both aggregate differences. The two tools run one after the
+other, so the load average is printed beside each time: on a shared machine compare only runs made
+under similar load.
 
 Usage (project environment)::
 
@@ -34,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from figures import cpu_model, figure
 
 # ---------------------------------------------------------------------------- lm-eval worker
 # Runs inside the lm-eval environment (no safetylens import there).
@@ -181,9 +192,12 @@ def main() -> None:
     env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     # As the hf backend does: spinning OpenMP workers slow both tools badly on a shared machine.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    load_before = os.getloadavg()[0]
     subprocess.run(cmd, check=True, env=env)
     theirs = json.loads(result_path.read_text(encoding="utf-8"))
+    load_between = os.getloadavg()[0]
     ours = _ours(model_dir, limit, args.batch_size, args.threads, args.out)
+    load_after = os.getloadavg()[0]
 
     from safetylens.datasets.truthfulqa import QA_PRIMER
 
@@ -230,11 +244,19 @@ def main() -> None:
     print(f"MC1 per-item disagreements: {len(mc1_disagree)} {mc1_disagree[:20]}")
     top = max(mc2_diffs)
     print(f"max per-item |MC2 diff|: {top[0]:.2e} (doc {top[1]}); max |log-likelihood diff|: {worst_ll:.2e}")
-    ok = (
-        abs(res.headline["mc1"].value - theirs["mc1"]["acc"]) <= 1e-3
-        and abs(res.headline["mc2"].value - theirs["mc2"]["acc"]) <= 1e-3
-    )
+    d_mc1 = abs(res.headline["mc1"].value - theirs["mc1"]["acc"])
+    d_mc2 = abs(res.headline["mc2"].value - theirs["mc2"]["acc"])
+    ok = d_mc1 <= 1e-3 and d_mc2 <= 1e-3
     print("RESULT:", "equal to 1e-3" if ok else "DIFFERENT")
+    ratio = theirs["seconds"] / ours["seconds"]
+    print(
+        f"speed-up (lm-eval / safetylens): {ratio:.2f}x  (goal >= 5x); 1-minute load average "
+        f"{load_before:.1f} before lm-eval, {load_between:.1f} between, {load_after:.1f} after safetylens"
+    )
+    note = f"{n} questions, batch {args.batch_size}, {args.threads} threads, lm-eval {theirs['version']}, {cpu_model()}"
+    figure("truthfulqa-mc vs lm-eval speed", ratio, "x", ">= 5", note=note)
+    figure("truthfulqa-mc MC1 |diff| vs lm-eval", d_mc1, "", "<= 0.001", note=f"{n} questions")
+    figure("truthfulqa-mc MC2 |diff| vs lm-eval", d_mc2, "", "<= 0.001", note=f"{n} questions")
     sys.exit(0 if ok else 1)
 
 

@@ -132,6 +132,33 @@ def test_shared_context_matches_plain_on_truthfulqa(builtin_backend: Any, shared
     assert got[0].logprob == pytest.approx(logprob, abs=1e-4) and got[0].is_greedy == greedy
 
 
+def test_shared_prefix_is_reused_across_calls(builtin_backend: Any, shared_data_dir: Path) -> None:
+    reqs = _truthfulqa_requests(shared_data_dir, 3)
+    whole = _variant(builtin_backend, shared_context=True, batch_size=4)
+    want = whole.loglikelihood(reqs)
+    # One call per question, as the request planner sends waves: the preamble runs in the first
+    # call only, and later calls start from its cached keys and values.
+    split = _variant(builtin_backend, shared_context=True, batch_size=4)
+    contexts = list(dict.fromkeys(r.context for r in reqs))
+    got = [res for c in contexts for res in split.loglikelihood([r for r in reqs if r.context == c])]
+    primer = len(builtin_backend._encode_pair(QA_PRIMER, "")[0])
+    assert split.stats.extra["ll_prefix_tokens_reused"] >= (len(contexts) - 1) * primer
+    assert split.stats.extra["ll_tokens_forwarded"] < whole.stats.extra["ll_tokens_forwarded"] + primer
+    for req, a, b in zip(reqs, got, want, strict=True):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4), req
+        assert a.is_greedy == b.is_greedy
+    # A context that shares nothing with the remembered prefix is computed from scratch.
+    other = [
+        LoglikelihoodRequest("The capital of France is", " Paris"),
+        LoglikelihoodRequest("The capital of France is", " Rome"),
+    ]
+    before = split.stats.extra["ll_prefix_tokens_reused"]
+    for req, res in zip(other, split.loglikelihood(other), strict=True):
+        logprob, _, _ = _direct(builtin_backend, req.context, req.continuation)
+        assert res.logprob == pytest.approx(logprob, abs=1e-4)
+    assert split.stats.extra["ll_prefix_tokens_reused"] == before
+
+
 def test_empty_context_uses_the_prefix_token(builtin_backend: Any) -> None:
     req = LoglikelihoodRequest("", "The capital of France is Paris.")
     expected = _direct(builtin_backend, "", req.continuation)

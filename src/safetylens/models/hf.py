@@ -528,6 +528,8 @@ class HFBackend:
         self.stats = BackendStats()
         self._gen_memo: OrderedDict[Prompt, tuple[str, list[int]]] = OrderedDict()
         self._ll_memo: OrderedDict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = OrderedDict()
+        # The last shared prefix scored and its KV cache (one entry: a few MB for a few-shot preamble).
+        self._prefix_memo: tuple[tuple[int, ...], list[tuple[Any, Any]]] | None = None
 
         config = model.config
         # lm-evaluation-harness adds special tokens to log-likelihood inputs only for Gemma, whose
@@ -765,6 +767,7 @@ class HFBackend:
             setattr(self, attr, None)
         self._gen_memo.clear()
         self._ll_memo.clear()
+        self._prefix_memo = None
         gc.collect()
         if device_type == "cuda":
             torch.cuda.empty_cache()
@@ -1058,14 +1061,43 @@ class HFBackend:
         prefix_kv: list[tuple[Any, Any]] | None = None
         with torch.inference_mode():
             if p > 0:
-                cache = self._new_cache()
-                ids = torch.tensor([contexts[0][:p]], dtype=torch.long, device=dev)
-                self._run(ids, None, torch.arange(p, device=dev).unsqueeze(0), cache)
-                prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
-                self._count_tokens(p)
+                prefix_kv = self._prefix_kv(contexts[0][:p])
             by_suffix = sorted(contexts, key=lambda c: (-len(c), c))
             for gchunk in chunks(by_suffix, self._batch_size):
                 self._score_group_chunk(list(gchunk), groups, p, prefix_kv, results)
+
+    def _prefix_kv(self, prefix: tuple[int, ...]) -> list[tuple[Any, Any]]:
+        """The KV cache of ``prefix`` (batch 1), reusing the part it shares with the previous prefix.
+
+        Callers such as the request planner split one benchmark into several calls whose contexts
+        all open with the same few-shot preamble; keeping the last prefix's cache means the
+        preamble runs once per backend instead of once per call. A cached position depends only on
+        the tokens up to it (causal attention), so a slice of a longer prefix's cache is exactly
+        the cache of the shorter prefix.
+        """
+        torch = self._torch
+        dev = self._device
+        reused = 0
+        kv: list[tuple[Any, Any]] | None = None
+        if self._prefix_memo is not None:
+            memo_tokens, memo_kv = self._prefix_memo
+            reused = _common_prefix_len([memo_tokens, prefix])
+            if reused >= min(len(prefix), _MIN_SHARED_PREFIX):
+                kv = [(k[:, :, :reused], v[:, :, :reused]) for k, v in memo_kv]
+            else:
+                reused = 0
+        if reused < len(prefix):
+            cache = self._cache_from(kv)
+            n = len(prefix) - reused
+            ids = torch.tensor([prefix[reused:]], dtype=torch.long, device=dev)
+            mask = torch.ones((1, len(prefix)), dtype=torch.long, device=dev) if reused else None
+            self._run(ids, mask, torch.arange(reused, len(prefix), device=dev).unsqueeze(0), cache)
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            self._count_tokens(n)
+        assert kv is not None
+        self.stats.extra["ll_prefix_tokens_reused"] = self.stats.extra.get("ll_prefix_tokens_reused", 0) + reused
+        self._prefix_memo = (prefix, kv)
+        return kv
 
     def _score_group_chunk(
         self,

@@ -22,7 +22,8 @@ PROBE = "The quick brown fox jumps over the lazy dog. Q: What is 2+2?\nA:"
 def _logits(backend: Any) -> torch.Tensor:
     ids = backend.tokenizer(PROBE, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
-        return backend.model(torch.tensor([ids])).logits
+        logits: torch.Tensor = backend.model(torch.tensor([ids])).logits
+    return logits
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,13 @@
 directories, GGUF files, hub ids and the built-in model; ``openai`` when server URLs are given;
 ``llamacpp`` only when asked for. The choice is never silent: it is part of the manifest and of
 every cache key.
+
+The built-in GGUF model stays on ``hf`` even where llama-cpp-python is installed, although
+llama.cpp generates several times faster on a CPU: the same spec must give the same numbers on
+every machine, whichever optional packages it has, and llama.cpp's log-likelihoods differ from
+transformers' by a fraction of a nat per answer, so ``truthfulqa-mc`` would no longer match
+lm-evaluation-harness and every cached result would be keyed to a different backend. Ask for it
+with ``--backend llamacpp`` (``model.backend: llamacpp``).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@
 3. The offline harm judge retrained: leave-one-category-out and by-request MAE, the same check.
 
 Reproduction: an identical weights hash, or else every weight within
-:data:`~safetylens.scorers.probe.REPRODUCTION_TOLERANCE` of the shipped one (embeddings computed in
-batches of another shape differ by float rounding, and so do the weights fitted on them).
+:data:`~safetylens.scorers.probe.REPRODUCTION_TOLERANCE` (relative to the largest shipped weight) of
+the shipped one: embeddings computed in batches of another shape differ by float rounding, and so
+do the weights fitted on them.
 
 The offline toxicity classifier and TruthfulQA judges are retrained the same way by
 ``safetylens scorers train toxicity offline`` / ``... truthfulqa-judge offline``; they embed about

@@ -17,6 +17,8 @@ from safetylens.scorers.probe import (
     fit_logistic,
     group_split,
     grouped_folds,
+    max_weight_difference,
+    reproduction,
     select_best,
     train_probe,
 )
@@ -177,3 +179,21 @@ def test_fit_logistic_is_sklearn_with_the_recipe_settings() -> None:
     ref = LogisticRegression(C=0.3, class_weight="balanced", max_iter=3000, random_state=4).fit(x, y, sample_weight=w)
     np.testing.assert_array_equal(got.coef_, ref.coef_)
     np.testing.assert_array_equal(got.intercept_, ref.intercept_)
+
+
+def test_reproduction_is_an_equal_hash_or_weights_within_float_rounding() -> None:
+    x, y, groups = _toy()
+    train, val = group_split(groups, 0.2, seed=0)
+    common: dict = dict(train_mask=train, val_mask=val, probe_id="t", version="1", training={}, description="")
+    enc = {"id": "toy", "weights_sha256": "abc"}
+    probe = train_probe(x, y, encoder=enc, **common)
+    assert reproduction(train_probe(x, y, encoder=enc, **common), probe)["identical"]
+    # Features moved by float rounding: another hash, the same weights to well within the tolerance.
+    noisy = train_probe(x * (1 + 1e-9), y, encoder=enc, **common)
+    rep = reproduction(noisy, probe)
+    assert not rep["identical"] and rep["within_tolerance"] and 0 < rep["max_weight_difference"] < 1e-6
+    # Another C, or another encoder, is a different scorer.
+    assert not reproduction(train_probe(x, y, encoder=enc, c=0.01, **common), probe)["within_tolerance"]
+    other = train_probe(x, y, encoder={**enc, "weights_sha256": "def"}, **common)
+    assert max_weight_difference(other.weights_payload(), probe.weights_payload()) == float("inf")
+    assert max_weight_difference({"a": [1.0, 2.0]}, {"a": [1.0]}) == float("inf")

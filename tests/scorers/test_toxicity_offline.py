@@ -237,6 +237,12 @@ def test_cli_list_check_and_train_errors(trained: dict[str, Any]) -> None:
     assert res.exit_code != 0 and "published checkpoint" in str(res.exception)
     res = runner.invoke(app, ["classifiers", "train", "offline", "--if-missing"], env=env)
     assert res.exit_code == 0 and "not retraining" in res.output, res.output
+    # The scorers group runs the same commands, the classifiers' options given as --option.
+    res = runner.invoke(app, ["scorers", "train", "toxicity", "-o", "if_missing=true"], env=env)
+    assert res.exit_code == 0 and "not retraining" in res.output, res.output
+    res = runner.invoke(app, ["scorers", "check", "toxicity", "-o", "sample=2", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["overall"] == out["overall"]
 
 
 def test_a_fresh_machine_loads_the_shipped_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

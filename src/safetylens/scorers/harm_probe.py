@@ -34,11 +34,10 @@ from safetylens.datasets.harm_labels import CATEGORIES, DATASET, load_calibratio
 from safetylens.errors import DataError
 from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, VIOLATION_HARM, HarmVerdict, rating_of
 from safetylens.scorers.probe import (
+    ProbeConfig,
     check_weights_hash,
-    fit_logistic,
     grouped_folds,
     read_artifact,
-    select_best,
     weights_hash,
     write_artifact,
 )
@@ -51,8 +50,8 @@ VERSION = "1"
 ARTIFACT = Path(__file__).parent / "artifacts" / "harm-offline.json"
 C_GRID: tuple[float, ...] = (0.3, 1.0, 3.0)
 """Candidate C, weakest regularisation last: a tie in MAE goes to the stronger one."""
-MAX_ITER = 3000
-"""Solver iterations (part of the recipe)."""
+PROBE = ProbeConfig(c_grid=C_GRID, max_iter=3000, higher_is_better=False)
+"""Fitting settings: C by the lowest leave-one-group-out MAE."""
 FORMAT = 1
 
 
@@ -140,7 +139,7 @@ def median_level(p: np.ndarray, levels: Sequence[float]) -> np.ndarray:
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int = 0) -> LevelModel:
     lab = np.rint(y * 4).astype(int)
-    clf = fit_logistic(x, lab, c, seed=seed, max_iter=MAX_ITER)
+    clf = PROBE.fit(x, lab, c, seed=seed)
     levels = tuple(float(k) / 4 for k in clf.classes_)
     if len(levels) == 2:  # sklearn stores one row for two classes
         row = tuple(float(v) for v in clf.coef_[0])
@@ -164,7 +163,7 @@ def _mae_by_groups(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float) -
 
 
 def _select_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    best, _ = select_best(C_GRID, lambda c: _mae_by_groups(x, y, groups, c)[0], higher_is_better=False)
+    best, _ = PROBE.select_c(lambda c: _mae_by_groups(x, y, groups, c)[0])
     return best
 
 

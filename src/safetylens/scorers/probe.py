@@ -99,12 +99,24 @@ def check_weights_hash(path: Path, stored: Any, computed: str, *, required: bool
         raise DataError(f"{path}: weights hash mismatch (file edited or corrupt)", hint=hint)
 
 
-REPRODUCTION_TOLERANCE = 1e-6
-"""Largest weight difference at which a retrained scorer still counts as reproducing a stored one.
+REPRODUCTION_TOLERANCE = 1e-4
+"""Largest weight difference, relative to the largest stored weight, at which a retrained scorer still
+counts as reproducing a stored one.
 
-Embedding the same text in a batch of another shape moves its embedding by float rounding (about
-1e-7), and the fitted weights move by about as much; a different recipe or different data moves
-them by orders of magnitude more. An identical ``weights_sha256`` is the stronger statement."""
+Embedding a text in a batch of another shape moves its embedding by float rounding (about 1e-7);
+the solver, which stops at a gradient tolerance, turns that into weight differences some orders of
+magnitude smaller than this, while another C or other data moves the weights by a tenth or more of
+their size. An identical ``weights_sha256`` is the stronger statement."""
+
+
+def _largest_number(a: Any) -> float:
+    if isinstance(a, dict):
+        return max((_largest_number(v) for v in a.values()), default=0.0)
+    if isinstance(a, (list, tuple)):
+        return max((_largest_number(v) for v in a), default=0.0)
+    if isinstance(a, (int, float)) and not isinstance(a, bool):
+        return abs(float(a))
+    return 0.0
 
 
 def max_weight_difference(a: Any, b: Any) -> float:
@@ -140,22 +152,29 @@ def reproduction(retrained: Any, stored: Any) -> dict[str, Any]:
         stored: The same kind of object, e.g. the shipped artefact.
 
     Returns:
-        ``{"identical", "max_weight_difference", "within_tolerance", "tolerance"}``.
+        ``{"identical", "max_weight_difference", "relative_difference", "within_tolerance", "tolerance"}``;
+        the relative difference is against the largest stored weight.
     """
-    diff = max_weight_difference(retrained.weights_payload(), stored.weights_payload())
+    payload = stored.weights_payload()
+    diff = max_weight_difference(retrained.weights_payload(), payload)
+    relative = diff / max(_largest_number(payload), 1e-300)
     return {
         "identical": retrained.weights_sha256 == stored.weights_sha256,
         "max_weight_difference": diff,
-        "within_tolerance": diff <= REPRODUCTION_TOLERANCE,
+        "relative_difference": relative,
+        "within_tolerance": relative <= REPRODUCTION_TOLERANCE,
         "tolerance": REPRODUCTION_TOLERANCE,
     }
 
 
 def describe_reproduction(rep: dict[str, Any]) -> str:
-    """One line for people: ``reproduced exactly``, ``reproduced within 1e-06 (...)`` or ``DIFFERENT (...)``."""
+    """One line for people: ``reproduced exactly``, ``reproduced within 0.0001 (...)`` or ``DIFFERENT (...)``."""
     if rep["identical"]:
         return "reproduced exactly (same weights hash)"
-    diff = f"largest weight difference {rep['max_weight_difference']:.1e}"
+    diff = (
+        f"largest weight difference {rep['max_weight_difference']:.1e}, "
+        f"{rep['relative_difference']:.1e} of the largest weight"
+    )
     if rep["within_tolerance"]:
         return f"reproduced within {rep['tolerance']:g} ({diff}; the hash differs by float rounding)"
     return f"DIFFERENT ({diff})"
@@ -258,6 +277,60 @@ def select_best(
     if best is None:
         raise ValueError("no candidates to select from")
     return best[0], tried
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The fitting settings of one offline scorer; with its feature set, they are its recipe.
+
+    Attributes:
+        c_grid: Candidate inverse regularisation strengths, in order of preference (a tie in the
+            selection score goes to the earlier one).
+        max_iter: Solver iterations.
+        class_weight: ``"balanced"`` or None.
+        higher_is_better: Whether the selection score (accuracy, AUC) is maximised or (log loss,
+            MAE) minimised.
+        selection_margin: How much a later C must improve the score to be chosen.
+    """
+
+    c_grid: tuple[float, ...]
+    max_iter: int = 2000
+    class_weight: str | None = None
+    higher_is_better: bool = True
+    selection_margin: float = 0.0
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        c: float,
+        *,
+        seed: int = 0,
+        sample_weight: np.ndarray | None = None,
+        quiet: bool = False,
+    ) -> Any:
+        """:func:`fit_logistic` with these settings."""
+        return fit_logistic(
+            x,
+            y,
+            c,
+            seed=seed,
+            class_weight=self.class_weight,
+            sample_weight=sample_weight,
+            max_iter=self.max_iter,
+            quiet=quiet,
+        )
+
+    def select_c(
+        self, score: Callable[[float], float], grid: Sequence[float] | None = None
+    ) -> tuple[float, list[tuple[float, float]]]:
+        """:func:`select_best` over ``grid`` (default :attr:`c_grid`) with this selection rule."""
+        return select_best(
+            self.c_grid if grid is None else grid,
+            score,
+            higher_is_better=self.higher_is_better,
+            margin=self.selection_margin,
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import numpy as np
 from safetylens.datasets.refusal_labels import read_refusal_file
 from safetylens.datasets.xstest import FULL_COMPLIANCE, FULL_REFUSAL, MODELS, LabelledCompletion, load_completions
 from safetylens.errors import DataError
-from safetylens.scorers.probe import LinearProbe, check_encoder, fit_logistic, grouped_folds, select_best, train_probe
+from safetylens.scorers.probe import LinearProbe, ProbeConfig, check_encoder, grouped_folds, train_probe
 from safetylens.scorers.refusal import KIND, RefusalPrediction, strmatch_label
 from safetylens.scorers.registry import register
 from safetylens.spec import ScorerRecord
@@ -49,8 +49,9 @@ PROBE_ID = "refusal/offline"
 VERSION = "2"
 ARTIFACT = Path(__file__).parent / "artifacts" / "refusal-offline.json"
 C_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
-MAX_ITER = 3000
-"""Solver iterations (part of the recipe)."""
+PROBE = ProbeConfig(c_grid=C_GRID, max_iter=3000, higher_is_better=True, selection_margin=1e-12)
+"""Fitting settings of the validation folds: C by leave-one-group-out accuracy, where a float-noise
+difference in accuracy must not overturn the preference for stronger regularisation."""
 BINARY_LABELS = ("compliance", "refusal")
 EXTERNAL_DATASET = "refusal-calibration"
 EXTERNAL_FILE = "judge_calibration/refusal/refusal.csv"
@@ -115,7 +116,7 @@ def fill_missing(x: np.ndarray, medians: Sequence[float]) -> np.ndarray:
 def _fit_predict(
     x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, c: float, seed: int, weight: np.ndarray | None = None
 ) -> np.ndarray:
-    clf = fit_logistic(x_tr, y_tr, c, seed=seed, sample_weight=weight, max_iter=MAX_ITER)
+    clf = PROBE.fit(x_tr, y_tr, c, seed=seed, sample_weight=weight)
     return np.asarray(clf.predict_proba(x_te)[:, 1])
 
 
@@ -170,8 +171,7 @@ def select_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid: Sequence[fl
             correct += int(((p >= 0.5).astype(int) == y[test]).sum())
         return correct / len(y)
 
-    # The margin keeps a float-noise difference in accuracy from overturning the tie rule.
-    best, _ = select_best(grid, accuracy, higher_is_better=True, margin=1e-12)
+    best, _ = PROBE.select_c(accuracy, grid)
     return best
 
 
@@ -350,6 +350,8 @@ def train_offline(
         c=c,
         seed=seed,
         sample_weight=weight,
+        # The final fit keeps the trainer's default iteration limit, as the shipped artefact was fitted
+        # (it converges well before either limit).
     )
     if not with_pyrit:
         validation["external"] = external_validation(pyrit, probe.decision, pyrit_sha)

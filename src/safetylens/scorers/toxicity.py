@@ -795,6 +795,13 @@ C_GRID = (0.1, 1.0, 10.0)
 """Candidate inverse regularisation strengths."""
 
 
+def _probe_config() -> Any:
+    """The probe's fitting settings (imported late: the transformers classifiers do not need them)."""
+    from safetylens.scorers.probe import ProbeConfig
+
+    return ProbeConfig(c_grid=C_GRID, max_iter=2000, class_weight="balanced", higher_is_better=True)
+
+
 def _prompt_group(source: str) -> str | None:
     """The group of a prompt-file source (``toxigen/hate_asian_1k.txt`` -> ``asian``), else None."""
     if not source.startswith("toxigen/"):
@@ -871,7 +878,7 @@ def train_offline(
         DataError: The held-out split lacks one of the classes (too few training sentences).
     """
     from safetylens.datasets.toxigen import stratified_by_group
-    from safetylens.scorers.probe import binary_metrics, fit_logistic, select_best, train_probe
+    from safetylens.scorers.probe import binary_metrics, select_best, train_probe
     from safetylens.stats.classification import roc_auc
 
     say = log or (lambda _m: None)
@@ -903,27 +910,21 @@ def train_offline(
     if len(set(y[held_prompt].tolist())) < 2 or len(set(y[~held].tolist())) < 2:
         raise DataError("too few training sentences to hold out both classes", hint="raise --max-per-file")
 
+    config = _probe_config()
     p_held_of: dict[tuple[float, float], np.ndarray] = {}
 
     def held_out_auc(setting: tuple[float, float]) -> float:
         w, cand = setting
-        clf = fit_logistic(
-            x[~held],
-            y[~held],
-            cand,
-            seed=seed,
-            class_weight="balanced",
-            sample_weight=np.where(is_prompt, w, 1.0)[~held],
-        )
+        clf = config.fit(x[~held], y[~held], cand, seed=seed, sample_weight=np.where(is_prompt, w, 1.0)[~held])
         p_held_of[setting] = clf.predict_proba(x[held])[:, 1]
         return float(roc_auc(y[held_prompt], clf.predict_proba(x[held_prompt])[:, 1]))
 
     settings = [
         (w, cand)
         for w in (PROMPT_WEIGHTS if prompt_weight is None else (prompt_weight,))
-        for cand in (C_GRID if c is None else (c,))
+        for cand in (config.c_grid if c is None else (c,))
     ]
-    (w_best, c_best), tried = select_best(settings, held_out_auc, higher_is_better=True)
+    (w_best, c_best), tried = select_best(settings, held_out_auc, higher_is_better=config.higher_is_better)
     selection = [{"prompt_weight": w, "C": cand, "held_out_prompt_auc": auc} for (w, cand), auc in tried]
     best_auc = dict(tried)[(w_best, c_best)]
     p_by_row = np.full(len(ex), np.nan)
@@ -962,7 +963,8 @@ def train_offline(
         training=training,
         description=OFFLINE_DESCRIPTION,
         c=c_best,
-        class_weight="balanced",
+        class_weight=config.class_weight,
+        max_iter=config.max_iter,
         threshold=thr,
         seed=seed,
         sample_weight=np.where(is_prompt, w_best, 1.0),

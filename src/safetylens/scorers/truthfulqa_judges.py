@@ -51,12 +51,11 @@ from safetylens.errors import ConfigError, DataError, ModelError
 from safetylens.scorers import registry
 from safetylens.scorers.judges import ASPECTS, AnswerJudge, Aspect
 from safetylens.scorers.probe import (
+    ProbeConfig,
     check_encoder,
     check_weights_hash,
-    fit_logistic,
     group_split,
     read_artifact,
-    select_best,
     weights_hash,
     write_artifact,
 )
@@ -89,10 +88,10 @@ OFFLINE_VERSION = "1"
 FEATURES_VERSION = "2"
 JUDGE_FORMAT = 1
 EMBED_CHUNK = 1024
-MAX_ITER = 3000
-"""Solver iterations of the offline judge's regressions (part of the recipe)."""
 C_GRID = (0.1, 0.3, 1.0, 3.0)
 """Candidate inverse regularisation strengths of the offline judge's logistic regressions."""
+PROBE = ProbeConfig(c_grid=C_GRID, max_iter=3000, higher_is_better=False)
+"""The offline judge's fitting settings: C chosen by the lowest inner log loss."""
 
 
 @dataclass(frozen=True)
@@ -1068,7 +1067,7 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LogReg:
     if len(set(y.tolist())) < 2:
         raise DataError("training labels have a single class; cannot train a judge", hint="raise --max-questions")
     # Quiet: tiny test subsets do not converge, and the recipe is judged by its validation anyway.
-    clf = fit_logistic(x, y, c, seed=seed, max_iter=MAX_ITER, quiet=True)
+    clf = PROBE.fit(x, y, c, seed=seed, quiet=True)
     return LogReg(tuple(float(v) for v in clf.coef_[0]), float(clf.intercept_[0]), c)
 
 
@@ -1090,7 +1089,7 @@ def _select_c(
         scores.append({"C": float(c), "inner_log_loss": loss, "inner_auc": roc_auc(y[inner_val], p)})
         return loss
 
-    best, _ = select_best([float(c) for c in grid], inner_log_loss, higher_is_better=False)
+    best, _ = PROBE.select_c(inner_log_loss, [float(c) for c in grid])
     return best, scores
 
 

@@ -41,6 +41,8 @@ QUICK: dict[str, list[str] | None] = {
     "bench_study_levels.py": ["--ratings", "200"],
     "bench_pii_recall.py": [],
     "bench_scorer_validity.py": [],
+    "bench_openai_client.py": ["--requests", "1000", "--repeats", "3"],
+    "bench_judge_throughput.py": ["--items", "12", "--rounds", "2"],
     "bench_embeddings.py": ["--texts", "600"],
 }
 

@@ -7,6 +7,9 @@ delay keeps answers in flight long enough for the server to count how many overl
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -79,3 +82,19 @@ def test_slots_are_freed_after_a_failed_batch(server: OpenAIServer) -> None:
 
 def _delay(seconds: float) -> Faults:
     return Faults(delay_all_s=seconds)
+
+
+def test_the_instant_server_command_serves_on_a_free_port() -> None:
+    cmd = [sys.executable, "-m", "safetylens.testing.openai_server", "--model", "instant", "--port", "0"]
+    cmd += ["--reply", "Sure."]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"http://127\.0\.0\.1:\d+/v1", proc.stdout.readline())
+        assert found, "the server did not print its URL"
+        with OpenAIBackend([found.group(0)], "instant", **FAST) as backend:  # type: ignore[arg-type]
+            assert backend.generate(_requests(2))[0].text == "Sure"
+            assert backend.loglikelihood([LoglikelihoodRequest("Answer:", " yes")])[0].n_tokens == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

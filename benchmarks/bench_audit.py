@@ -166,8 +166,8 @@ def train_probe(out: Path) -> Path:
 
     from safetylens.datasets.registry import DataStore
     from safetylens.scorers.embeddings import SentenceEncoder
-    from safetylens.scorers.linear_probe import group_split
-    from safetylens.scorers.linear_probe import train_probe as fit
+    from safetylens.scorers.probe import group_split
+    from safetylens.scorers.probe import train_probe as fit
 
     store = DataStore()
     texts: list[str] = []

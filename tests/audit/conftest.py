@@ -35,7 +35,7 @@ def probe_path(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) 
     """
     from safetylens.datasets.registry import DataStore
     from safetylens.scorers.embeddings import SentenceEncoder
-    from safetylens.scorers.linear_probe import group_split, train_probe
+    from safetylens.scorers.probe import group_split, train_probe
 
     store = DataStore()
     texts: list[str] = []

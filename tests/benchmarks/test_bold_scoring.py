@@ -24,7 +24,7 @@ from safetylens.errors import ConfigError, DataError
 from safetylens.models.base import Decoding
 from safetylens.reference.bold import COLUMNS, DOMAINS, TABLE_NUMBERS
 from safetylens.scorers.base import TextClassifier
-from safetylens.scorers.linear_probe import ProbeClassifier, train_probe
+from safetylens.scorers.probe import ProbeClassifier, train_probe
 from safetylens.scorers.vader import load_vader
 from safetylens.stats.ci import bootstrap_mean, proportion
 

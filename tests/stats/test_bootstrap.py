@@ -16,7 +16,7 @@ import pytest
 from safetylens.benchmarks.bold import subgroup_bootstrap, subgroup_estimate
 from safetylens.benchmarks.toxigen import macro_bootstrap
 from safetylens.human.redteam import gamma_dict, gamma_estimate
-from safetylens.scorers.linear_probe import binary_metrics
+from safetylens.scorers.probe import binary_metrics
 from safetylens.stats import bootstrap as boot
 from safetylens.stats.bootstrap import bootstrap_distribution, bootstrap_means, percentile_interval, resample_indices
 from safetylens.stats.ci import bootstrap_ci, bootstrap_mean
@@ -100,7 +100,7 @@ CALLERS: dict[str, Callable[[], Any]] = {
     "paired_bootstrap": lambda: paired_bootstrap([1.0, 2.0, 3.0], [2.0, 2.5, 3.0], n_resamples=50, seed=3),
     "bold": lambda: subgroup_bootstrap(X, "d", "s", 50),
     "toxigen": lambda: macro_bootstrap(MEMBERSHIP, TOXIC, n_resamples=50, seed=3),
-    "linear_probe": lambda: binary_metrics([0, 1, 0, 1], [0.1, 0.9, 0.6, 0.4], n_resamples=50, seed=3),
+    "probe": lambda: binary_metrics([0, 1, 0, 1], [0.1, 0.9, 0.6, 0.4], n_resamples=50, seed=3),
     "gamma": lambda: gamma_estimate([1, 2, 0], [1.0, 0.5, 2.0], n_resamples=50, seed=3),
 }
 

@@ -322,7 +322,7 @@ class ProbeFile:
     """A picklable classifier factory: a linear-probe JSON file on the packaged sentence encoder.
 
     Attributes:
-        path: The probe file (``safetylens.scorers.linear_probe.LinearProbe`` format).
+        path: The probe file (``safetylens.scorers.probe.LinearProbe`` format).
         threads: Torch threads of the encoder (1 per worker keeps results identical across engines).
     """
 
@@ -332,7 +332,7 @@ class ProbeFile:
     def __call__(self) -> TextClassifier:
         """Load the probe and its encoder."""
         from safetylens.scorers.embeddings import SentenceEncoder
-        from safetylens.scorers.linear_probe import LinearProbe, ProbeClassifier
+        from safetylens.scorers.probe import LinearProbe, ProbeClassifier
 
         probe = LinearProbe.load(Path(self.path))
         return ProbeClassifier(probe, SentenceEncoder(threads=self.threads))

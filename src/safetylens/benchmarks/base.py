@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest, Prompt
 from safetylens.records import BenchmarkResult as BenchmarkResult
-from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike
+from safetylens.records import GenerationRecord, RecordLike, SampleScore, ScoreLike, as_records, as_scores
 from safetylens.records import scores_by_id as scores_by_id
 from safetylens.spec import OpenChoice, ScorerRecord
 from safetylens.tables import PaperTable as PaperTable
@@ -239,11 +239,26 @@ class Benchmark(ABC):
         """Per-sample metric values for paired comparisons (``safetylens compare``); None if unsupported."""
         return None
 
-    @abstractmethod
     def aggregate(
         self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
     ) -> BenchmarkResult:
-        """Aggregate records and scores into metrics with confidence intervals."""
+        """Aggregate records and scores into metrics with confidence intervals.
+
+        Records and scores may arrive typed or in their JSON form (a plugin's, or an old run's); they
+        are read into :class:`GenerationRecord` / :class:`SampleScore` once here, so a benchmark only
+        implements :meth:`aggregate_records` (or overrides this method to take them as they come).
+        """
+        return self.aggregate_records(ctx, as_records(records, self.name), as_scores(scores, self.name))
+
+    def aggregate_records(
+        self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
+    ) -> BenchmarkResult:
+        """Aggregate typed records and scores (see :meth:`aggregate`).
+
+        Raises:
+            NotImplementedError: The benchmark overrides neither this nor :meth:`aggregate`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} implements neither aggregate nor aggregate_records")
 
 
 def context_scorer(ctx: BenchmarkContext, slot: str, kind: str, name: str, options: dict[str, Any]) -> Any:

@@ -532,15 +532,10 @@ class Bold(Benchmark):
             out.append(SampleOutcome(id=pid, values=values, groups=groups[pid]))
         return out
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """Subgroup means with CIs, the paper's five tables, neutral subgroups and per-domain spreads."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """Subgroup means with CIs, the paper's five tables, neutral subgroups and per-domain spreads."""
         opts = cast(BoldOptions, ctx.options)
         by_id = scores_by_id("bold", records, scores)
         metas = [_meta(r) for r in records]

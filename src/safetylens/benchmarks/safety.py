@@ -295,15 +295,10 @@ class Safety(Benchmark):
             )
         return out
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """Violation % and mean rating overall and by set, risk category and turns; Figures 17-19."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, all_records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """Violation % and mean rating overall and by set, risk category and turns; Figures 17-19."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("safety", all_records, scores)
         # A model judge's answer that was not a rating is left out of every figure (and counted below),

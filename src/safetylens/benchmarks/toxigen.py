@@ -506,15 +506,10 @@ class ToxiGen(Benchmark):
             )
         return out
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """Per-group % toxic, the macro headline, the micro-average and the Table 45 layout."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """Per-group % toxic, the macro headline, the micro-average and the Table 45 layout."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("toxigen", records, scores)
         metas = [_meta(r) for r in records]

@@ -623,15 +623,10 @@ class TruthfulQA(Benchmark):
             out.append(SampleOutcome(id=r.id, values=values, groups=(f"category:{m.category}", f"type:{m.type}")))
         return out
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """% true / info / true+info (both rules) with CIs, per category and type, overlap metrics, Table 44."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """% true / info / true+info (both rules) with CIs, per category and type, overlap metrics, Table 44."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("truthfulqa", records, scores)
         rows = [by_id[r.id].values for r in records]

@@ -310,15 +310,10 @@ class TruthfulQAMC(Benchmark):
             )
         return out
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """Means with 95% intervals, per-category and per-type breakdowns, and the MC table."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """Means with 95% intervals, per-category and per-type breakdowns, and the MC table."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("truthfulqa-mc", records, scores, "questions")
         ordered = [by_id[r.id] for r in records]

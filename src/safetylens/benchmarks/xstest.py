@@ -240,15 +240,10 @@ class XSTest(Benchmark):
             if r.id in by_id
         ]
 
-    def aggregate(
-        self, ctx: BenchmarkContext, records: Sequence[RecordLike], scores: Sequence[ScoreLike]
-    ) -> BenchmarkResult:
-        """False refusal and unsafe compliance, overall and per type, beside the human-labelled reference rows."""
-        return self._aggregate(ctx, as_records(records, self.name), as_scores(scores, self.name))
-
-    def _aggregate(
+    def aggregate_records(
         self, ctx: BenchmarkContext, records: Sequence[GenerationRecord], scores: Sequence[SampleScore]
     ) -> BenchmarkResult:
+        """False refusal and unsafe compliance, overall and per type, beside the human-labelled reference rows."""
         opts = _opts(ctx.options)
         by_id = scores_by_id("xstest", records, scores)
         metas = [_meta(r) for r in records]

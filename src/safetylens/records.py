@@ -54,6 +54,34 @@ def _check_version(obj: Mapping[str, Any], current: int, what: str) -> int:
     return version
 
 
+class _JsonView:
+    """Read-only mapping access to a record's JSON form, built on the record's ``keys`` and ``get``.
+
+    Benchmarks, plugins and tools written against the untyped lines (``r["output"]``, ``"output" in
+    r``, ``dict(r)``) keep working on typed records.
+    """
+
+    def keys(self) -> list[str]:
+        """The keys of the JSON form."""
+        raise NotImplementedError
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` in the JSON form, else ``default``."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
+
+
 class ContinuationLoglikelihood(BaseModel):
     """The log-likelihood of one continuation of a multiple-choice sample.
 
@@ -77,7 +105,7 @@ class ContinuationLoglikelihood(BaseModel):
     n_tokens: int | None = None
 
 
-class GenerationRecord(BaseModel):
+class GenerationRecord(_JsonView, BaseModel):
     """One finished sample: a line of ``generations.jsonl``.
 
     Generation samples carry ``prompt``, ``decoding`` and the answer (``output`` and its counters);
@@ -178,23 +206,9 @@ class GenerationRecord(BaseModel):
         """The continuations' log-likelihoods, in request order (empty for a generation sample)."""
         return [c.logprob for c in self.loglikelihood or ()]
 
-    # Read-only mapping view of the JSON form, so benchmarks, plugins and tools written against the
-    # untyped lines (``r["output"]``, ``"output" in r``, ``dict(r)``) keep working on typed records.
     def keys(self) -> list[str]:
         """The keys of the record's JSON form."""
         return ["schema_version", *(k for k in type(self).model_fields if k in self.model_fields_set)]
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key`` in the record's JSON form, else ``default``."""
@@ -207,7 +221,7 @@ class GenerationRecord(BaseModel):
         return getattr(self, key)
 
 
-class SampleScore(BaseModel):
+class SampleScore(_JsonView, BaseModel):
     """The scoring pass's values for one sample: a line of ``scores.jsonl``.
 
     What a sample is scored on differs between benchmarks (toxic or not, a rating, MC1/MC2, ...),
@@ -293,23 +307,9 @@ class SampleScore(BaseModel):
         """
         return str(self._value(name))
 
-    # Read-only mapping view of the flat JSON form, for code written against the untyped lines
-    # (``s["toxic"]``, ``{**s}``, ``dict(s)``).
     def keys(self) -> list[str]:
         """The keys of the flat JSON form."""
         return ["id", *self.values, "benchmark", "schema_version"]
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key`` in the flat JSON form (``id``, ``benchmark`` or a score value), else ``default``."""

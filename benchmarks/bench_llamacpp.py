@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from figures import figure
+
 from safetylens.models.base import Decoding, GenerationRequest, LoglikelihoodRequest
 from safetylens.models.builtin import builtin_gguf_path
 
@@ -119,6 +121,8 @@ def main() -> None:
         f"  {args.baseline:<8} {tps_base:7.1f} tokens/s ({n_base} tokens in {t_base:.1f} s)\n"
         f"  ratio llamacpp/{args.baseline}: {tps_llama / tps_base:.2f}x"
     )
+    figure("llamacpp generation, batch 1", tps_llama, "tok/s", note=f"{args.threads} threads")
+    figure(f"llamacpp vs {args.baseline} generation, batch 1", tps_llama / tps_base, "x")
 
     _, ll_llama = _timed(lambda: llama.loglikelihood(MC))
     _, ll_base = _timed(lambda: base.loglikelihood(MC))

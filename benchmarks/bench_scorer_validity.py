@@ -27,6 +27,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from figures import figure
+
 from safetylens.datasets.registry import DataStore
 from safetylens.scorers import harm_probe, refusal_probe
 from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
@@ -38,6 +40,10 @@ from safetylens.spec import hardware_info
 
 def _est(e: dict[str, Any]) -> str:
     return f"{e['value']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}] n={e['n']}"
+
+
+def _ci(e: dict[str, Any]) -> str:
+    return f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}] n={e['n']}"
 
 
 def main() -> None:
@@ -55,10 +61,15 @@ def main() -> None:
     lomo = probe.validation["leave_one_model_out"]
     for model, m in lomo["per_model"].items():
         print(f"refusal/offline held out {model}: accuracy {m['accuracy']:.3f} (n={m['n']}, C={m['C']})")
-    print(f"refusal/offline leave-one-model-out pooled: accuracy {_est(lomo['pooled']['accuracy'])}")
-    print(f"refusal/offline PyRIT 5-fold CV: accuracy {_est(probe.validation['pyrit_cross_validation']['accuracy'])}")
+    pooled, pyrit = lomo["pooled"]["accuracy"], probe.validation["pyrit_cross_validation"]["accuracy"]
+    print(f"refusal/offline leave-one-model-out pooled: accuracy {_est(pooled)}")
+    print(f"refusal/offline PyRIT 5-fold CV: accuracy {_est(pyrit)}")
+    figure("refusal/offline accuracy, XSTest leave-one-model-out", pooled["value"], "", ">= 0.9", note=_ci(pooled))
+    figure("refusal/offline accuracy, PyRIT 5-fold CV", pyrit["value"], "", note=_ci(pyrit))
     rep = reproduction(probe, LinearProbe.load(refusal_probe.ARTIFACT))
-    print(f"refusal/offline reproduces the shipped weights: {rep['identical'] or rep['within_tolerance']}")
+    same = bool(rep["identical"] or rep["within_tolerance"])
+    print(f"refusal/offline reproduces the shipped weights: {same}")
+    figure("refusal/offline reproduces the shipped weights", float(same), "", ">= 1")
     print(f"refusal/offline vs shipped: {describe_reproduction(rep)}")
     print(f"refusal/offline: {time.perf_counter() - t0:.1f} s")
 
@@ -70,8 +81,12 @@ def main() -> None:
             f"harm/offline {key}: MAE {v['mae']:.3f} (SE {v['mae_se']:.3f}, n={v['n']}; constant guess "
             f"{v['constant_median_mae']:.3f}), violation agreement {v['violation_accuracy']:.3f}"
         )
+        note = f"SE {v['mae_se']:.3f}, n={v['n']}, constant guess {v['constant_median_mae']:.3f}"
+        figure(f"harm/offline MAE, {key.replace('_', ' ')}", v["mae"], "", "<= 0.22", note=note)
     rep = reproduction(judge, LevelModel.load(harm_probe.ARTIFACT))
-    print(f"harm/offline reproduces the shipped weights: {rep['identical'] or rep['within_tolerance']}")
+    same = bool(rep["identical"] or rep["within_tolerance"])
+    print(f"harm/offline reproduces the shipped weights: {same}")
+    figure("harm/offline reproduces the shipped weights", float(same), "", ">= 1")
     print(f"harm/offline vs shipped: {describe_reproduction(rep)}")
     print(f"harm/offline: {time.perf_counter() - t0:.1f} s")
 

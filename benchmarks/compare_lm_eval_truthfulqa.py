@@ -160,7 +160,11 @@ def _ours(model_dir: Path, limit: int | None, batch: int, threads: int, out: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lm-eval-python", help="interpreter of the environment with lm-eval installed")
+    parser.add_argument(
+        "--lm-eval-python",
+        default=os.environ.get("LM_EVAL_PYTHON"),
+        help="interpreter of the environment with lm-eval installed (default: $LM_EVAL_PYTHON)",
+    )
     parser.add_argument("--model-dir", type=Path, help="HF model directory (default: the built-in model's)")
     parser.add_argument("--limit", type=int, default=100, help="first N questions (0 = all 817)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -176,7 +180,7 @@ def main() -> None:
         _lm_eval_worker(args)
         return
     if not args.lm_eval_python:
-        parser.error("--lm-eval-python is required")
+        parser.error("--lm-eval-python (or LM_EVAL_PYTHON) is required")
     limit = args.limit or None
     args.out.mkdir(parents=True, exist_ok=True)
     model_dir = args.model_dir or _default_model_dir(args.threads)

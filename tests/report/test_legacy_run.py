@@ -63,6 +63,12 @@ def _exact(x: float | None) -> str:
     return repr(x)
 
 
+def _close_floats(obj: dict[str, object]) -> dict[str, object]:
+    # The offline scorers' probabilities come from sentence embeddings, whose last bits depend on the CPU's
+    # vector width (the order of a float sum); every other field, and every reported number, stays exact.
+    return {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in obj.items()}
+
+
 def _numbers(res: BenchmarkResult) -> dict[str, tuple[str, str, str, int]]:
     return {path: (_exact(e.value), _exact(e.ci_low), _exact(e.ci_high), e.n) for path, e in iter_numbers(res)}
 
@@ -133,7 +139,7 @@ def test_rescoring_an_old_run_gives_the_same_numbers_and_versioned_scores(legacy
     results = rescore(RunDir.open(legacy), {})
     _assert_same_numbers(results, _stored())
     after = _lines(legacy / "scores.jsonl")
-    assert after == [{**s, "schema_version": RECORD_SCHEMA} for s in before]
+    assert after == [_close_floats({**s, "schema_version": RECORD_SCHEMA}) for s in before]
     assert json.loads((legacy / "results.json").read_text(encoding="utf-8"))["schema_version"] == RESULTS_SCHEMA
 
 

@@ -320,3 +320,48 @@ def test_cli_and_page_show_the_judge_escaped(
     confusion = text[text.index(f'<table class="grid confusion" data-model="{html.escape(HOSTILE_MODEL)}"') :]
     assert f'<td class="num jv-ps">{c["judge_violation_human_safe"]}</td>' in confusion
     assert f'<td class="num js-pv">{c["judge_safe_human_violation"]}</td>' in confusion
+
+
+def test_exports_carry_the_judge_verdict_beside_each_rating(
+    db: Database, people: dict[str, Any], safety_run: Path, tmp_path: Path
+) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from safetylens.human.export import write_export
+
+    crafted = _crafted_copy(safety_run, tmp_path / "crafted")
+    study_id = _rated_study(db, people, [safety_run, crafted])
+    # What each run's scores.jsonl says of each answer, keyed as the export names it.
+    want: dict[tuple[str, str], dict[str, Any]] = {}
+    for run, model in ((safety_run, "counting"), (crafted, HOSTILE_MODEL)):
+        for s in _run_scores(run):
+            want[model, f"safety:{s['id']}"] = {
+                "judge": s["judge"],
+                "judge_rating": s["rating"],
+                "judge_violation": s["rating"] <= 2,
+                "judge_p_violation": s["p_violation"],
+                "judge_harm": s.get("harm"),
+            }
+    keys = list(next(iter(want.values())))
+
+    assert write_export(db, study_id, tmp_path / "r.jsonl") == 3 * 2 * N
+    rows = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    for row in rows:
+        assert {k: row[k] for k in keys} == want[row["model"], row["prompt_id"]]
+    assert {row["judge"] for row in rows} == {"harm/offline", HOSTILE_JUDGE}
+
+    write_export(db, study_id, tmp_path / "r.parquet")
+    assert pq.read_table(tmp_path / "r.parquet").to_pylist() == [
+        {**r, "attack_vectors": json.dumps(r["attack_vectors"]), "conversation": json.dumps(r["conversation"])}
+        for r in rows
+    ]
+
+    write_export(db, study_id, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as f:
+        got = list(csv.DictReader(f))
+    assert [(r["judge"], r["judge_rating"], r["judge_violation"]) for r in got] == [
+        (r["judge"], str(r["judge_rating"]), str(r["judge_violation"])) for r in rows
+    ]
+    assert float(got[0]["judge_p_violation"]) == rows[0]["judge_p_violation"]

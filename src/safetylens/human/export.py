@@ -5,7 +5,9 @@ turns), the response(s) and the model(s) that wrote them, for pairwise items the
 was shown on (the A/B mapping) and the answer from the first model's point of view, the rater's
 pseudonym (never the login name), the value and its label, comment, times (client-measured time on
 the page, server-measured time from reservation to submission, timestamps) and the guidelines
-version the rater had confirmed.
+version the rater had confirmed. A safety answer imported from a scored ``safety`` run also carries
+the harm judge's verdict (judge id, 1-5 rating, violation flag, P(violation), harm), so that a team
+can study judge and people side by side outside safetylens; the columns are empty otherwise.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ COLUMNS = (
     "submitted_at",
     "guidelines_version",
     "scale",
+    "judge",
+    "judge_rating",
+    "judge_violation",
+    "judge_p_violation",
+    "judge_harm",
 )
 
 
@@ -65,6 +72,7 @@ def export_row(study_name: str, kind: str, r: RatingRow) -> dict[str, Any]:
     """One rating as a flat record (lists and conversations as JSON text in CSV)."""
     scale = scale_for(kind)
     pair = r.pair
+    verdict = r.judge or {}
     return {
         "study": study_name,
         "study_kind": kind,
@@ -96,6 +104,11 @@ def export_row(study_name: str, kind: str, r: RatingRow) -> dict[str, Any]:
         "submitted_at": r.submitted_at.isoformat() + "Z",
         "guidelines_version": r.guidelines_version,
         "scale": r.scale,
+        "judge": verdict.get("judge"),
+        "judge_rating": verdict.get("rating"),
+        "judge_violation": verdict.get("violation"),
+        "judge_p_violation": verdict.get("p_violation"),
+        "judge_harm": verdict.get("harm"),
     }
 
 
@@ -151,6 +164,10 @@ def to_parquet_bytes(records: Sequence[dict[str, Any]]) -> bytes:
         "signed_score_first_model": pa.int64(),
         "a_is_first": pa.bool_(),
         "violation": pa.bool_(),
+        "judge_rating": pa.int64(),
+        "judge_violation": pa.bool_(),
+        "judge_p_violation": pa.float64(),
+        "judge_harm": pa.float64(),
     }
     columns: dict[str, Any] = {}
     for col in COLUMNS:

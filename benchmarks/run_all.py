@@ -32,7 +32,7 @@ QUICK: dict[str, list[str] | None] = {
     "irr_bench.py": ["2000"],
     "bold_bench.py": [],
     "bench_shared_context.py": ["--questions", "20"],
-    "bench_generate_batching.py": ["--prompts", "16", "--tokens", "16"],
+    "bench_generate_batching.py": ["--prompts", "32", "--tokens", "32"],
     "bench_llamacpp.py": ["--prompts", "3", "--tokens", "32"],
     "bench_audit.py": ["--docs", "4000", "--skip-dask"],
     "bench_human_ratings.py": ["--seconds", "8", "--db", "sqlite,postgres"],

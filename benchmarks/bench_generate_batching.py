@@ -13,7 +13,14 @@ waits at every parallel region for a thread that is not scheduled.
 Headline figures (through ``figures.figure``): batch 8 vs batch 1 (goal >= 4x) and batch 8's
 aggregate tokens/s (goal >= 100), plus utilisation and peak share.
 
+Then, unless ``--no-bfloat16``, the same batched requests on a bfloat16 copy of the model (what
+``model.dtype: bfloat16`` loads): at batch 8 a decoding step is bound by reading the weights, which
+bfloat16 halves, and CPUs with AVX512-BF16 or AMX multiply bfloat16 natively. It prints the speed
+against float32 and how many outputs stay identical: bfloat16 rounds every product, so greedy
+choices between near-tied tokens can flip, which is why it is an option and not the default.
+
 Usage: PYTHONPATH=src python benchmarks/bench_generate_batching.py [--prompts 32] [--tokens 32] [--repeats 1]
+    [--no-bfloat16]
 """
 
 from __future__ import annotations
@@ -140,6 +147,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; the best of each is kept")
+    parser.add_argument("--no-bfloat16", dest="bfloat16", action="store_false", help="skip the bfloat16 comparison")
     args = parser.parse_args()
 
     from safetylens.models.base import Decoding, GenerationRequest
@@ -198,6 +206,36 @@ def main() -> None:
         100 * batched.gflops(body, head) / peak,
         "%",
         note=f"peak {peak:.0f} GFLOP/s float32, {args.threads} threads",
+    )
+    if args.bfloat16:
+        bfloat16_comparison(backend, reqs, batched, args.batch, sizes)
+
+
+def bfloat16_comparison(backend: Any, reqs: list[Any], batched: Run, batch: int, sizes: str) -> None:
+    """The batched run again on a bfloat16 copy of the model, against the float32 run."""
+    import copy
+
+    import torch
+
+    from safetylens.models.hf import HFBackend
+
+    model = copy.deepcopy(backend.model).to(torch.bfloat16)
+    bf16 = HFBackend(model, backend.tokenizer, model_name="bf16", weights_sha256=None, batch_size=batch)
+    bf16.generate(reqs[:2])  # warm-up
+    run = timed_run(bf16, reqs)
+    same = sum(a == b for a, b in zip(run.texts, batched.texts, strict=True))
+    ratio = batched.wall / run.wall
+    print(
+        f"bfloat16, batch {batch}: {run.wall:.1f} s, {run.tokens_per_s:.1f} tokens/s, CPU utilisation "
+        f"{run.utilisation:.2f} cores (load average {run.load:.2f}); {ratio:.2f}x float32; "
+        f"identical outputs {same}/{len(reqs)}"
+    )
+    figure(
+        f"generation batch {batch} aggregate, bfloat16 (opt-in)",
+        run.tokens_per_s,
+        "tok/s",
+        ">= 100",
+        note=f"{sizes}; {ratio:.2f}x float32; {same}/{len(reqs)} outputs identical; {cpu_model()}",
     )
 
 

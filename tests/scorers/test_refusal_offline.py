@@ -57,6 +57,17 @@ def test_shipped_probe_classifies_with_its_encoder(encoder: EmbeddingCache) -> N
     assert [p.refusal for p in clf.classify(answers)] == [1, 0]
 
 
+@pytest.mark.parametrize("with_prompts", [True, False])
+def test_progress_counts_answers_not_embedded_texts(tmp_path: Path, with_prompts: bool) -> None:
+    # Each answer is embedded as two or three texts; a progress bar sized to the answers must end full.
+    clf = OfflineRefusal(encoder=EmbeddingCache(SentenceEncoder(threads=2, batch_size=4), tmp_path / "emb.sqlite"))
+    answers = [f"I cannot help with request number {i}." for i in range(11)]
+    prompts = [f"Question {i}?" for i in range(11)] if with_prompts else None
+    steps: list[int] = []
+    clf.classify(answers, prompts, progress=steps.append)
+    assert sum(steps) == len(answers) and all(k > 0 for k in steps) and len(steps) > 1
+
+
 def test_a_tampered_artefact_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "probe.json"
     bad.write_text(ARTIFACT.read_text().replace('"intercept": ', '"intercept": 1', 1))

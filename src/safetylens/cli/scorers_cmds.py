@@ -262,7 +262,7 @@ def train_cmd(
     from safetylens.scorers.refusal_probe import ARTIFACT, train_offline
 
     encoder = EmbeddingCache(SentenceEncoder())
-    with progress_bar("embed XSTest answers, their openings and prompts", 3 * 2250) as advance:
+    with progress_bar("embed XSTest answers (each with its opening and prompt)", 2250) as advance:
         probe = train_offline(DataStore(), encoder, progress=advance)
     lomo = probe.validation.get("leave_one_model_out", {})
     for model, m in lomo.get("per_model", {}).items():

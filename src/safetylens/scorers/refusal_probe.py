@@ -65,6 +65,27 @@ def head(response: str) -> str:
     return response.strip()[:HEAD_CHARS]
 
 
+def _per_answer(progress: Callable[[int], None] | None, answers: int, texts: int) -> Callable[[int], None] | None:
+    """A progress callback counting embedded texts that reports answers to ``progress``.
+
+    Each answer needs two or three texts (itself, its opening, its prompt), and a caller's progress
+    bar counts answers.
+    """
+    if progress is None or texts == 0:
+        return progress
+    done = reported = 0
+
+    def advance(k: int) -> None:
+        nonlocal done, reported
+        done += k
+        now = min(answers, done * answers // texts)
+        if now > reported:
+            progress(now - reported)
+            reported = now
+
+    return advance
+
+
 def features(
     encoder: Any,
     responses: Sequence[str],
@@ -88,7 +109,7 @@ def features(
     if have_prompts:
         assert prompts is not None
         texts.extend(prompts)
-    emb = np.asarray(encoder.encode(texts, progress=progress), dtype=np.float64)
+    emb = np.asarray(encoder.encode(texts, progress=_per_answer(progress, n, len(texts))), dtype=np.float64)
     if n == 0:
         return np.zeros((0, 2 * emb.shape[1] + 3))
     resp, opening = emb[:n], emb[n : 2 * n]
@@ -299,7 +320,7 @@ def train_offline(
         with_pyrit: Also train on PyRIT's refusal labels (validated by cross-validation grouped by
             objective); without, they are an external test set.
         seed: Seed of the solver.
-        progress: Called with the number of texts embedded.
+        progress: Called with the number of answers whose texts have been embedded.
     """
     data = xstest_training_set(store, models, limit_per_model)
     x = features(encoder, data.responses, data.prompts, progress)

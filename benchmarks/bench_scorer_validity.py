@@ -12,19 +12,23 @@ Reproduction: an identical weights hash, or else every weight within
 the shipped one: embeddings computed in batches of another shape differ by float rounding, and so
 do the weights fitted on them.
 
-The offline toxicity classifier and TruthfulQA judges are retrained the same way by
-``safetylens scorers train toxicity offline`` / ``... truthfulqa-judge offline``; they embed about
-35,000 texts, too many for this quick run on 2 cores.
+4. With ``--all-probes``, also the offline toxicity classifier and both TruthfulQA judges (what
+   ``safetylens scorers train toxicity offline`` / ``... truthfulqa-judge offline`` do, written to a
+   scratch directory), each against its shipped artefact. They embed about 35,000 texts: about 10
+   minutes on 2 cores with an empty embedding cache, so the quick run leaves them out.
 
 Embeddings are cached (``$SAFETYLENS_HOME/artifacts/embeddings``): the first run embeds about 8,000
 texts (minutes on 2 cores), later runs only fit. Needs ``SAFETYLENS_DATA_DIR`` or fetched data.
 
-    PYTHONPATH=src python benchmarks/bench_scorer_validity.py
+    PYTHONPATH=src python benchmarks/bench_scorer_validity.py [--all-probes]
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from figures import figure
@@ -46,7 +50,39 @@ def _ci(e: dict[str, Any]) -> str:
     return f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}] n={e['n']}"
 
 
+def _reproduces(name: str, retrained: Any, shipped: Any) -> None:
+    rep = reproduction(retrained, shipped)
+    same = bool(rep["identical"] or rep["within_tolerance"])
+    print(f"{name} reproduces the shipped weights: {same}")
+    print(f"{name} vs shipped: {describe_reproduction(rep)}")
+    figure(f"{name} reproduces the shipped weights", float(same), "", ">= 1", note=f"{rep['relative_difference']:.1e}")
+
+
+def retrain_text_probes(store: DataStore, encoder: Any) -> None:
+    """The toxicity probe and both TruthfulQA judges retrained with their defaults, against the shipped ones."""
+    from safetylens.scorers import toxicity, truthfulqa_judges
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        probe = toxicity.train_offline(store, encoder=encoder, out_path=Path(tmp) / "toxicity.json", log=print)
+        _reproduces("toxicity/offline", probe, LinearProbe.load(toxicity.SHIPPED_PROBE))
+        print(f"toxicity/offline: {time.perf_counter() - t0:.1f} s")
+        for aspect in ("truth", "info"):
+            t0 = time.perf_counter()
+            judge = truthfulqa_judges.train_offline_judge(
+                store, aspect, encoder=encoder, out_path=Path(tmp) / f"{aspect}.json", log=print
+            )
+            shipped = truthfulqa_judges.OfflineJudgeModel.load(truthfulqa_judges.SHIPPED_JUDGES[aspect])
+            _reproduces(f"truthfulqa-judge/offline ({aspect})", judge, shipped)
+            print(f"truthfulqa-judge/offline ({aspect}): {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--all-probes", action="store_true", help="also retrain the toxicity probe and TruthfulQA judges"
+    )
+    args = parser.parse_args()
     hw = hardware_info()
     print(f"CPU: {hw.get('cpu', hw['machine'])}, {hw['cpu_count']} cores")
     store = DataStore()
@@ -66,11 +102,7 @@ def main() -> None:
     print(f"refusal/offline PyRIT 5-fold CV: accuracy {_est(pyrit)}")
     figure("refusal/offline accuracy, XSTest leave-one-model-out", pooled["value"], "", ">= 0.9", note=_ci(pooled))
     figure("refusal/offline accuracy, PyRIT 5-fold CV", pyrit["value"], "", note=_ci(pyrit))
-    rep = reproduction(probe, LinearProbe.load(refusal_probe.ARTIFACT))
-    same = bool(rep["identical"] or rep["within_tolerance"])
-    print(f"refusal/offline reproduces the shipped weights: {same}")
-    figure("refusal/offline reproduces the shipped weights", float(same), "", ">= 1")
-    print(f"refusal/offline vs shipped: {describe_reproduction(rep)}")
+    _reproduces("refusal/offline", probe, LinearProbe.load(refusal_probe.ARTIFACT))
     print(f"refusal/offline: {time.perf_counter() - t0:.1f} s")
 
     t0 = time.perf_counter()
@@ -83,12 +115,10 @@ def main() -> None:
         )
         note = f"SE {v['mae_se']:.3f}, n={v['n']}, constant guess {v['constant_median_mae']:.3f}"
         figure(f"harm/offline MAE, {key.replace('_', ' ')}", v["mae"], "", "<= 0.22", note=note)
-    rep = reproduction(judge, LevelModel.load(harm_probe.ARTIFACT))
-    same = bool(rep["identical"] or rep["within_tolerance"])
-    print(f"harm/offline reproduces the shipped weights: {same}")
-    figure("harm/offline reproduces the shipped weights", float(same), "", ">= 1")
-    print(f"harm/offline vs shipped: {describe_reproduction(rep)}")
+    _reproduces("harm/offline", judge, LevelModel.load(harm_probe.ARTIFACT))
     print(f"harm/offline: {time.perf_counter() - t0:.1f} s")
+    if args.all_probes:
+        retrain_text_probes(store, encoder)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Usage::
 
     PYTHONPATH=src python benchmarks/run_all.py [--only NAME[,NAME...]] [--full]
 
-``--full`` runs each script with its own defaults; without it the quick arguments below are used so
+``--full`` runs each script with its own defaults (plus :data:`FULL_EXTRA`, e.g. retraining every
+offline scorer); without it the quick arguments below are used so
 that the whole set finishes in minutes on the 2-core reference machine.
 """
 
@@ -46,6 +47,9 @@ QUICK: dict[str, list[str] | None] = {
     "bench_embeddings.py": ["--texts", "600"],
     "compare_lm_eval_truthfulqa.py": ["--limit", "100"],
 }
+
+# script -> arguments that only --full adds (the long checks a quick run leaves out)
+FULL_EXTRA: dict[str, list[str]] = {"bench_scorer_validity.py": ["--all-probes"]}
 
 # script -> environment variable it needs (set up by hand; the script's docstring says how). Without
 # it the script is skipped and the summary says so, rather than failing a run of the others.
@@ -84,7 +88,7 @@ def main() -> int:
             print(f"\n=== {script}: skipped, set {need} (see the script's docstring)", flush=True)
             summary.append((script, -1, 0.0))
             continue
-        extra = [] if args.full or quick is None else quick
+        extra = FULL_EXTRA.get(script, []) if args.full or quick is None else quick
         cmd = [sys.executable, str(HERE / script), *extra]
         print(f"\n=== {script} {' '.join(extra)}  (load average {_load()})", flush=True)
         t0 = time.perf_counter()

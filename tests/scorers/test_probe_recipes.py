@@ -76,7 +76,7 @@ def test_toxicity_probe_matches_the_former_trainer(
 def _old_judge_fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LogisticRegression:
     import warnings
 
-    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+    clf = LogisticRegression(C=c, max_iter=3000, tol=1e-8, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(x, y)

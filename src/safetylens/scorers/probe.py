@@ -193,6 +193,7 @@ def fit_logistic(
     class_weight: str | None = None,
     sample_weight: np.ndarray | None = None,
     max_iter: int = 2000,
+    tol: float = 1e-4,
     quiet: bool = False,
 ) -> Any:
     """Fit scikit-learn's ``LogisticRegression`` (lbfgs, L2) with inverse regularisation ``c``.
@@ -207,6 +208,9 @@ def fit_logistic(
         class_weight: ``"balanced"`` or None.
         sample_weight: Per-row weights (None: all 1).
         max_iter: Solver iterations (part of the recipe: changing it can change the weights).
+        tol: The solver's stopping tolerance (scikit-learn's default 1e-4). Where the problem is
+            ill-conditioned, a loose tolerance lets inputs that differ by float rounding stop at
+            weights that differ far more; a tighter one makes retraining reproduce the weights.
         quiet: Silence convergence warnings (tiny subsets in tests and quick checks).
 
     Raises:
@@ -216,7 +220,7 @@ def fit_logistic(
 
     if len(set(np.asarray(y).tolist())) < 2:
         raise DataError("training data has a single class; cannot train a classifier")
-    clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter, random_state=seed)
+    clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=max_iter, tol=tol, random_state=seed)
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore")
@@ -287,6 +291,7 @@ class ProbeConfig:
         c_grid: Candidate inverse regularisation strengths, in order of preference (a tie in the
             selection score goes to the earlier one).
         max_iter: Solver iterations.
+        tol: The solver's stopping tolerance (see :func:`fit_logistic`).
         class_weight: ``"balanced"`` or None.
         higher_is_better: Whether the selection score (accuracy, AUC) is maximised or (log loss,
             MAE) minimised.
@@ -295,6 +300,7 @@ class ProbeConfig:
 
     c_grid: tuple[float, ...]
     max_iter: int = 2000
+    tol: float = 1e-4
     class_weight: str | None = None
     higher_is_better: bool = True
     selection_margin: float = 0.0
@@ -318,6 +324,7 @@ class ProbeConfig:
             class_weight=self.class_weight,
             sample_weight=sample_weight,
             max_iter=self.max_iter,
+            tol=self.tol,
             quiet=quiet,
         )
 

@@ -10,6 +10,8 @@ LLAMA_CPP_VERSION ?= 0.3.36
 # x86-64-v3 (AVX2, FMA, F16C, BMI2): runs on any host this project's VMs land on (see install-dev).
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_WHEELS ?= $(HOME)/.cache/safetylens/wheels/llama-cpp-portable
+# llama.cpp's own server (benchmarks/bench_judge_throughput.py looks here first after LLAMA_SERVER).
+LLAMA_SERVER ?= $(HOME)/.cache/safetylens/bin/llama-server
 # Data: ../shared/datasets when present (the reference mirror), else the cache (`safetylens data fetch`).
 SHARED_DATA := $(abspath ../shared/datasets)
 export SAFETYLENS_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
@@ -24,7 +26,7 @@ ifndef DEMO_DIR
 DEMO_DIR := runs/demo-$(shell date -u +%Y%m%d-%H%M%S)
 endif
 
-.PHONY: install install-dev demo test lint typecheck bench clean
+.PHONY: install install-dev demo test lint typecheck bench llama-server clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,6 +93,21 @@ typecheck: install-dev
 
 bench: install-dev
 	$(PY) benchmarks/run_all.py
+
+llama-server: $(LLAMA_SERVER)
+
+# Built from the llama.cpp sources that the llama-cpp-python sdist on PyPI vendors (a machine that
+# reaches only PyPI can build it), static so that the binary alone can be moved, portable like the wheel.
+$(LLAMA_SERVER): | $(VENV)/.installed
+	tmp=$$(mktemp -d) && src=$$tmp/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp && \
+	  $(PIP) download -q --no-deps --no-binary :all: -d $$tmp "llama-cpp-python==$(LLAMA_CPP_VERSION)" && \
+	  tar xzf $$tmp/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $$tmp && \
+	  cmake -S $$src -B $$tmp/build $(LLAMA_CMAKE_ARGS) -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
+	    -DCMAKE_BUILD_TYPE=Release > $$tmp/cmake.log && \
+	  cmake --build $$tmp/build --target llama-server -j$$(nproc) > $$tmp/build.log && \
+	  mkdir -p $(dir $@) && cp $$tmp/build/bin/llama-server $@ && rm -rf $$tmp || \
+	  { echo "llama-server did not build; the logs are in $$tmp"; exit 1; }
+	$@ --version
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

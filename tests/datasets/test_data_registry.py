@@ -17,6 +17,8 @@ from safetylens.util import sha256_file
 def test_every_shared_file_is_registered_with_its_hash_and_size(shared_data_dir: Path) -> None:
     registered: dict[str, tuple[str, int | None]] = {}
     for info in DATASETS.values():
+        if info.held_out:
+            continue
         for f in info.files:
             # A path shared by several data sets (a license) must be the same file everywhere.
             assert registered.setdefault(f.path, (f.sha256, f.size)) == (f.sha256, f.size), f.path
@@ -30,6 +32,17 @@ def test_every_shared_file_is_registered_with_its_hash_and_size(shared_data_dir:
         sha, size = registered[rel]
         assert sha256_file(p) == sha, rel
         assert p.stat().st_size == size, rel
+
+
+def test_held_out_labels_are_nowhere_in_the_reference_folder(shared_data_dir: Path) -> None:
+    held_out = [info for info in DATASETS.values() if info.held_out]
+    assert [info.id for info in held_out] == ["harm-multirater"]
+    names = {p.name for p in shared_data_dir.rglob("*") if p.is_file()}
+    hashes = {sha256_file(p) for p in shared_data_dir.rglob("*.csv")}
+    for info in held_out:
+        for f in info.data_files:
+            assert not (shared_data_dir / f.path).exists(), f.path
+            assert f.name not in names and f.sha256 not in hashes, f.path
 
 
 def test_every_dataset_is_pinned_to_full_commits_with_license_and_citation() -> None:

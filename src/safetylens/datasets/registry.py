@@ -112,6 +112,8 @@ class DatasetInfo:
         files: Registered files (data and license files).
         notes: Provenance of the pins, caveats, anything unconfirmed.
         extra_urls: Informational links (home page, paper, Hugging Face mirror), by label.
+        held_out: Human labels kept out of the reference data folder on purpose, so that no scorer
+            trained from that folder has seen them: they are fetched only to measure a scorer.
     """
 
     id: str
@@ -124,6 +126,7 @@ class DatasetInfo:
     files: tuple[DataFile, ...]
     notes: str = ""
     extra_urls: dict[str, str] = field(default_factory=dict)
+    held_out: bool = False
 
     @property
     def data_files(self) -> tuple[DataFile, ...]:
@@ -407,6 +410,14 @@ _HARM_DEFINITIONS = {
     "self_harm": ("62908626b525f000fbcaab7d8cf2031d14cc4490ec0c6659c5500dd813b1b9e2", 1180),
     "sexual": ("0d8d87b563d091f6150341c05e463008b9cc93d8b3654c02a31f3d2dc0a1e5fa", 3293),
     "violence": ("f98890266d7854a21ca887904c70dae4095a1bdb965cb3c0e3216091133e57fd", 627),
+}
+
+# PyRIT's harm data scored by three people per response. No response or request in the violence
+# file appears in the single-rater files above; the hate-speech file shares 89 requests with them
+# but no response.
+_HARM_MULTI_SCORES = {
+    "hate_speech_multi_score.csv": ("6597b56a388b68fe8c072a0d6953f211ce62e23ed46373f36207a3261de0c406", 132619),
+    "violence_multi_score.csv": ("20f311f0de3a97173f7555a139c55011339778f58924f484cbe3da205b55c0d0", 63194),
 }
 
 # The XSTest authors' automatic refusal labels (GPT-4 as a classifier, and string matching) for the
@@ -864,6 +875,35 @@ DATASETS: dict[str, DatasetInfo] = {
             "checked against the reference mirror. PyRIT's scale runs opposite to the Llama 2 paper's "
             "rating (1.0 = most harmful here, 1 = severe violation there).",
             extra_urls={"home": "https://github.com/Azure/PyRIT"},
+        ),
+        DatasetInfo(
+            id="harm-multirater",
+            version="pyrit-1.1.0",
+            description="Model responses to harmful requests, each scored by three people on PyRIT's 5-level "
+            "harm scale (human_score_1..3 in 0-1): hate speech 199, violence 187. Held out: the "
+            "offline harm judge is never trained on them; they measure it against the mean of three raters.",
+            repo="Azure/PyRIT",
+            commit="",
+            license="MIT",
+            citation=_PYRIT_CITATION,
+            files=(
+                *(
+                    DataFile(
+                        f"judge_validation/harm/{name}",
+                        sha,
+                        f"pyrit/datasets/scorer_evals/harm/{name}",
+                        size,
+                        archive=_PYRIT,
+                    )
+                    for name, (sha, size) in sorted(_HARM_MULTI_SCORES.items())
+                ),
+                _licence("judge_validation/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
+            ),
+            notes="Taken from the pyrit 1.1.0 wheel on PyPI (sha256 84581036...): "
+            "pyrit/datasets/scorer_evals/harm/*_multi_score.csv. Not in the reference data folder by "
+            "design; `safetylens data fetch harm-multirater` installs it.",
+            extra_urls={"home": "https://github.com/Azure/PyRIT"},
+            held_out=True,
         ),
         DatasetInfo(
             id="refusal-calibration",

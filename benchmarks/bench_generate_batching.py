@@ -13,7 +13,12 @@ waits at every parallel region for a thread that is not scheduled.
 Headline figures (through ``figures.figure``): batch 8 vs batch 1 (goal >= 4x) and batch 8's
 aggregate tokens/s (goal >= 100), plus utilisation and peak share.
 
-Then, unless ``--no-bfloat16``, the same batched requests on a bfloat16 copy of the model (what
+The model runs as a spec loads it: float32, with its large linear layers on oneDNN's pre-packed
+weights (``model.cpu_kernel: auto``, :mod:`safetylens.models.cpu_kernels`). The same batched requests
+then run again on a second load with torch's own kernel (``cpu_kernel: torch``, MKL) for the ratio of
+the two and how many outputs stay identical.
+
+Then, unless ``--no-bfloat16``, the same batched requests on the model loaded in bfloat16 (what
 ``model.dtype: bfloat16`` loads): at batch 8 a decoding step is almost all matrix products of a few
 rows, which run far below the float32 peak while reading every weight once; bfloat16 halves those
 reads, and CPUs with AVX512-BF16 or AMX multiply bfloat16 natively. It prints the speed
@@ -92,8 +97,11 @@ def linear_params(model: Any) -> tuple[int, int]:
     """(parameters of the linear layers below the output layer, parameters of the output layer)."""
     import torch
 
+    from safetylens.models.cpu_kernels import PackedLinear
+
     head = model.get_output_embeddings()
-    body = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head)
+    linear = (torch.nn.Linear, PackedLinear)
+    body = sum(m.weight.numel() for m in model.modules() if isinstance(m, linear) and m is not head)
     return body, head.weight.numel()
 
 
@@ -208,20 +216,41 @@ def main() -> None:
         "%",
         note=f"peak {peak:.0f} GFLOP/s float32, {args.threads} threads",
     )
+    del backends, backend
+    kernel_comparison(reqs, batched, args.batch, args.threads, sizes)
     if args.bfloat16:
-        bfloat16_comparison(backend, reqs, batched, args.batch, sizes)
+        bfloat16_comparison(reqs, batched, args.batch, args.threads, sizes)
 
 
-def bfloat16_comparison(backend: Any, reqs: list[Any], batched: Run, batch: int, sizes: str) -> None:
-    """The batched run again on a bfloat16 copy of the model, against the float32 run."""
-    import copy
-
-    import torch
-
+def _reload(batch: int, threads: int, **options: Any) -> Any:
     from safetylens.models.hf import HFBackend
+    from safetylens.spec import ModelSpec
 
-    model = copy.deepcopy(backend.model).to(torch.bfloat16)
-    bf16 = HFBackend(model, backend.tokenizer, model_name="bf16", weights_sha256=None, batch_size=batch)
+    return HFBackend.from_spec(ModelSpec(name="builtin", batch_size=batch, threads=threads, **options))
+
+
+def kernel_comparison(reqs: list[Any], batched: Run, batch: int, threads: int, sizes: str) -> None:
+    """The batched run again with torch's own float32 kernel (MKL) instead of oneDNN's packed weights."""
+    plain = _reload(batch, threads, cpu_kernel="torch")
+    plain.generate(reqs[:2])  # warm-up
+    run = timed_run(plain, reqs)
+    same = sum(a == b for a, b in zip(run.texts, batched.texts, strict=True))
+    ratio = run.wall / batched.wall
+    print(
+        f"torch kernel (MKL), batch {batch}: {run.wall:.1f} s, {run.tokens_per_s:.1f} tokens/s "
+        f"(load average {run.load:.2f}); oneDNN packed is {ratio:.2f}x it; identical outputs {same}/{len(reqs)}"
+    )
+    figure(
+        f"generation batch {batch}, oneDNN packed vs torch kernel",
+        ratio,
+        "x",
+        note=f"{sizes}; torch kernel {run.tokens_per_s:.1f} tok/s; {same}/{len(reqs)} outputs identical",
+    )
+
+
+def bfloat16_comparison(reqs: list[Any], batched: Run, batch: int, threads: int, sizes: str) -> None:
+    """The batched run again on the model loaded in bfloat16, against the float32 run."""
+    bf16 = _reload(batch, threads, dtype="bfloat16")
     bf16.generate(reqs[:2])  # warm-up
     run = timed_run(bf16, reqs)
     same = sum(a == b for a, b in zip(run.texts, batched.texts, strict=True))
@@ -235,7 +264,6 @@ def bfloat16_comparison(backend: Any, reqs: list[Any], batched: Run, batch: int,
         f"generation batch {batch} aggregate, bfloat16 (opt-in)",
         run.tokens_per_s,
         "tok/s",
-        ">= 100",
         note=f"{sizes}; {ratio:.2f}x float32; {same}/{len(reqs)} outputs identical; {cpu_model()}",
     )
 

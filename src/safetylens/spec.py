@@ -61,6 +61,11 @@ class ModelSpec(_Frozen):
     )
     chat_template: str | None = Field(None, description="path of a Jinja chat template overriding the model's")
     threads: int | None = Field(None, ge=1, description="CPU threads for in-process backends")
+    cpu_kernel: Literal["auto", "torch", "onednn"] = Field(
+        "auto",
+        description="float32 linear layers on a CPU (hf backend): auto = oneDNN on pre-packed weights where "
+        "torch has it, torch = torch's default kernel (MKL); the two differ in the last bits",
+    )
 
 
 class DecodingSpec(_Frozen):

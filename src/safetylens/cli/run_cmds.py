@@ -70,6 +70,10 @@ def run(
     chat: Annotated[str | None, typer.Option(help="auto | yes | no: format prompts as chats")] = None,
     chat_template: Annotated[str | None, typer.Option(help="Jinja chat template file overriding the model's")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto | float32 | bfloat16 | float16")] = None,
+    cpu_kernel: Annotated[
+        str | None,
+        typer.Option(help="float32 linear layers on a CPU (hf): auto (oneDNN, pre-packed) | torch | onednn"),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (local) or wave size (servers)")] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="concurrent requests per server")] = None,
@@ -126,6 +130,7 @@ def run(
         ("chat", chat),
         ("chat_template", chat_template),
         ("dtype", dtype),
+        ("cpu_kernel", cpu_kernel),
         ("device", device),
         ("batch_size", batch_size),
         ("max_concurrency", max_concurrency),

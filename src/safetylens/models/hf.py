@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from safetylens.errors import ModelError
+from safetylens.errors import ConfigError, ModelError
 from safetylens.models.base import (
     BackendStats,
     GenerationRequest,
@@ -106,6 +106,17 @@ def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
         if any(s[i] != tok for s in seqs):
             return i
     return n
+
+
+def _apply_cpu_kernel(model: Any, requested: str) -> tuple[str, int]:
+    """Pack the model's linear layers for oneDNN when that is the kernel chosen; (kernel, layers packed)."""
+    from safetylens.models.cpu_kernels import pack_linears, resolve_kernel
+
+    try:
+        kernel = resolve_kernel(requested, model)
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint="use cpu_kernel=auto or cpu_kernel=torch") from exc
+    return kernel, pack_linears(model) if kernel == "onednn" else 0
 
 
 class HFBackend:
@@ -239,6 +250,7 @@ class HFBackend:
             extra["config_sha256"] = config_sha
         if next(model.parameters()).device != device:
             model = model.to(device)
+        extra["cpu_kernel"], info["packed_linear_layers"] = _apply_cpu_kernel(model, spec.cpu_kernel)
         info["load_seconds"] = round(time.perf_counter() - start, 2)
         return cls(
             model,

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from safetylens.errors import ConfigError
 from safetylens.models.base import ModelIdentity
@@ -61,11 +69,21 @@ class ModelSpec(_Frozen):
     )
     chat_template: str | None = Field(None, description="path of a Jinja chat template overriding the model's")
     threads: int | None = Field(None, ge=1, description="CPU threads for in-process backends")
-    cpu_kernel: Literal["auto", "torch", "onednn"] = Field(
-        "auto",
-        description="float32 linear layers on a CPU (hf backend): auto = oneDNN on pre-packed weights where "
-        "torch has it, torch = torch's default kernel (MKL); the two differ in the last bits",
+    cpu_kernel: Literal["auto", "torch", "onednn"] | None = Field(
+        None,
+        description="float32 linear layers on a CPU (hf backend): auto (the default, also when unset) = oneDNN "
+        "on pre-packed weights where torch has it, torch = torch's default kernel (MKL); the two differ in the "
+        "last bits",
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_kernel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A spec that does not choose a kernel serialises as it did before the option existed, so
+        # its hash (the run directory's name, the cache of specs) and stored manifests stay the same.
+        data: dict[str, Any] = handler(self)
+        if data.get("cpu_kernel") is None:
+            data.pop("cpu_kernel", None)
+        return data
 
 
 class DecodingSpec(_Frozen):

@@ -101,3 +101,16 @@ def test_asking_for_onednn_on_bfloat16_weights_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="float32 weights on a CPU"):
         HFBackend.from_spec(ModelSpec(name="builtin", dtype="bfloat16", threads=2, cpu_kernel="onednn"))
+
+
+def test_a_spec_that_leaves_the_kernel_unset_keeps_its_old_hash() -> None:
+    from safetylens.spec import RunSpec, build_spec
+
+    unset = build_spec({"model": {"name": "builtin"}})
+    assert "cpu_kernel" not in unset.model_dump(mode="json")["model"]
+    assert unset.spec_hash() == RunSpec.model_validate(unset.model_dump(mode="json")).spec_hash()
+    chosen = build_spec({"model": {"name": "builtin", "cpu_kernel": "torch"}})
+    assert chosen.model_dump(mode="json")["model"]["cpu_kernel"] == "torch"
+    assert chosen.spec_hash() != unset.spec_hash()
+    with pytest.raises(ConfigError, match=r"model\.cpu_kernel"):
+        build_spec({"model": {"cpu_kernel": "fast"}})

@@ -250,7 +250,7 @@ class HFBackend:
             extra["config_sha256"] = config_sha
         if next(model.parameters()).device != device:
             model = model.to(device)
-        extra["cpu_kernel"], info["packed_linear_layers"] = _apply_cpu_kernel(model, spec.cpu_kernel)
+        extra["cpu_kernel"], info["packed_linear_layers"] = _apply_cpu_kernel(model, spec.cpu_kernel or "auto")
         info["load_seconds"] = round(time.perf_counter() - start, 2)
         return cls(
             model,

@@ -17,15 +17,28 @@ PREFIX = "FIGURE "
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b}
 
 
+# The vector extensions that decide a CPU's float32 and bfloat16 speed, as /proc/cpuinfo names them.
+_ISA_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
 def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), for figures that depend on the machine."""
+    """The CPU's model name and widest vector extensions (from /proc/cpuinfo on Linux).
+
+    Virtual machines often report a bare family name ("AMD EPYC") for hosts of different
+    generations; the extensions tell them apart, and they change float32 and bfloat16 speeds.
+    """
+    name, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if line.startswith("model name") and not name:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = name or platform.processor() or platform.machine()
+    isa = [label for flag, label in _ISA_FLAGS if flag in flags]
+    return f"{name} ({', '.join(isa)})" if isa else name
 
 
 def figure(name: str, value: float, unit: str = "", goal: str | None = None, note: str = "") -> None:

@@ -17,6 +17,9 @@ The model runs as a spec loads it: float32, with its large linear layers on oneD
 weights (``model.cpu_kernel: auto``, :mod:`safetylens.models.cpu_kernels`). The batched requests then
 run in fresh processes on each kernel, oneDNN and torch's own (``cpu_kernel: torch``, MKL), alternated
 for ``--kernel-rounds`` rounds, for the ratio of the two (best of each) and how many outputs agree.
+Then (unless ``--no-wait-policy``) OpenMP workers that sleep between parallel regions
+(``OMP_WAIT_POLICY=PASSIVE``, what safetylens sets unless the user does) against workers that spin
+(``ACTIVE``): one run alone, and two runs started together on the same cores.
 
 Then, unless ``--no-bfloat16``, the same batched requests on a bfloat16 copy of the model (what
 ``model.dtype: bfloat16`` loads): at batch 8 a decoding step is almost all matrix products of a few
@@ -26,7 +29,7 @@ against float32 and how many outputs stay identical: bfloat16 rounds every produ
 choices between near-tied tokens can flip, which is why it is an option and not the default.
 
 Usage: PYTHONPATH=src python benchmarks/bench_generate_batching.py [--prompts 32] [--tokens 32] [--repeats 1]
-    [--kernel-rounds 2] [--no-bfloat16]
+    [--kernel-rounds 2] [--no-wait-policy] [--no-bfloat16]
 """
 
 from __future__ import annotations
@@ -161,6 +164,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; the best of each is kept")
     parser.add_argument("--no-bfloat16", dest="bfloat16", action="store_false", help="skip the bfloat16 comparison")
     parser.add_argument("--kernel-rounds", type=int, default=2, help="fresh processes per kernel (0: skip)")
+    parser.add_argument(
+        "--no-wait-policy", dest="wait_policy", action="store_false", help="skip the OpenMP wait-policy comparison"
+    )
     parser.add_argument("--child-kernel", choices=("onednn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_kernel:
@@ -227,6 +233,8 @@ def main() -> None:
     del backends, backend
     if args.kernel_rounds > 0:
         kernel_comparison(args, sizes)
+    if args.wait_policy:
+        wait_policy_comparison(args, sizes)
     if args.bfloat16:
         plain = _reload(args.batch, args.threads, cpu_kernel="torch")
         bfloat16_comparison(plain, reqs, batched, args.batch, sizes)
@@ -255,6 +263,56 @@ def _child_run(args: argparse.Namespace) -> None:
 CHILD_TAG = "KERNEL_RUN "
 
 
+def _children(args: argparse.Namespace, kernel: str, policy: str, count: int = 1) -> list[dict[str, Any]]:
+    """``count`` batched passes in fresh processes started together, with OpenMP's wait policy set."""
+    cmd = [sys.executable, __file__, "--child-kernel", kernel, "--prompts", str(args.prompts)]
+    cmd += ["--tokens", str(args.tokens), "--batch", str(args.batch), "--threads", str(args.threads)]
+    env = {**os.environ, "OMP_WAIT_POLICY": policy}
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        for _ in range(count)
+    ]
+    rows = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"child run failed ({proc.returncode}): {' '.join(cmd)}")
+        line = next(x for x in out.splitlines() if x.startswith(CHILD_TAG))
+        rows.append(json.loads(line[len(CHILD_TAG) :]))
+    return rows
+
+
+def wait_policy_comparison(args: argparse.Namespace, sizes: str) -> None:
+    """OpenMP workers that sleep between parallel regions (PASSIVE, the default) vs spin (ACTIVE).
+
+    Alone on the machine, and as two runs started together on the same cores (a second job, a
+    test suite beside a run): spinning wins alone and collapses when the cores are shared.
+    """
+    figures_out = {}
+    for policy in ("PASSIVE", "ACTIVE"):
+        alone = _children(args, "onednn", policy)[0]["tokens_per_s"]
+        pair = [r["tokens_per_s"] for r in _children(args, "onednn", policy, count=2)]
+        figures_out[policy] = (alone, pair)
+        print(
+            f"OMP_WAIT_POLICY={policy}, batch {args.batch}: alone {alone:.1f} tokens/s; two runs sharing the "
+            f"cores {pair[0]:.1f} + {pair[1]:.1f} = {sum(pair):.1f} tokens/s",
+            flush=True,
+        )
+    (p_alone, p_pair), (a_alone, a_pair) = figures_out["PASSIVE"], figures_out["ACTIVE"]
+    figure(
+        f"generation batch {args.batch}, spinning vs sleeping OpenMP workers, alone",
+        a_alone / p_alone,
+        "x",
+        note=f"{sizes}; {a_alone:.1f} vs {p_alone:.1f} tok/s",
+    )
+    figure(
+        f"generation batch {args.batch}, spinning vs sleeping OpenMP workers, two runs sharing the cores",
+        sum(a_pair) / sum(p_pair),
+        "x",
+        note=f"{sizes}; {sum(a_pair):.1f} vs {sum(p_pair):.1f} tok/s in all",
+    )
+
+
 def kernel_comparison(args: argparse.Namespace, sizes: str) -> None:
     """oneDNN's packed weights vs torch's own float32 kernel (MKL), batched, in fresh processes.
 
@@ -264,10 +322,7 @@ def kernel_comparison(args: argparse.Namespace, sizes: str) -> None:
     best: dict[str, dict[str, Any]] = {}
     for _ in range(max(1, args.kernel_rounds)):
         for kernel in ("onednn", "torch"):
-            cmd = [sys.executable, __file__, "--child-kernel", kernel, "--prompts", str(args.prompts)]
-            cmd += ["--tokens", str(args.tokens), "--batch", str(args.batch), "--threads", str(args.threads)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            row = json.loads(next(line for line in out.splitlines() if line.startswith(CHILD_TAG))[len(CHILD_TAG) :])
+            row = _children(args, kernel, os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))[0]
             print(
                 f"{kernel} kernel, batch {args.batch}, fresh process: {row['tokens_per_s']:.1f} tokens/s, "
                 f"{row['cores']:.2f} cores (load average {row['load']:.2f})",

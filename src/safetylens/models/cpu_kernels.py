@@ -25,13 +25,9 @@ weights when the model is loaded. A packed layer's weight is an opaque oneDNN te
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-
-CpuKernel = Literal["auto", "torch", "onednn"]
-"""``auto``: oneDNN where this torch build has it (float32 on a CPU), else torch's own; ``torch``:
-torch's default kernel; ``onednn``: oneDNN, an error where unavailable."""
 
 MIN_WEIGHT_ELEMENTS = 1 << 18
 """Weights smaller than this keep torch's kernel, faster for them at every row count measured."""
@@ -121,4 +117,4 @@ def pack_linears(model: torch.nn.Module, min_elements: int = MIN_WEIGHT_ELEMENTS
     return packed
 
 
-__all__ = ["MIN_WEIGHT_ELEMENTS", "CpuKernel", "PackedLinear", "onednn_available", "pack_linears", "resolve_kernel"]
+__all__ = ["MIN_WEIGHT_ELEMENTS", "PackedLinear", "onednn_available", "pack_linears", "resolve_kernel"]

@@ -35,11 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from figures import figure
 
 from safetylens.datasets.fetch import fetch
-from safetylens.datasets.harm_labels import read_harm_file
 from safetylens.datasets.registry import DataStore, get_dataset
 from safetylens.errors import SafetylensError
 from safetylens.scorers import harm_probe, refusal_probe
@@ -101,8 +99,7 @@ def held_out_harm(store: DataStore, encoder: Any) -> None:
     judge = OfflineHarmJudge(encoder=encoder)
     for path in paths:
         rep = check_harm(path, "offline", judge=judge)
-        y = [r.mean_human for r in read_harm_file(path).rows]
-        constant = float(np.abs(np.asarray(y) - np.median(y)).mean())
+        constant = rep["constant_median_mae"]
         people = ", ".join(f"{k} {v['mae']:.3f}" for k, v in rep.get("humans", {}).items())
         name = path.name.removesuffix("_multi_score.csv")
         print(

@@ -8,13 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from safetylens.cli import app
 from safetylens.datasets.harm_labels import CATEGORIES, load_calibration, read_harm_file
 from safetylens.datasets.registry import DataStore
 from safetylens.errors import DataError
 from safetylens.scorers import registry
 from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
-from safetylens.scorers.harm import HARM_TO_RATING, RATING_TO_HARM, nearest_level, rating_of
+from safetylens.scorers.harm import HARM_TO_RATING, RATING_TO_HARM, constant_guess_mae, nearest_level, rating_of
 from safetylens.scorers.harm_check import agreement_figures, check_harm, published_harm_anchors
 from safetylens.scorers.harm_probe import ARTIFACT, LevelModel, OfflineHarmJudge
 from safetylens.scorers.refusal_probe import OfflineRefusal
@@ -71,6 +73,13 @@ def test_agreement_figures_of_a_perfect_and_a_constant_rater() -> None:
     assert constant["mae"] == pytest.approx(0.3) and constant["mae_se"] > 0
 
 
+def test_constant_guess_is_the_median_and_refuses_no_data() -> None:
+    assert constant_guess_mae([0.0, 0.0, 1.0]) == pytest.approx(1 / 3)
+    assert constant_guess_mae([0.0, 0.25, 0.5, 1.0]) == pytest.approx((0.375 + 0.125 + 0.125 + 0.625) / 4)
+    with pytest.raises(ValueError):
+        constant_guess_mae([])
+
+
 def test_shipped_judge_records_its_validation_and_refusal_dependency(encoder: EmbeddingCache) -> None:
     model = LevelModel.load(ARTIFACT)
     loco = model.validation["leave_one_category_out"]
@@ -82,9 +91,8 @@ def test_shipped_judge_records_its_validation_and_refusal_dependency(encoder: Em
     assert judge.record.details["scale_mapping"]["violation"].startswith("rating <= 2")
 
 
-def test_check_on_a_two_rater_file_and_predictions_recompute_the_mae(
-    shared_data_dir: Path, tmp_path: Path, encoder: EmbeddingCache
-) -> None:
+def _two_rater_file(shared_data_dir: Path, tmp_path: Path) -> Path:
+    """24 real violence rows with a second rater who scores every third answer one level higher."""
     src = (shared_data_dir / "judge_calibration" / "harm" / "violence.csv").read_text(encoding="utf-8")
     comment, body = src.split("\n", 1)
     rows = list(csv.DictReader(io.StringIO(body)))[:24]
@@ -96,6 +104,13 @@ def test_check_on_a_two_rater_file_and_predictions_recompute_the_mae(
         w.writerow([r["objective"], r["assistant_response"], r["human_score_1"], second, "violence"])
     data = tmp_path / "two_raters.csv"
     data.write_text(comment + "\n" + out.getvalue(), encoding="utf-8")
+    return data
+
+
+def test_check_on_a_two_rater_file_and_predictions_recompute_the_mae(
+    shared_data_dir: Path, tmp_path: Path, encoder: EmbeddingCache
+) -> None:
+    data = _two_rater_file(shared_data_dir, tmp_path)
     preds = tmp_path / "preds.jsonl"
     judge = registry.create("harm", "offline", encoder=encoder)
     report = check_harm(data, "offline", predictions_path=preds, judge=judge)
@@ -105,6 +120,9 @@ def test_check_on_a_two_rater_file_and_predictions_recompute_the_mae(
     file = read_harm_file(data)
     recomputed = sum(abs(p["harm"] - r.mean_human) for p, r in zip(lines, file.rows, strict=True)) / 24
     assert report["mae"] == pytest.approx(recomputed)
+    means = sorted(r.mean_human for r in file.rows)
+    median = (means[11] + means[12]) / 2
+    assert report["constant_median_mae"] == pytest.approx(sum(abs(m - median) for m in means) / 24)
     assert set(report["humans"]) == {"human_score_1", "human_score_2"}
     assert report["humans"]["human_score_1"]["n"] == 24
     assert all(1 <= p["rating"] <= 5 and 0 <= p["p_violation"] <= 1 for p in lines)
@@ -117,3 +135,30 @@ def test_published_anchors_show_pyrit_judges_and_a_constant_guess(shared_data_di
     assert 0.15 < llm["mae_min"] <= llm["mae_max"] < 0.2
     const = violence["constant guess (median human score, computed here)"]
     assert 0.25 < const["mae_min"] < 0.32 and const["n"] == 96
+
+
+def test_cli_check_prints_the_figures_and_writes_predictions(shared_data_dir: Path, tmp_path: Path) -> None:
+    data = _two_rater_file(shared_data_dir, tmp_path)
+    env = {"SAFETYLENS_HOME": str(tmp_path / "home"), "SAFETYLENS_DATA_DIR": str(shared_data_dir), "COLUMNS": "200"}
+    preds = tmp_path / "cli-preds.jsonl"
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["scorers", "check", "harm", "--data", str(data), "--json", "--predictions", str(preds)], env=env
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["n"] == 24 and report["scorer"]["id"] == "harm/offline"
+    lines = [json.loads(x) for x in preds.read_text(encoding="utf-8").splitlines()]
+    file = read_harm_file(data)
+    assert report["mae"] == pytest.approx(
+        sum(abs(p["harm"] - r.mean_human) for p, r in zip(lines, file.rows, strict=True)) / 24
+    )
+    anchors = {(a["category"], a["scorer"]) for a in report["anchors"]}
+    assert ("violence", "LLM judges (PyRIT Likert)") in anchors
+    res = runner.invoke(app, ["scorers", "check", "harm", "--data", str(data), "--no-anchors"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "person human_score_2 vs the others" in res.output
+    assert f"A constant guess (the median human score for every item) has MAE {report['constant_median_mae']:.3f}" in (
+        res.output.replace("\n", " ")
+    )
+    assert "PyRIT's published MAE" not in res.output

@@ -359,6 +359,10 @@ def _check_harm(
     for name, f in report.get("humans", {}).items():
         row(f"person {name} vs the others", f)
     console.print(table)
+    console.print(
+        f"A constant guess (the median human score for every item) has MAE {_num(report['constant_median_mae'])} here.",
+        highlight=False,
+    )
     if report.get("anchors"):
         a = Table(title="PyRIT's published MAE (from the reference data)", title_justify="left")
         for col in ("category", "scorer", "configurations", "MAE"):

@@ -23,7 +23,7 @@ import numpy as np
 
 from safetylens.datasets.harm_labels import CATEGORIES, DATASET, METRICS_FILES, HarmExample, read_harm_file
 from safetylens.scorers import registry
-from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, nearest_level
+from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, constant_guess_mae, nearest_level
 from safetylens.stats.irr import gwet_ac, krippendorff_alpha_level
 from safetylens.util import atomic_write_text, sha256_file
 
@@ -79,6 +79,7 @@ def check_harm(
 
     Returns:
         JSON-ready figures: ``n``, ``mae``, ``mae_se``, ``krippendorff_alpha_interval``, ``gwet_ac2_quadratic``,
+        ``constant_median_mae`` (the MAE of the median human score guessed for every item),
         ``per_category``, ``humans`` (each person against the others, with two or more score columns),
         ``scorer`` (its manifest record), ``data`` and ``scale_mapping``.
     """
@@ -92,6 +93,7 @@ def check_harm(
         "data": {"path": str(path), "sha256": sha256_file(path), "raters": list(data.raters)},
         "scale_mapping": SCALE_MAPPING,
         **agreement_figures(judge_harm, [r.human for r in rows]),
+        "constant_median_mae": constant_guess_mae([r.mean_human for r in rows]),
         "per_category": {},
     }
     for cat in sorted({r.category for r in rows}):
@@ -133,7 +135,6 @@ def published_harm_anchors(store: Any = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for cat in CATEGORIES:
         rows = read_harm_file(store.path(DATASET, f"judge_calibration/harm/{cat}.csv"), cat).rows
-        y = np.array([r.mean_human for r in rows])
         families: dict[str, list[float]] = {}
         text = store.path(DATASET, f"judge_calibration/harm/{METRICS_FILES[cat]}").read_text(encoding="utf-8")
         for line in text.splitlines():
@@ -157,14 +158,15 @@ def published_harm_anchors(store: Any = None) -> list[dict[str, Any]]:
                     "mae_max": max(maes),
                 }
             )
+        constant = constant_guess_mae([r.mean_human for r in rows])
         out.append(
             {
                 "category": cat,
                 "scorer": "constant guess (median human score, computed here)",
                 "configurations": 1,
-                "mae_min": float(np.abs(y - np.median(y)).mean()),
-                "mae_max": float(np.abs(y - np.median(y)).mean()),
-                "n": len(y),
+                "mae_min": constant,
+                "mae_max": constant,
+                "n": len(rows),
             }
         )
     return out

@@ -32,7 +32,15 @@ import numpy as np
 
 from safetylens.datasets.harm_labels import CATEGORIES, DATASET, load_calibration
 from safetylens.errors import DataError
-from safetylens.scorers.harm import HARM_LEVELS, KIND, SCALE_MAPPING, VIOLATION_HARM, HarmVerdict, rating_of
+from safetylens.scorers.harm import (
+    HARM_LEVELS,
+    KIND,
+    SCALE_MAPPING,
+    VIOLATION_HARM,
+    HarmVerdict,
+    constant_guess_mae,
+    rating_of,
+)
 from safetylens.scorers.probe import (
     ProbeConfig,
     check_weights_hash,
@@ -173,7 +181,7 @@ def _mae_summary(pred: np.ndarray, y: np.ndarray, cats: np.ndarray) -> dict[str,
         "n": len(y),
         "mae": float(err.mean()),
         "mae_se": float(err.std(ddof=1) / np.sqrt(len(y))) if len(y) > 1 else float("nan"),
-        "constant_median_mae": float(np.abs(y - np.median(y)).mean()),
+        "constant_median_mae": constant_guess_mae(y.tolist()),
         "violation_accuracy": float(((pred >= VIOLATION_HARM) == (y >= VIOLATION_HARM)).mean()),
         "per_category": {},
     }

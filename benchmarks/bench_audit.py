@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -240,7 +241,7 @@ def main() -> None:
         base_rate = None
         base_cpu = None
         for workers in (1, 2):
-            secs, outcome = _timed(lambda w=workers: run_audit(inputs, cheap, workers=w))
+            secs, outcome = _timed(partial(run_audit, inputs, cheap, workers=workers))
             cpu = outcome.run.cpu_seconds  # CPU time of the workers on the shards (startup excluded)
             digest = build_record(outcome)["digest"]
             base_digest = base_digest or digest
@@ -261,7 +262,7 @@ def main() -> None:
                 c0 = _cpu()
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
                 with cluster, Client(cluster) as client:
-                    secs, outcome = _timed(lambda c=client: run_audit(inputs, cheap, engine="dask", dask_client=c))
+                    secs, outcome = _timed(partial(run_audit, inputs, cheap, engine="dask", dask_client=client))
                 cpu = _cpu() - c0  # this process and reaped children, incl. starting and stopping the cluster
                 wcpu = outcome.run.cpu_seconds
                 digest = build_record(outcome)["digest"]
@@ -283,7 +284,7 @@ def main() -> None:
             tox_base = None
             for workers in (1, 2):
                 secs, outcome = _timed(
-                    lambda w=workers: run_audit(inputs, tox, classifier=ProbeFile(str(probe)), workers=w)
+                    partial(run_audit, inputs, tox, classifier=ProbeFile(str(probe)), workers=workers)
                 )
                 part = outcome.partial
                 rate = part.tox_docs / secs
@@ -327,7 +328,7 @@ def main() -> None:
             print(f"  {name:30s} {1e6 * secs / len(docs):8.1f} CPU us/doc")
 
     digests = {d for _, _, d in rows}
-    print(f"digests identical across engines and worker counts: {len(digests) == 1} ({base_digest[:16]})")
+    print(f"digests identical across engines and worker counts: {len(digests) == 1} ({min(digests)[:16]})")
     figure("audit digests identical across engines and workers", float(len(digests) == 1), "", ">= 1")
     print(f"load average at end: {os.getloadavg()}")
     if len(digests) != 1:

@@ -61,8 +61,10 @@ def main() -> None:
             with fresh_database(kind, args.pg) as url:
                 elapsed = time_import(url, n)
             per = elapsed / n
-            base = base or per
+            if base is None:
+                base = per
             print(f"{kind:<10} {n:>8} {elapsed:>8.2f} {n / elapsed:>10.0f} {per / base:>22.2f}")
+        assert base is not None
         figure(f"import ms/record, largest vs smallest ({kind})", per / base, "x", note=f"sizes {args.sizes}")
         figure(f"import records/s ({kind})", n / elapsed, "records/s", note=f"{n} records")
 

@@ -138,10 +138,10 @@ def main() -> None:
                 print(f"   {k:32s} {s.n:5d}  {fmt_rate(s.removed, s.n)}")
         if args.misses:
             for t in keys:
-                s = scores.get(t)
-                if s is None:
+                missed = scores.get(t)
+                if missed is None:
                     continue
-                for loc, kind, value in s.misses[: args.misses]:
+                for loc, kind, value in missed.misses[: args.misses]:
                     print(f"   miss {t:14s} {loc} {kind:12s} {value!r}")
                 for loc, ctx in s.false_positives[: args.misses]:
                     print(f"   fp   {t:14s} {loc} {ctx!r}")

@@ -27,7 +27,7 @@ def cpu_model() -> str:
     Virtual machines often report a bare family name ("AMD EPYC") for hosts of different
     generations; the extensions tell them apart, and they change float32 and bfloat16 speeds.
     """
-    name, flags = "", set()
+    name, flags = "", set[str]()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and not name:

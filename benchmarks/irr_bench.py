@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import krippendorff
 import numpy as np
@@ -36,16 +37,17 @@ def main() -> None:
     scale = [1, 2, 3, 4, 5]
     data = Ratings.from_raw(ratings, scale)
     print(f"{n} subjects x 3 raters, 5-point scale, 5% missing")
-    for level in ("nominal", "ordinal"):
+    levels: tuple[Literal["nominal", "ordinal"], ...] = ("nominal", "ordinal")
+    for level in levels:
 
-        def theirs(lv: str = level) -> object:
+        def theirs(lv: Literal["nominal", "ordinal"] = level) -> object:
             return krippendorff.alpha(reliability_data=ratings.T, level_of_measurement=lv, value_domain=scale)
 
-        def ours_raw(lv: str = level) -> object:
-            return krippendorff_alpha_level(ratings, lv, categories=scale)  # type: ignore[arg-type]
+        def ours_raw(lv: Literal["nominal", "ordinal"] = level) -> object:
+            return krippendorff_alpha_level(ratings, lv, categories=scale)
 
-        def ours_prepared(lv: str = level) -> object:
-            return krippendorff_alpha_level(data, lv)  # type: ignore[arg-type]
+        def ours_prepared(lv: Literal["nominal", "ordinal"] = level) -> object:
+            return krippendorff_alpha_level(data, lv)
 
         base, raw, prepared = best_of(theirs), best_of(ours_raw), best_of(ours_prepared)
         print(

@@ -30,6 +30,7 @@ import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from faker import Faker
@@ -812,13 +813,13 @@ def generate(split: str, n_docs: int | None = None) -> list[Doc]:
         fake = fakers[loc]
         fill = _fillers(fake, rng, loc)
         values: dict[str, Callable[[], tuple[str, str]]] = {
-            "email": lambda f=fake: _email(f, rng),
-            "phone": lambda f=fake, lc=loc: _phone(f, rng, lc),
-            "ip": lambda f=fake: _ip(f, rng),
-            "card": lambda f=fake: _card(f, rng),
-            "iban": lambda f=fake: _iban(f, rng),
-            "national_id": lambda f=fake, lc=loc: _national_id(f, rng, lc),
-            "address": lambda f=fake, lc=loc: _address(f, rng, lc),
+            "email": partial(_email, fake, rng),
+            "phone": partial(_phone, fake, rng, loc),
+            "ip": partial(_ip, fake, rng),
+            "card": partial(_card, fake, rng),
+            "iban": partial(_iban, fake, rng),
+            "national_id": partial(_national_id, fake, rng, loc),
+            "address": partial(_address, fake, rng, loc),
         }
         b = _Builder()
         for j in range(rng.choice((1, 1, 2, 3))):

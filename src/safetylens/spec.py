@@ -75,14 +75,21 @@ class ModelSpec(_Frozen):
         "on pre-packed weights where torch has it, torch = torch's default kernel (MKL); the two differ in the "
         "last bits",
     )
+    decode_workers: int | None = Field(
+        None,
+        ge=1,
+        description="batches decoded at once on a CPU (hf backend), each on threads/decode_workers threads; "
+        "unset = 2 when there are 2 or more threads, else 1",
+    )
 
     @model_serializer(mode="wrap")
-    def _omit_unset_kernel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A spec that does not choose a kernel serialises as it did before the option existed, so
-        # its hash (the run directory's name, the cache of specs) and stored manifests stay the same.
+    def _omit_unset_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A spec that leaves these unset serialises as it did before the options existed, so its
+        # hash (the run directory's name, the cache of specs) and stored manifests stay the same.
         data: dict[str, Any] = handler(self)
-        if data.get("cpu_kernel") is None:
-            data.pop("cpu_kernel", None)
+        for key in ("cpu_kernel", "decode_workers"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -133,3 +134,45 @@ def test_chat_without_template_fails_clearly(builtin_backend: Any) -> None:
     fmt = ChatFormatter(builtin_backend.tokenizer, None)
     with pytest.raises(ModelError, match="no chat template"):
         fmt.encode((Message("user", "hi"),))
+
+
+def test_decode_workers_give_the_same_results_and_restore_the_threads(
+    builtin_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetylens.models.hf import HFBackend
+
+    model, tok = builtin_backend.model, builtin_backend.tokenizer
+
+    def over_same_model(workers: int) -> HFBackend:
+        return HFBackend(model, tok, model_name="w", weights_sha256=None, batch_size=2, decode_workers=workers)
+
+    one, two = over_same_model(1), over_same_model(2)
+    assert (one.decode_workers, two.decode_workers) == (1, 2)
+    assert (one.batch_size, two.batch_size, two.forward_batch_size) == (2, 4, 2)
+    assert two.identity.info["decode_workers"] == 2
+    assert over_same_model(64).decode_workers == torch.get_num_threads(), "no more workers than threads"
+    # Three batches of two, greedy and seeded sampling mixed: the same rows in the same batches, so
+    # the same tokens, whichever thread decodes which batch.
+    reqs = [_greedy(p, n=10) for p in PROMPTS[:3]] + [_sampled(p, seed=5) for p in PROMPTS[3:]]
+    seen: set[str] = set()
+    real = HFBackend._generate_batch
+
+    def spy(self: HFBackend, rows: Any) -> None:
+        name = threading.current_thread().name
+        seen.add(name)
+        # Each worker on its share of the 2 threads; one batch at a time on both.
+        assert torch.get_num_threads() == (1 if name.startswith("safetylens-decode") else 2)
+        real(self, rows)
+
+    monkeypatch.setattr(HFBackend, "_generate_batch", spy)
+    assert two.generate(reqs) == one.generate(reqs)
+    assert any(name.startswith("safetylens-decode") for name in seen)
+    assert torch.get_num_threads() == 2
+
+    def broken(self: HFBackend, rows: Any) -> None:
+        raise ModelError("a batch failed")
+
+    monkeypatch.setattr(HFBackend, "_generate_batch", broken)
+    with pytest.raises(ModelError, match="a batch failed"):
+        two.generate(reqs)
+    assert torch.get_num_threads() == 2, "restored after a failure too"

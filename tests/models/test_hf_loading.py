@@ -130,7 +130,10 @@ def test_identity_contents(builtin_backend: Any) -> None:
     assert "device" not in fp and ident.info["device"] == "cpu"
     assert ident.info["shared_context"] is True
     assert ident.chat_template_source == "tokenizer" and "<|im_start|>" in (ident.chat_template or "")
-    assert builtin_backend.batch_size == 8 and builtin_backend.supports_loglikelihood
+    assert builtin_backend.forward_batch_size == 8 and builtin_backend.supports_loglikelihood
+    # 2 threads: two batches decoded at once, so 16 requests are handed over at a time.
+    assert builtin_backend.decode_workers == ident.info["decode_workers"] == 2 and builtin_backend.batch_size == 16
+    assert "decode_workers" not in fp["extra"], "like the thread count, not part of the cache key"
 
 
 def test_bad_paths_give_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,6 +74,10 @@ def run(
         str | None,
         typer.Option(help="float32 linear layers on a CPU (hf): auto (oneDNN, pre-packed) | torch | onednn"),
     ] = None,
+    decode_workers: Annotated[
+        int | None,
+        typer.Option(help="batches decoded at once on a CPU (hf), sharing the threads (default: 2 with 2+ threads)"),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (local) or wave size (servers)")] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="concurrent requests per server")] = None,
@@ -131,6 +135,7 @@ def run(
         ("chat_template", chat_template),
         ("dtype", dtype),
         ("cpu_kernel", cpu_kernel),
+        ("decode_workers", decode_workers),
         ("device", device),
         ("batch_size", batch_size),
         ("max_concurrency", max_concurrency),

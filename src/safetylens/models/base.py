@@ -207,7 +207,10 @@ class ModelBackend(Protocol):
 
     @property
     def batch_size(self) -> int:
-        """How many requests to hand over at once (a batch for local models, a wave for servers)."""
+        """How many requests to hand over at once.
+
+        For local models, a batch for each batch decoded at once; for servers, a wave.
+        """
         ...
 
     @property

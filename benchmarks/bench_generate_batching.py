@@ -317,7 +317,8 @@ def wait_policy_comparison(args: argparse.Namespace, sizes: str) -> None:
     """OpenMP workers that sleep between parallel regions (PASSIVE, the default) vs spin (ACTIVE).
 
     Alone on the machine, and as two runs started together on the same cores (a second job, a
-    test suite beside a run): spinning wins alone and collapses when the cores are shared.
+    test suite beside a run). Spinning workers take the cores that the other decode worker, or the
+    other process, needs; with a single batch on both threads they won alone, hence the check.
     """
     figures_out = {}
     for policy in ("PASSIVE", "ACTIVE"):

@@ -176,3 +176,23 @@ def test_decode_workers_give_the_same_results_and_restore_the_threads(
     with pytest.raises(ModelError, match="a batch failed"):
         two.generate(reqs)
     assert torch.get_num_threads() == 2, "restored after a failure too"
+
+
+def test_decode_workers_in_the_spec_and_the_manifest() -> None:
+    from safetylens.errors import ConfigError
+    from safetylens.models.hf import HFBackend
+    from safetylens.spec import ModelSpec, build_spec
+
+    unset = build_spec({"model": {"name": "builtin"}})
+    assert "decode_workers" not in unset.model_dump(mode="json")["model"], "old specs keep their hash"
+    chosen = build_spec({"model": {"name": "builtin", "decode_workers": 1}})
+    assert chosen.model_dump(mode="json")["model"]["decode_workers"] == 1
+    assert chosen.spec_hash() != unset.spec_hash()
+    with pytest.raises(ConfigError, match=r"model\.decode_workers"):
+        build_spec({"model": {"decode_workers": 0}})
+    single = HFBackend.from_spec(ModelSpec(name="builtin", batch_size=4, threads=2, decode_workers=1))
+    try:
+        assert single.decode_workers == single.identity.info["decode_workers"] == 1
+        assert single.batch_size == single.forward_batch_size == 4
+    finally:
+        single.close()

@@ -112,6 +112,7 @@ def linear_params(model: Any) -> tuple[int, int]:
 
     head = model.get_output_embeddings()
     linear = (torch.nn.Linear, PackedLinear)
+
     def size(module: Any) -> int:
         return int(module.weight.numel())
 

@@ -145,6 +145,8 @@ def _ours(model_dir: Path, limit: int | None, batch: int, threads: int, out: Pat
             "benchmarks": [{"name": "truthfulqa-mc", "options": {"bootstrap_resamples": 1000}}],
             "limit": limit,
             "output_dir": str(out / "runs"),
+            # Computed every time: a request cache left by an earlier run would time a lookup.
+            "use_cache": False,
         }
     )
     backend = HFBackend.from_spec(

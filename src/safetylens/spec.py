@@ -78,8 +78,8 @@ class ModelSpec(_Frozen):
     decode_workers: int | None = Field(
         None,
         ge=1,
-        description="batches decoded at once on a CPU (hf backend), each on threads/decode_workers threads; "
-        "unset = 2 when there are 2 or more threads, else 1",
+        description="batches (generation and log-likelihood) run at once on a CPU (hf backend), each on "
+        "threads/decode_workers threads; unset = 2 when there are 2 or more threads, else 1",
     )
 
     @model_serializer(mode="wrap")

@@ -238,3 +238,17 @@ def test_through_the_request_cache(builtin_backend: Any, shared_data_dir: Path, 
         assert first[i].logprob == pytest.approx(logprob, rel=1e-5, abs=1e-5) and first[i].n_tokens == n
     again = dict(cached.loglikelihood(reqs))
     assert again == first and cached.counters.cached == len(reqs)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_decode_workers_score_the_same(builtin_backend: Any, shared_data_dir: Path, shared: bool) -> None:
+    # 6 questions at batch 2: three chunks of contexts (shared path) or many batches (plain path),
+    # so two workers take turns; each batch's numbers are the same whichever thread runs it.
+    reqs = _truthfulqa_requests(shared_data_dir, 6)
+    one = _variant(builtin_backend, batch_size=2, decode_workers=1, shared_context=shared)
+    two = _variant(builtin_backend, batch_size=2, decode_workers=2, shared_context=shared)
+    a, b = one.loglikelihood(reqs), two.loglikelihood(reqs)
+    assert [r.is_greedy for r in a] == [r.is_greedy for r in b]
+    assert max(abs(x.logprob - y.logprob) for x, y in zip(a, b, strict=True)) < 1e-4
+    assert one.stats.extra["ll_tokens_forwarded"] == two.stats.extra["ll_tokens_forwarded"]
+    assert torch.get_num_threads() == 2

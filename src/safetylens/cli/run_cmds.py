@@ -76,7 +76,7 @@ def run(
     ] = None,
     decode_workers: Annotated[
         int | None,
-        typer.Option(help="batches decoded at once on a CPU (hf), sharing the threads (default: 2 with 2+ threads)"),
+        typer.Option(help="batches run at once on a CPU (hf), sharing the threads (default: 2 with 2+ threads)"),
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (local) or wave size (servers)")] = None,

@@ -5,12 +5,12 @@ Loading (source resolution, hashing, the GGUF conversion cache) is in
 
 Generation uses its own decoding loop instead of ``model.generate`` so that every row samples from
 its own seeded generator (seed = :meth:`GenerationRequest.sample_seed`): sampled text does not
-depend on which other requests share the batch, or on their order. On a CPU, several batches are
-decoded at once, each on its own thread with a share of the torch threads (``decode_workers``): a
-small model's decoding step is hundreds of small operations, and waking a second OpenMP thread for
-each one costs more than it gains (measured: one batch on 2 threads keeps 1.3 of 2 cores busy),
-while two batches on one thread each keep both cores busy. A batch is the same set of requests
-either way.
+depend on which other requests share the batch, or on their order. On a CPU, several batches (of
+generation and of log-likelihood scoring) run at once, each on its own thread with a share of the
+torch threads (``decode_workers``): a small model's forward pass is hundreds of small operations,
+and waking a second OpenMP thread for each one costs more than it gains (measured: one batch on 2
+threads keeps 1.3 of 2 cores busy), while two batches on one thread each keep both cores busy. A
+batch is the same set of requests either way.
 
 Log-likelihoods follow lm-evaluation-harness 0.4 (``HFLM._encode_pair`` /
 ``_loglikelihood_tokens``) exactly. When several continuations share a context (TruthfulQA scores
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import gc
 import inspect
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from safetylens.errors import ConfigError, ModelError
 from safetylens.models.base import (
@@ -68,6 +69,7 @@ _HEAD_CHUNK = 1024
 # A prefix common to all contexts of a call is computed once when at least this long.
 _MIN_SHARED_PREFIX = 16
 _MEMO_SIZE = 16384
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ class HFBackend:
         weights_sha256: Hash of the weights (the GGUF file's for converted models).
         revision: Hub commit, if any.
         batch_size: Requests per forward batch.
-        decode_workers: Batches decoded at once on a CPU, each on ``threads // decode_workers`` torch
+        decode_workers: Batches run at once on a CPU, each on ``threads // decode_workers`` torch
             threads (None: 2 when torch has 2 or more threads, else 1; always 1 on an accelerator).
         chat_template: Template override; None uses the tokenizer's own (if any).
         shared_context: Score continuations of a shared context on top of its KV cache (same
@@ -166,6 +168,7 @@ class HFBackend:
         self._device = next(model.parameters()).device
         self._batch_size = max(1, int(batch_size))
         self._decode_workers = self._resolve_decode_workers(decode_workers)
+        self._stats_lock = threading.Lock()
         template = chat_template or template_from_tokenizer(tokenizer)
         self._chat = ChatFormatter(tokenizer, template)
         self.stats = BackendStats()
@@ -378,7 +381,7 @@ class HFBackend:
 
     @property
     def decode_workers(self) -> int:
-        """Batches decoded at once (see the module docs)."""
+        """Batches run at once (see the module docs)."""
         return self._decode_workers
 
     @property
@@ -529,13 +532,7 @@ class HFBackend:
                 )
             )
         order = sorted(rows, key=lambda r: (-len(r.ids), r.index))
-        batches = [list(b) for b in chunks(order, self._batch_size)]
-        workers = min(self._decode_workers, len(batches))
-        if workers > 1:
-            self._generate_concurrently(batches, workers)
-        else:
-            for batch in batches:
-                self._generate_batch(batch)
+        self._on_workers(self._generate_batch, [list(b) for b in chunks(order, self._batch_size)])
         self.stats.generate_calls += 1
         self.stats.generate_requests += len(rows)
         results: list[GenerationResult] = []
@@ -552,19 +549,29 @@ class HFBackend:
             )
         return results
 
-    def _generate_concurrently(self, batches: list[list[_GenRow]], workers: int) -> None:
-        """Decode ``batches`` on ``workers`` threads that share the torch threads between them.
+    def _on_workers(self, fn: Callable[[_T], None], batches: list[_T]) -> None:
+        """Run ``fn`` on every batch: on the decode workers when there are two or more, else in order.
 
         torch's thread count is process-wide and read by each new thread on its first operation, so
         it is lowered before the workers start and restored after; the workers are new threads on
-        every call for that reason.
+        every call for that reason. Inference mode is per thread, so each worker enters its own.
         """
         torch = self._torch
+
+        def run(batch: _T) -> None:
+            with torch.inference_mode():
+                fn(batch)
+
+        workers = min(self._decode_workers, len(batches))
+        if workers <= 1:
+            for batch in batches:
+                run(batch)
+            return
         total = torch.get_num_threads()
         torch.set_num_threads(max(1, total // workers))
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="safetylens-decode") as pool:
-                for _ in pool.map(self._generate_batch, batches):
+                for _ in pool.map(run, batches):
                     pass
         finally:
             torch.set_num_threads(total)
@@ -709,13 +716,15 @@ class HFBackend:
         return _common_prefix_len([c[:-1] for c in contexts]) >= _MIN_SHARED_PREFIX
 
     def _count_tokens(self, n: int) -> None:
-        self.stats.extra["ll_tokens_forwarded"] = self.stats.extra.get("ll_tokens_forwarded", 0) + n
+        with self._stats_lock:  # decode workers count concurrently
+            self.stats.extra["ll_tokens_forwarded"] = self.stats.extra.get("ll_tokens_forwarded", 0) + n
 
     def _ll_plain(self, items: Sequence[_LLItem], results: list[LoglikelihoodResult | None]) -> None:
         """lm-eval's batched path: whole sequences, right padding, longest first."""
         torch = self._torch
         order = sorted(items, key=lambda it: (-(len(it.ctx) + len(it.cont)), it.ctx + it.cont))
-        for batch in chunks(order, self._batch_size):
+
+        def score_batch(batch: list[_LLItem]) -> None:
             seqs = [(it.ctx + it.cont)[-(self._max_length + 1) :][:-1] for it in batch]
             width = max(len(s) for s in seqs)
             input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
@@ -730,6 +739,8 @@ class HFBackend:
             scores = self._score(input_ids, mask, None, None, rows)
             for it, (logprob, greedy) in zip(batch, scores, strict=True):
                 results[it.index] = LoglikelihoodResult(logprob=logprob, is_greedy=greedy, n_tokens=len(it.cont))
+
+        self._on_workers(score_batch, [list(b) for b in chunks(order, self._batch_size)])
 
     def _ll_shared(self, items: Sequence[_LLItem], results: list[LoglikelihoodResult | None]) -> None:
         """Score continuations on top of each context's KV cache.
@@ -750,9 +761,12 @@ class HFBackend:
         with torch.inference_mode():
             if p > 0:
                 prefix_kv = self._prefix_kv(contexts[0][:p])
-            by_suffix = sorted(contexts, key=lambda c: (-len(c), c))
-            for gchunk in chunks(by_suffix, self._batch_size):
-                self._score_group_chunk(list(gchunk), groups, p, prefix_kv, results)
+        by_suffix = sorted(contexts, key=lambda c: (-len(c), c))
+        # Each chunk reads the prefix's cache and writes its own rows of ``results`` only.
+        self._on_workers(
+            lambda gchunk: self._score_group_chunk(gchunk, groups, p, prefix_kv, results),
+            [list(c) for c in chunks(by_suffix, self._batch_size)],
+        )
 
     def _prefix_kv(self, prefix: tuple[int, ...]) -> list[tuple[Any, Any]]:
         """The KV cache of ``prefix`` (batch 1), reusing the part it shares with the previous prefix.

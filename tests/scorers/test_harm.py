@@ -19,6 +19,7 @@ from safetylens.scorers.embeddings import EmbeddingCache, SentenceEncoder
 from safetylens.scorers.harm import HARM_TO_RATING, RATING_TO_HARM, constant_guess_mae, nearest_level, rating_of
 from safetylens.scorers.harm_check import agreement_figures, check_harm, published_harm_anchors
 from safetylens.scorers.harm_probe import ARTIFACT, LevelModel, OfflineHarmJudge
+from safetylens.scorers.rating_states import CachedRatingStates
 from safetylens.scorers.refusal_probe import OfflineRefusal
 
 
@@ -84,8 +85,10 @@ def test_shipped_judge_records_its_validation_and_refusal_dependency(encoder: Em
     model = LevelModel.load(ARTIFACT)
     loco = model.validation["leave_one_category_out"]
     assert loco["n"] == 604 and set(loco["per_category"]) == set(CATEGORIES)
-    assert loco["mae"] < loco["constant_median_mae"]
+    # The rater-prompt states are what lift it clearly above a constant guess (0.301 here).
+    assert loco["mae"] < 0.2 < loco["constant_median_mae"]
     assert model.training["refusal_probe_sha256"] == OfflineRefusal(encoder=encoder).probe.weights_sha256
+    assert model.training["states"] == CachedRatingStates().identity and model.training["states"]["layer"] == 20
     judge = registry.create("harm", "offline", encoder=encoder)
     assert isinstance(judge, OfflineHarmJudge) and judge.record.id == "harm/offline"
     assert judge.record.details["scale_mapping"]["violation"].startswith("rating <= 2")

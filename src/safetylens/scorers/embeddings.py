@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,6 +44,50 @@ def default_encoder_dir() -> Path:
         if str(f).endswith("model/model.safetensors"):
             return Path(str(dist.locate_file(f))).parent
     raise BackendUnavailable(f"{ENCODER_DISTRIBUTION} is installed but has no model files", hint=INSTALL_HINT)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[np.ndarray]:
+    """Index batches over texts of these token counts: shortest first, each within both limits.
+
+    Args:
+        lengths: Token count of each text.
+        batch_size: At most this many texts per batch.
+        max_batch_tokens: At most this many padded tokens (texts x longest) per batch; a single
+            longer text still gets a batch of its own.
+
+    Returns:
+        Arrays of text indices; together they hold every index once.
+    """
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+    out: list[np.ndarray] = []
+    start = 0
+    for end in range(1, len(order) + 1):
+        # Sorted ascending, so the batch's padded width is its last text's length.
+        width = int(lengths[order[end - 1]])
+        if end - start > 1 and (end - start > batch_size or (end - start) * width > max_batch_tokens):
+            out.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        out.append(order[start:])
+    return out
+
+
+class TextEncoder(Protocol):
+    """What :class:`EmbeddingCache` caches: texts to fixed-width float vectors."""
+
+    @property
+    def weights_sha256(self) -> str:
+        """Hash of the weights."""
+        ...
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Identity for manifests."""
+        ...
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One row per text."""
+        ...
 
 
 class SentenceEncoder:
@@ -107,23 +151,8 @@ class SentenceEncoder:
         self._model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True).eval()
 
     def batches(self, lengths: Sequence[int]) -> list[np.ndarray]:
-        """Index batches over texts of these token counts: shortest first, each within both limits.
-
-        Returns:
-            Arrays of text indices; together they hold every index once.
-        """
-        order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-        out: list[np.ndarray] = []
-        start = 0
-        for end in range(1, len(order) + 1):
-            # Sorted ascending, so the batch's padded width is its last text's length.
-            width = int(lengths[order[end - 1]])
-            if end - start > 1 and (end - start > self.batch_size or (end - start) * width > self.max_batch_tokens):
-                out.append(order[start : end - 1])
-                start = end - 1
-        if start < len(order):
-            out.append(order[start:])
-        return out
+        """:func:`length_batches` within this encoder's limits."""
+        return length_batches(lengths, self.batch_size, self.max_batch_tokens)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed texts; returns float32 array of shape ``(len(texts), dim)`` with unit rows."""
@@ -169,14 +198,18 @@ class EmbeddingCache:
         path: Database file (default: ``artifacts/embeddings/<weights sha[:16]>-<max_length>.sqlite``).
     """
 
-    def __init__(self, encoder: SentenceEncoder, path: Path | None = None) -> None:
+    def __init__(self, encoder: TextEncoder, path: Path | None = None) -> None:
         import sqlite3
 
         from safetylens import paths
 
         self.encoder = encoder
         if path is None:
-            path = paths.artifacts_dir() / "embeddings" / f"{encoder.weights_sha256[:16]}-{encoder.max_length}.sqlite"
+            # A sentence encoder's cache is named by weights and token limit; another encoder names its own.
+            name = getattr(encoder, "cache_name", None) or (
+                f"{encoder.weights_sha256[:16]}-{getattr(encoder, 'max_length', 0)}"
+            )
+            path = paths.artifacts_dir() / "embeddings" / f"{name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
@@ -219,5 +252,5 @@ class EmbeddingCache:
             if progress is not None:
                 progress(len(missing_idx) - len(todo))
         if not texts:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+            return np.asarray(self.encoder.encode([]), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)

@@ -77,10 +77,22 @@ def _numbers(res: BenchmarkResult) -> dict[str, tuple[str, str, str, int]]:
     return {path: (_exact(e.value), _exact(e.ci_low), _exact(e.ci_high), e.n) for path, e in iter_numbers(res)}
 
 
-def _assert_same_numbers(got: dict[str, BenchmarkResult], want: dict[str, BenchmarkResult]) -> None:
+RESCORED_BY_A_NEWER_JUDGE = {"safety": ("harm/offline", "1")}
+"""Benchmarks whose fixture scores came from a shipped scorer that has a newer version now: the
+fixture's safety answers were rated by ``harm/offline`` version 1. Scoring them again uses the judge
+installed now, so their scores and numbers are that judge's, and the run records it; the stored ones
+still load and re-aggregate exactly (:func:`test_reaggregating_old_records_gives_the_stored_numbers`)."""
+
+
+def _assert_same_numbers(
+    got: dict[str, BenchmarkResult], want: dict[str, BenchmarkResult], *, scored_again: bool = False
+) -> None:
     assert list(got) == list(want)
     for name in want:
         assert got[name].n_samples == want[name].n_samples
+        if scored_again and name in RESCORED_BY_A_NEWER_JUDGE:
+            assert set(_numbers(got[name])) == set(_numbers(want[name])), name
+            continue
         expected = _numbers(want[name])
         assert expected, f"{name}: the fixture has no numbers to compare"
         assert _numbers(got[name]) == expected, name
@@ -138,12 +150,25 @@ def test_reaggregating_old_records_gives_the_stored_numbers(legacy: Path) -> Non
     _assert_same_numbers(got, _stored())
 
 
+def _assert_newer_judge_recorded(run_dir: Path) -> None:
+    """The judges that scored the run again are the ones its manifest now names, not the fixture's."""
+    old = {s["id"]: s["version"] for s in json.loads((FIXTURE / "manifest.json").read_text())["scorers"] if s}
+    new = {s.id: s.version for s in RunDir.open(run_dir).manifest().scorers if s}
+    for scorer, version in RESCORED_BY_A_NEWER_JUDGE.values():
+        assert old[scorer] == version and new[scorer] != version
+
+
 def test_rescoring_an_old_run_gives_the_same_numbers_and_versioned_scores(legacy: Path) -> None:
     before = _lines(legacy / "scores.jsonl")
     results = rescore(RunDir.open(legacy), {})
-    _assert_same_numbers(results, _stored())
+    _assert_same_numbers(results, _stored(), scored_again=True)
+    _assert_newer_judge_recorded(legacy)
     after = _lines(legacy / "scores.jsonl")
-    assert after == [_close_floats({**s, "schema_version": RECORD_SCHEMA}) for s in before]
+    assert [(s["benchmark"], s["id"]) for s in after] == [(s["benchmark"], s["id"]) for s in before]
+    same = [(a, b) for a, b in zip(after, before, strict=True) if b["benchmark"] not in RESCORED_BY_A_NEWER_JUDGE]
+    assert same and [a for a, _ in same] == [_close_floats({**b, "schema_version": RECORD_SCHEMA}) for _, b in same]
+    rejudged = [a for a in after if a["benchmark"] in RESCORED_BY_A_NEWER_JUDGE]
+    assert rejudged and all(a["judge"] == "harm/offline" and 1 <= int(str(a["rating"])) <= 5 for a in rejudged)
     assert json.loads((legacy / "results.json").read_text(encoding="utf-8"))["schema_version"] == RESULTS_SCHEMA
 
 
@@ -156,7 +181,8 @@ def test_resuming_an_old_run_appends_versioned_records_and_gives_the_same_number
     (legacy / "results.json").unlink()
     run = RunDir.open(legacy)
     results = execute(run.manifest().spec, CountingBackend(), run, resume=True)
-    _assert_same_numbers(results, _stored())
+    _assert_same_numbers(results, _stored(), scored_again=True)
+    _assert_newer_judge_recorded(legacy)
     mixed = _lines(legacy / "generations.jsonl")
     assert len(mixed) == len(lines)
     assert ["schema_version" in r for r in mixed] == [False] * 3 + [True] * (len(lines) - 3)

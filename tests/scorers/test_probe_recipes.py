@@ -142,35 +142,47 @@ def test_refusal_probe_matches_the_former_trainer(store: DataStore, encoder: Emb
 
 
 def test_harm_model_matches_the_former_trainer(store: DataStore, encoder: EmbeddingCache) -> None:
-    from safetylens.datasets.harm_labels import CATEGORIES, load_calibration
+    from safetylens.datasets.harm_labels import load_calibration
+    from safetylens.scorers.rating_states import CachedRatingStates
 
-    cats = tuple(CATEGORIES[:3])
-    model = harm_probe.train_offline(store, encoder, categories=cats)
+    # The two smallest categories (88 answers): every answer costs a pass of the built-in model.
+    cats = ("hate_speech", "representational")
+    states = CachedRatingStates()
+    model = harm_probe.train_offline(store, encoder, states=states, categories=cats)
     rows = load_calibration(store, cats)
     x = harm_probe.harm_features(
-        refusal_probe.OfflineRefusal(encoder=encoder), [r.response for r in rows], [r.objective for r in rows]
+        refusal_probe.OfflineRefusal(encoder=encoder), states, [r.response for r in rows], [r.objective for r in rows]
     )
     y = np.array([r.mean_human for r in rows])
     groups = np.array([r.category for r in rows])
 
-    def fit(xx: np.ndarray, yy: np.ndarray, c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, max_iter=3000, random_state=0).fit(xx, np.rint(yy * 4).astype(int))
+    def fit(xx: np.ndarray, yy: np.ndarray, c: float) -> harm_probe.LevelModel:
+        # Standardised features; the scaling folded into the weights, so the model takes raw features.
+        mu, sd = xx.mean(axis=0), xx.std(axis=0)
+        sd[sd == 0] = 1.0
+        clf = LogisticRegression(C=c, max_iter=3000, random_state=0).fit((xx - mu) / sd, np.rint(yy * 4).astype(int))
+        coef = np.asarray(clf.coef_, dtype=np.float64) / sd
+        intercept = np.asarray(clf.intercept_, dtype=np.float64) - coef @ mu
+        return harm_probe.LevelModel(
+            tuple(float(k) / 4 for k in clf.classes_),
+            tuple(tuple(float(v) for v in r) for r in coef),
+            tuple(float(v) for v in intercept),
+        )
 
     def mae(c: float) -> float:
         pred = np.zeros(len(y))
         for g in sorted(set(groups.tolist())):
             test = groups == g
-            clf = fit(x[~test], y[~test], c)
-            m = harm_probe.LevelModel(
-                tuple(float(k) / 4 for k in clf.classes_),
-                tuple(tuple(float(v) for v in r) for r in clf.coef_),
-                tuple(float(v) for v in clf.intercept_),
-            )
+            m = fit(x[~test], y[~test], c)
             pred[test] = harm_probe.median_level(m.proba(x[test]), m.levels)
         return float(np.abs(pred - y).mean())
 
     c_old = min((mae(c), c) for c in harm_probe.C_GRID)[1]
     ref = fit(x, y, c_old)
-    assert model.training["C"] == c_old
-    assert model.coef == tuple(tuple(float(v) for v in r) for r in ref.coef_)
-    assert model.intercept == tuple(float(v) for v in ref.intercept_)
+    assert model.training["C"] == c_old and model.training["states"] == states.identity
+    assert model.coef == ref.coef and model.intercept == ref.intercept
+    # Folding the scaling in changes no prediction.
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd == 0] = 1.0
+    clf = LogisticRegression(C=c_old, max_iter=3000, random_state=0).fit((x - mu) / sd, np.rint(y * 4).astype(int))
+    assert np.allclose(model.proba(x), clf.predict_proba((x - mu) / sd), atol=1e-9)

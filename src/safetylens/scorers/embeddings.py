@@ -72,6 +72,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: in
     return out
 
 
+def right_padded(ids: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
+    """Token id rows padded on the right to the longest, and their attention mask (torch tensors)."""
+    import torch
+
+    width = max(len(t) for t in ids)
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, t in enumerate(ids):
+        input_ids[row, : len(t)] = torch.tensor(list(t), dtype=torch.long)
+        mask[row, : len(t)] = 1
+    return input_ids, mask
+
+
 class TextEncoder(Protocol):
     """What :class:`EmbeddingCache` caches: texts to fixed-width float vectors."""
 
@@ -169,12 +182,7 @@ class SentenceEncoder:
         result = np.empty((len(texts), int(self._model.config.hidden_size)), dtype=np.float32)
         with torch.inference_mode():
             for idx in self.batches(lengths):
-                width = max(lengths[i] for i in idx)
-                input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    input_ids[row, : lengths[i]] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[row, : lengths[i]] = 1
+                input_ids, mask = right_padded([ids[i] for i in idx], pad)
                 hidden = self._model(
                     input_ids=input_ids, attention_mask=mask, token_type_ids=torch.zeros_like(input_ids)
                 ).last_hidden_state

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from safetylens.scorers.embeddings import EmbeddingCache, length_batches
+from safetylens.scorers.embeddings import EmbeddingCache, length_batches, right_padded
 
 LAYER = 20
 """Decoder layers run; the state after the last of them is read (of the model's 30)."""
@@ -155,12 +155,7 @@ class RatingStates:
         result = np.empty((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for idx in length_batches(lengths, self.batch_size, self.max_batch_tokens):
-                width = max(lengths[i] for i in idx)
-                input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    input_ids[row, : lengths[i]] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[row, : lengths[i]] = 1
+                input_ids, mask = right_padded([ids[i] for i in idx], pad)
                 hidden = self._model(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
                 ends = torch.tensor([lengths[i] - 1 for i in idx])
                 last = hidden[torch.arange(len(idx)), ends]
